@@ -1,0 +1,540 @@
+//! The authorization code flow with PKCE: the authorization URL, the redirect that comes
+//! back, and the token-endpoint requests (code, refresh, revocation).
+//!
+//! The `oauth2` crate does the OAuth mechanics (typed values, PKCE S256, URL and form
+//! encoding, client authentication). Its request types send the request themselves; the
+//! core is sans-I/O, so `capture` hands oauth2 an HTTP "client" that records the request
+//! instead of sending it, and the driver sends it. Responses are parsed in `token` and
+//! `diagnosis`, because the providers' quirks (no `expires_in`, `issued_at` strings,
+//! `error_codes`) do not fit oauth2's standard response types.
+
+use std::cell::RefCell;
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RevocationUrl, Scope, StandardRevocableToken,
+    TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::http::HttpRequest;
+use crate::provider::ProviderProfile;
+use crate::random::RandomSource;
+use crate::time::Timestamp;
+
+/// `prompt` values (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Silent: fail with `login_required` / `interaction_required` rather than show a page.
+    None,
+    Login,
+    Consent,
+    SelectAccount,
+}
+
+impl Prompt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::None => "none",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+            Prompt::SelectAccount => "select_account",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Prompt> {
+        Some(match s {
+            "none" => Prompt::None,
+            "login" => Prompt::Login,
+            "consent" => Prompt::Consent,
+            "select_account" => Prompt::SelectAccount,
+            _ => return None,
+        })
+    }
+}
+
+/// What the sign-in should look like.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInOptions {
+    pub login_hint: Option<String>,
+    pub prompt: Option<Prompt>,
+    /// A Microsoft claims challenge from an API (passed as the `claims` parameter).
+    pub claims: Option<String>,
+}
+
+/// What must be remembered between opening the sign-in window and the redirect.
+/// It holds the PKCE verifier, so it stays in memory and is never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub started_at: Timestamp,
+    pub interactive: bool,
+}
+
+impl std::fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("started_at", &self.started_at)
+            .field("interactive", &self.interactive)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the authorization URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1).
+pub fn authorization_url(
+    profile: &ProviderProfile,
+    options: &SignInOptions,
+    random: &mut dyn RandomSource,
+    now: Timestamp,
+) -> (Url, PendingAuthorization) {
+    // 32 random bytes: a 43-character verifier (RFC 7636 §4.1), and the same for state and
+    // nonce, so neither can be guessed.
+    let verifier = PkceCodeVerifier::new(random.token(32));
+    let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+    let state = random.token(32);
+    let nonce = random.token(32);
+    let client = BasicClient::new(ClientId::new(profile.client_id.clone()))
+        .set_auth_uri(AuthUrl::from_url(profile.authorize_url.clone()));
+    let state_for_oauth2 = state.clone();
+    let mut request = client
+        .authorize_url(move || CsrfToken::new(state_for_oauth2))
+        .set_redirect_uri(std::borrow::Cow::Owned(redirect_url(profile)))
+        .set_pkce_challenge(challenge)
+        .add_scopes(profile.scopes.iter().cloned().map(Scope::new))
+        .add_extra_param("nonce", nonce.clone());
+    for (name, value) in &profile.extra_authorize_params {
+        request = request.add_extra_param(name.clone(), value.clone());
+    }
+    if let Some(hint) = options.login_hint.as_deref().filter(|h| !h.is_empty()) {
+        request = request.add_extra_param("login_hint", hint.to_string());
+    }
+    if let Some(prompt) = options.prompt {
+        request = request.add_extra_param("prompt", prompt.as_str());
+    }
+    if let Some(claims) = &options.claims {
+        request = request.add_extra_param("claims", claims.clone());
+    }
+    let (url, _) = request.url();
+    let pending = PendingAuthorization {
+        state,
+        nonce,
+        pkce_verifier: verifier.secret().clone(),
+        started_at: now,
+        interactive: options.prompt != Some(Prompt::None),
+    };
+    (url, pending)
+}
+
+fn redirect_url(profile: &ProviderProfile) -> RedirectUrl {
+    // Validated when the host is created (`Engine::new` checks every profile).
+    RedirectUrl::new(profile.redirect_uri.clone())
+        .unwrap_or_else(|_| RedirectUrl::from_url(Url::parse("about:invalid").expect("static URL")))
+}
+
+/// An error an authorization server put in the redirect (RFC 6749 §4.1.2.1, OIDC Core
+/// §3.1.2.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderAuthError {
+    AccessDenied,
+    InteractionRequired,
+    LoginRequired,
+    ConsentRequired,
+    AccountSelectionRequired,
+    InvalidRequest,
+    UnauthorizedClient,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+    Other(String),
+}
+
+impl ProviderAuthError {
+    fn parse(code: &str) -> ProviderAuthError {
+        match code {
+            "access_denied" => ProviderAuthError::AccessDenied,
+            "interaction_required" => ProviderAuthError::InteractionRequired,
+            "login_required" => ProviderAuthError::LoginRequired,
+            "consent_required" => ProviderAuthError::ConsentRequired,
+            "account_selection_required" => ProviderAuthError::AccountSelectionRequired,
+            "invalid_request" => ProviderAuthError::InvalidRequest,
+            "unauthorized_client" => ProviderAuthError::UnauthorizedClient,
+            "invalid_scope" => ProviderAuthError::InvalidScope,
+            "server_error" => ProviderAuthError::ServerError,
+            "temporarily_unavailable" => ProviderAuthError::TemporarilyUnavailable,
+            other => ProviderAuthError::Other(other.to_string()),
+        }
+    }
+
+    /// A silent (`prompt=none`) request that needs the user: not a failure of the account.
+    pub fn needs_interaction(&self) -> bool {
+        matches!(
+            self,
+            ProviderAuthError::InteractionRequired
+                | ProviderAuthError::LoginRequired
+                | ProviderAuthError::ConsentRequired
+                | ProviderAuthError::AccountSelectionRequired
+        )
+    }
+}
+
+/// Why a redirect was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectError {
+    /// Not a URL, or not the registered redirect URI.
+    NotOurRedirect,
+    /// RFC 6749 §10.12: the `state` does not match the request we made (or is missing).
+    StateMismatch,
+    /// RFC 9207 §2.4: the `iss` parameter names another authorization server.
+    IssuerMismatch { received: String },
+    /// The authorization server answered with an error.
+    Provider {
+        error: ProviderAuthError,
+        description: Option<String>,
+    },
+    /// Neither `code` nor `error`.
+    MissingCode,
+}
+
+/// Checks the redirect and returns the authorization code.
+///
+/// Order as oauth4webapi's `validateAuthResponse`: the issuer first (RFC 9207 §2.4, so a
+/// mix-up attacker's `error` is not trusted either), then `state`, then `error`, then `code`.
+pub fn parse_redirect(
+    profile: &ProviderProfile,
+    pending: &PendingAuthorization,
+    redirected_to: &str,
+) -> Result<AuthorizationCode, RedirectError> {
+    let url = Url::parse(redirected_to).map_err(|_| RedirectError::NotOurRedirect)?;
+    let expected = Url::parse(&profile.redirect_uri).map_err(|_| RedirectError::NotOurRedirect)?;
+    if url.origin() != expected.origin() || url.path() != expected.path() {
+        return Err(RedirectError::NotOurRedirect);
+    }
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if let Some(iss) = param("iss") {
+        if !profile.issuer.accepts(&iss) {
+            return Err(RedirectError::IssuerMismatch { received: iss });
+        }
+    }
+    match param("state") {
+        Some(state) if constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
+        _ => return Err(RedirectError::StateMismatch),
+    }
+    if let Some(error) = param("error") {
+        return Err(RedirectError::Provider {
+            error: ProviderAuthError::parse(&error),
+            description: param("error_description"),
+        });
+    }
+    param("code")
+        .filter(|c| !c.is_empty())
+        .map(AuthorizationCode::new)
+        .ok_or(RedirectError::MissingCode)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token request for an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5).
+pub fn code_exchange_request(
+    profile: &ProviderProfile,
+    pending: &PendingAuthorization,
+    code: AuthorizationCode,
+) -> HttpRequest {
+    let client = token_client(profile);
+    capture(|http| {
+        client
+            .exchange_code(code)
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request(&http)
+            .map(|_| ())
+    })
+}
+
+/// The refresh request (RFC 6749 §6), with the one resource's scopes where the provider
+/// needs them (Microsoft).
+pub fn refresh_request(profile: &ProviderProfile, refresh_token: &str) -> HttpRequest {
+    let client = token_client(profile);
+    let token = RefreshToken::new(refresh_token.to_string());
+    capture(|http| {
+        client
+            .exchange_refresh_token(&token)
+            .add_scopes(profile.refresh_scopes.iter().cloned().map(Scope::new))
+            .request(&http)
+            .map(|_| ())
+    })
+}
+
+/// The revocation request (RFC 7009 §2.1), where the provider has an endpoint.
+pub fn revocation_request(profile: &ProviderProfile, refresh_token: &str) -> Option<HttpRequest> {
+    let revoke_url = profile.revoke_url.clone()?;
+    let client = token_client(profile).set_revocation_url(RevocationUrl::from_url(revoke_url));
+    let token = StandardRevocableToken::RefreshToken(RefreshToken::new(refresh_token.to_string()));
+    let revocation = client.revoke_token(token).ok()?;
+    Some(capture(|http| revocation.request(&http)))
+}
+
+type TokenClient = oauth2::basic::BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn token_client(profile: &ProviderProfile) -> TokenClient {
+    let mut client = BasicClient::new(ClientId::new(profile.client_id.clone()))
+        .set_token_uri(TokenUrl::from_url(profile.token_url.clone()))
+        .set_redirect_uri(redirect_url(profile))
+        // Secret (Google only) in the body, not in an Authorization header: RFC 6749 §2.3.1
+        // allows both, and the body keeps the request a CORS "simple" content type.
+        .set_auth_type(AuthType::RequestBody);
+    if let Some(secret) = &profile.client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.clone()));
+    }
+    client
+}
+
+/// The request oauth2 would have sent. Its "HTTP client" records the request and answers
+/// with an error, so nothing is sent and nothing is parsed.
+fn capture<T, E>(send: impl FnOnce(&dyn Fn(oauth2::HttpRequest) -> Result<oauth2::HttpResponse, Captured>) -> Result<T, E>) -> HttpRequest {
+    let slot: RefCell<Option<oauth2::HttpRequest>> = RefCell::new(None);
+    let recorder = |request: oauth2::HttpRequest| {
+        *slot.borrow_mut() = Some(request);
+        Err(Captured)
+    };
+    let _ = send(&recorder);
+    let request = slot
+        .into_inner()
+        .expect("oauth2 builds a request before it sends one");
+    HttpRequest::from_http(request)
+}
+
+#[derive(Debug)]
+struct Captured;
+
+impl std::fmt::Display for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request captured for the driver to send")
+    }
+}
+
+impl std::error::Error for Captured {}
+
+/// Reads `prompt` back from an authorization URL (used by hosts to decide whether a window
+/// may be shown, and by tests).
+pub fn prompt_of(url: &Url) -> Option<Prompt> {
+    url.query_pairs()
+        .find(|(k, _)| k == "prompt")
+        .and_then(|(_, v)| Prompt::parse(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{google, microsoft, salesforce, IssuerRule};
+    use crate::random::SeededRandom;
+    use base64::Engine;
+    use sha2_check::sha256;
+
+    mod sha2_check {
+        // RFC 7636 Appendix B test vector, checked through oauth2 (which uses sha2).
+        pub fn sha256(verifier: &str) -> String {
+            oauth2::PkceCodeChallenge::from_code_verifier_sha256(&oauth2::PkceCodeVerifier::new(verifier.to_string()))
+                .as_str()
+                .to_string()
+        }
+    }
+
+    fn pr(p: &ProviderProfile, pending: &PendingAuthorization, url: &str) -> Result<String, RedirectError> {
+        parse_redirect(p, pending, url).map(|c| c.secret().clone())
+    }
+
+    fn ms_profile() -> ProviderProfile {
+        let cfg: microsoft::MicrosoftConfig = serde_json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#).unwrap();
+        microsoft::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap()
+    }
+
+    fn query(url: &Url, name: &str) -> Option<String> {
+        url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    }
+
+    #[test]
+    fn rfc7636_appendix_b_vector() {
+        assert_eq!(sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn authorization_url_carries_pkce_state_nonce_hint_prompt_claims() {
+        let p = ms_profile();
+        let opts = SignInOptions {
+            login_hint: Some("alice@contoso.com".into()),
+            prompt: Some(Prompt::Login),
+            claims: Some("{\"access_token\":{}}".into()),
+        };
+        let (url, pending) = authorization_url(&p, &opts, &mut SeededRandom(7), Timestamp(5));
+        assert!(url.as_str().starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"));
+        assert_eq!(query(&url, "response_type").as_deref(), Some("code"));
+        assert_eq!(query(&url, "client_id").as_deref(), Some("client-1"));
+        assert_eq!(query(&url, "redirect_uri").as_deref(), Some("https://abc.chromiumapp.org/"));
+        assert_eq!(query(&url, "code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(query(&url, "code_challenge"), Some(sha256(&pending.pkce_verifier)));
+        assert_eq!(query(&url, "state"), Some(pending.state.clone()));
+        assert_eq!(query(&url, "nonce"), Some(pending.nonce.clone()));
+        assert_eq!(query(&url, "login_hint").as_deref(), Some("alice@contoso.com"));
+        assert_eq!(query(&url, "prompt").as_deref(), Some("login"));
+        assert_eq!(query(&url, "claims").as_deref(), Some("{\"access_token\":{}}"));
+        let scope = query(&url, "scope").unwrap();
+        assert!(scope.contains("offline_access") && scope.contains("openid"));
+        assert_eq!(pending.pkce_verifier.len(), 43);
+        assert_ne!(pending.state, pending.nonce);
+        assert_eq!(URL_SAFE_DECODE(&pending.state).len(), 32);
+        assert!(pending.interactive);
+        assert_eq!(prompt_of(&url), Some(Prompt::Login));
+    }
+
+    #[allow(non_snake_case)]
+    fn URL_SAFE_DECODE(s: &str) -> Vec<u8> {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+    }
+
+    #[test]
+    fn google_asks_for_offline_access_only_with_a_secret() {
+        let cfg: google::GoogleConfig = serde_json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
+        let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
+        let (url, _) = authorization_url(&p, &SignInOptions { prompt: Some(Prompt::Consent), ..Default::default() }, &mut SeededRandom(1), Timestamp(0));
+        assert_eq!(query(&url, "access_type").as_deref(), Some("offline"));
+        assert_eq!(query(&url, "prompt").as_deref(), Some("consent"));
+    }
+
+    fn pending_for(p: &ProviderProfile) -> PendingAuthorization {
+        authorization_url(p, &SignInOptions::default(), &mut SeededRandom(3), Timestamp(0)).1
+    }
+
+    #[test]
+    fn redirect_with_code_and_matching_state() {
+        let p = ms_profile();
+        let pending = pending_for(&p);
+        let url = format!("https://abc.chromiumapp.org/?code=C0DE&state={}", pending.state);
+        assert_eq!(pr(&p, &pending, &url).unwrap(), "C0DE");
+    }
+
+    #[test]
+    fn redirect_state_mismatch_and_missing_state() {
+        let p = ms_profile();
+        let pending = pending_for(&p);
+        assert_eq!(pr(&p, &pending, "https://abc.chromiumapp.org/?code=C&state=forged"), Err(RedirectError::StateMismatch));
+        assert_eq!(pr(&p, &pending, "https://abc.chromiumapp.org/?code=C"), Err(RedirectError::StateMismatch));
+        // An error response with a wrong state is not trusted either.
+        assert_eq!(pr(&p, &pending, "https://abc.chromiumapp.org/?error=access_denied&state=x"), Err(RedirectError::StateMismatch));
+    }
+
+    #[test]
+    fn redirect_provider_errors_are_typed() {
+        let p = ms_profile();
+        let pending = pending_for(&p);
+        for (code, expected) in [
+            ("access_denied", ProviderAuthError::AccessDenied),
+            ("interaction_required", ProviderAuthError::InteractionRequired),
+            ("login_required", ProviderAuthError::LoginRequired),
+            ("consent_required", ProviderAuthError::ConsentRequired),
+            ("account_selection_required", ProviderAuthError::AccountSelectionRequired),
+            ("temporarily_unavailable", ProviderAuthError::TemporarilyUnavailable),
+            ("weird_new_error", ProviderAuthError::Other("weird_new_error".into())),
+        ] {
+            let url = format!("https://abc.chromiumapp.org/?error={code}&error_description=d&state={}", pending.state);
+            assert_eq!(
+                pr(&p, &pending, &url),
+                Err(RedirectError::Provider { error: expected, description: Some("d".into()) })
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_issuer_checked_per_rfc9207() {
+        let mut p = ms_profile();
+        p.issuer = IssuerRule::Exact("https://idp.example".into());
+        let pending = pending_for(&p);
+        let ok = format!("https://abc.chromiumapp.org/?code=C&state={}&iss=https%3A%2F%2Fidp.example", pending.state);
+        assert!(parse_redirect(&p, &pending, &ok).is_ok());
+        let bad = format!("https://abc.chromiumapp.org/?code=C&state={}&iss=https%3A%2F%2Fattacker.example", pending.state);
+        assert_eq!(pr(&p, &pending, &bad), Err(RedirectError::IssuerMismatch { received: "https://attacker.example".into() }));
+    }
+
+    #[test]
+    fn redirect_to_another_place_or_without_code() {
+        let p = ms_profile();
+        let pending = pending_for(&p);
+        assert_eq!(pr(&p, &pending, "not a url"), Err(RedirectError::NotOurRedirect));
+        let other = format!("https://evil.example/?code=C&state={}", pending.state);
+        assert_eq!(pr(&p, &pending, &other), Err(RedirectError::NotOurRedirect));
+        let none = format!("https://abc.chromiumapp.org/?state={}", pending.state);
+        assert_eq!(pr(&p, &pending, &none), Err(RedirectError::MissingCode));
+    }
+
+    fn form(body: &str) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect()
+    }
+
+    fn field<'a>(f: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        f.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn code_exchange_is_a_public_client_form_post() {
+        let p = ms_profile();
+        let pending = pending_for(&p);
+        let req = code_exchange_request(&p, &pending, AuthorizationCode::new("C0DE".into()));
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.url, "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
+        assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(req.header("authorization"), None);
+        let f = form(&req.body);
+        assert_eq!(field(&f, "grant_type"), Some("authorization_code"));
+        assert_eq!(field(&f, "code"), Some("C0DE"));
+        assert_eq!(field(&f, "code_verifier"), Some(pending.pkce_verifier.as_str()));
+        assert_eq!(field(&f, "client_id"), Some("client-1"));
+        assert_eq!(field(&f, "redirect_uri"), Some("https://abc.chromiumapp.org/"));
+        assert_eq!(field(&f, "client_secret"), None);
+    }
+
+    #[test]
+    fn refresh_names_one_resource_for_microsoft() {
+        let req = refresh_request(&ms_profile(), "RT-1");
+        let f = form(&req.body);
+        assert_eq!(field(&f, "grant_type"), Some("refresh_token"));
+        assert_eq!(field(&f, "refresh_token"), Some("RT-1"));
+        assert_eq!(field(&f, "scope"), Some("https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/User.Read offline_access"));
+    }
+
+    #[test]
+    fn google_secret_goes_in_the_body() {
+        let cfg: google::GoogleConfig = serde_json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
+        let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
+        let f = form(&refresh_request(&p, "RT").body);
+        assert_eq!(field(&f, "client_secret"), Some("GOCSPX-x"));
+        assert_eq!(field(&f, "client_id"), Some("g"));
+    }
+
+    #[test]
+    fn revocation_where_the_provider_has_it() {
+        assert_eq!(revocation_request(&ms_profile(), "RT"), None);
+        let cfg: salesforce::SalesforceConfig = serde_json::from_str(r#"{"clientId":"sf"}"#).unwrap();
+        let p = salesforce::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap();
+        let req = revocation_request(&p, "RT-9").unwrap();
+        assert_eq!(req.url, "https://login.salesforce.com/services/oauth2/revoke");
+        let f = form(&req.body);
+        assert_eq!(field(&f, "token"), Some("RT-9"));
+        assert_eq!(field(&f, "token_type_hint"), Some("refresh_token"));
+    }
+}

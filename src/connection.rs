@@ -1,0 +1,826 @@
+//! The connection state machine: one per service.
+//!
+//! It is driven, never drives (the `quinn-proto` model). The host feeds it [`Input`]s with
+//! the time and a source of randomness; it answers with [`Command`]s: open a sign-in
+//! window, send this token request, persist, wake me at. Whatever the host does with a
+//! command comes back as the next input. Nothing here reads a clock or touches the network,
+//! so every path below is tested with plain `cargo test`.
+//!
+//! Rules it keeps (design.md, "Nothing lost"):
+//! - a refresh token is deleted only when the provider said it is dead;
+//! - a transient failure never deletes a token and never asks for a sign-in;
+//! - a rotated refresh token is persisted (the `Persist` command comes first) before the
+//!   new access token is handed to anyone;
+//! - a failed Change or Refresh leaves the existing connection as it was.
+
+use serde::{Deserialize, Serialize};
+
+use crate::authorize::{self, PendingAuthorization, Prompt, RedirectError, SignInOptions};
+use crate::diagnosis::{self, Action, Diagnosis, Reason};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::provider::{self, microsoft, AccessLifetime, Config, ConfigError, ProviderId, ProviderProfile, Target};
+use crate::random::RandomSource;
+use crate::schedule::{self, LoopGuard, MAX_CONSECUTIVE_FAILURES};
+use crate::time::{Millis, ServerClock, Timestamp, MINUTE, SECOND};
+use crate::token::{self, AccessToken, Expiry, ExpirySource, IdTokenExpectations, Identity, TokenResponseError};
+
+/// An access token is handed out only with this much life left.
+pub const FRESHNESS_MARGIN: Millis = 30 * SECOND;
+/// A request the host never answered (a killed service worker, a lost window) is forgotten
+/// after this long, so the connection is not stuck "refreshing" forever.
+const IN_FLIGHT_TIMEOUT: Millis = 2 * MINUTE;
+/// A sign-in window may stay open this long before it is considered abandoned.
+const SIGN_IN_TIMEOUT: Millis = 15 * MINUTE;
+
+/// What the host tells the state machine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// **Change**: sign in, possibly to another account, tenant or login host.
+    Connect {
+        login_hint: Option<String>,
+        target: Target,
+    },
+    /// **Refresh**: sign in again to the same account.
+    Reauthorize,
+    /// What the sign-in window returned: the URL the provider redirected to, or why not.
+    SignInResult(Result<String, SignInFailure>),
+    /// The answer to the token request in flight; `Err` when no response arrived.
+    TokenResponse(Result<HttpResponse, NetworkFailure>),
+    /// Someone needs an access token now.
+    AccessTokenNeeded,
+    /// Time passed (an alarm, a timer, a wake-up): do what is due.
+    Tick,
+    /// The API answered 401 to a request made with the current access token.
+    ApiUnauthorized(HttpResponse),
+    /// The API accepted the current access token.
+    ApiSucceeded,
+    /// The user asked to try again after the engine paused.
+    RetryNow,
+    /// Forget this connection (revoking where the provider can).
+    Disconnect,
+}
+
+/// Why a sign-in window returned no redirect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "message")]
+pub enum SignInFailure {
+    /// The user closed the window.
+    Cancelled,
+    /// A silent attempt needs the user (no session, consent, MFA).
+    InteractionRequired,
+    /// The browser blocked the window.
+    PopupBlocked,
+    /// The host could not run a sign-in (another dialog open, bad URL ...).
+    HostError(String),
+}
+
+/// No response at all: offline, DNS, connection reset, CORS refusal, timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFailure(pub String);
+
+/// What the state machine asks the host to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Open the provider's page. `interactive: false` means no window may be shown.
+    OpenSignIn { url: String, interactive: bool },
+    /// Send a token request and feed the answer back as `Input::TokenResponse`.
+    SendTokenRequest(HttpRequest),
+    /// Send a revocation (RFC 7009); its answer does not matter.
+    SendRevocation(HttpRequest),
+    /// The persisted state changed: save it before going on.
+    Persist,
+    /// Feed `Input::Tick` at this time.
+    WakeAt(Timestamp),
+    /// The operation the last input started has ended.
+    Complete(Result<(), OperationError>),
+}
+
+/// Why an operation did not end with a usable connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OperationError {
+    /// The sign-in window was closed, blocked or could not open.
+    SignIn(SignInFailure),
+    /// The redirect was refused (state, issuer, provider error).
+    Redirect(RedirectError),
+    /// The token endpoint refused, or could not be reached.
+    TokenRequest(Diagnosis),
+    /// A 2xx token response that could not be accepted.
+    TokenResponse(TokenResponseError),
+    /// The connection needs the user; the diagnosis says why and what to do.
+    NeedsAttention(Diagnosis),
+    /// A retry is scheduled; nothing to do but wait.
+    RetryScheduled { at: Timestamp, diagnosis: Diagnosis },
+    /// Too many token requests in a short time; the next may go at `until`.
+    Throttled { until: Timestamp },
+    NotConnected,
+    /// Another operation on this connection is in progress.
+    Busy,
+    Config(ConfigError),
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub target: Target,
+}
+
+impl Account {
+    fn same_user(&self, other: &Account) -> bool {
+        match (&self.subject, &other.subject) {
+            (Some(a), Some(b)) => a == b && self.target == other.target,
+            _ => {
+                self.username.as_deref().map(str::to_lowercase) == other.username.as_deref().map(str::to_lowercase)
+                    && self.target == other.target
+            }
+        }
+    }
+}
+
+/// The refresh token and what is known about its life.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshTokenRecord {
+    pub secret: String,
+    /// The interactive sign-in that started this grant.
+    pub signed_in_at: Timestamp,
+    /// A fixed deadline no refresh extends (Microsoft `spa`: 24 h after sign-in).
+    pub hard_deadline: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for RefreshTokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshTokenRecord")
+            .field("secret", &"[redacted]")
+            .field("signed_in_at", &self.signed_in_at)
+            .field("hard_deadline", &self.hard_deadline)
+            .finish()
+    }
+}
+
+/// What is in flight.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    SigningIn { pending: PendingAuthorization, intent: Intent, since: Timestamp },
+    ExchangingCode { pending: PendingAuthorization, intent: Intent, since: Timestamp },
+    Refreshing { since: Timestamp },
+}
+
+/// Why a sign-in was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Intent {
+    Change { login_hint: Option<String>, target: Target },
+    Reauthorize,
+    /// A renewal without a window (`prompt=none`), because refreshing is impossible or the
+    /// refresh token died; `cause` is shown if it fails.
+    SilentRenewal { cause: Diagnosis },
+}
+
+impl Intent {
+    fn target<'a>(&'a self, account: Option<&'a Account>) -> Target {
+        match self {
+            Intent::Change { target, .. } => target.clone(),
+            _ => account.map(|a| a.target.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// The part of a connection that is persisted (the vault). Access tokens are not in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersistedConnection {
+    pub account: Option<Account>,
+    pub refresh_token: Option<RefreshTokenRecord>,
+    /// Why the user is needed, if they are.
+    pub attention: Option<Diagnosis>,
+    pub consecutive_failures: u32,
+    /// 401s from the API in a row, each after a successful refresh; reset by a success.
+    #[serde(default)]
+    pub consecutive_api_rejections: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    /// Last transient failure, for "will retry" in the dashboard.
+    pub last_failure: Option<Diagnosis>,
+    pub loop_guard: LoopGuard,
+    /// A Microsoft claims challenge to pass to the next interactive sign-in.
+    pub claims: Option<String>,
+    /// Salesforce: base URL of API calls.
+    pub instance_url: Option<String>,
+    pub server_clock: ServerClock,
+}
+
+/// The time, randomness and host abilities an input is applied with.
+pub struct Context<'a> {
+    pub now: Timestamp,
+    pub random: &'a mut dyn RandomSource,
+    /// Whether the host can run a sign-in without showing anything (`launchWebAuthFlow`
+    /// with `interactive: false`). The plain web host cannot.
+    pub silent_sign_in: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub service: ProviderId,
+    pub state: PersistedConnection,
+    access: Option<AccessToken>,
+    refresh_due_at: Option<Timestamp>,
+    phase: Phase,
+    /// The last sign-in error, shown until the next attempt.
+    pub last_sign_in_error: Option<OperationError>,
+}
+
+impl Connection {
+    pub fn new(service: ProviderId) -> Connection {
+        Connection::restore(service, PersistedConnection::default())
+    }
+
+    pub fn restore(service: ProviderId, state: PersistedConnection) -> Connection {
+        Connection {
+            service,
+            state,
+            access: None,
+            refresh_due_at: None,
+            phase: Phase::Idle,
+            last_sign_in_error: None,
+        }
+    }
+
+    /// An access token cached outside the vault (session storage) after a restart.
+    pub fn restore_access_token(&mut self, token: AccessToken, random: &mut dyn RandomSource) {
+        if self.state.refresh_token.is_some() || self.state.account.is_some() {
+            self.refresh_due_at = Some(schedule::refresh_due_at(token.issued_at, &token.expiry, random.unit()));
+            self.access = Some(token);
+        }
+    }
+
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.access.as_ref()
+    }
+
+    /// The access token, if it has at least `FRESHNESS_MARGIN` left.
+    pub fn fresh_access_token(&self, now: Timestamp) -> Option<&str> {
+        self.access
+            .as_ref()
+            .filter(|t| t.is_fresh(now, FRESHNESS_MARGIN))
+            .map(|t| t.secret.as_str())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.state.account.is_some() && (self.state.refresh_token.is_some() || self.access.is_some())
+    }
+
+    pub fn is_busy(&self) -> bool {
+        !matches!(self.phase, Phase::Idle)
+    }
+
+    pub fn is_signing_in(&self) -> bool {
+        matches!(self.phase, Phase::SigningIn { .. } | Phase::ExchangingCode { .. })
+    }
+
+    pub fn is_refreshing(&self) -> bool {
+        matches!(self.phase, Phase::Refreshing { .. })
+    }
+
+    /// Paused after `MAX_CONSECUTIVE_FAILURES`, or needing the user for another reason.
+    pub fn attention(&self) -> Option<&Diagnosis> {
+        self.state.attention.as_ref()
+    }
+
+    pub fn refresh_due_at(&self) -> Option<Timestamp> {
+        self.refresh_due_at
+    }
+
+    /// When the user will have to sign in at the latest, where that is known: the fixed
+    /// refresh-token deadline (Microsoft `spa`), or the access token's expiry when there is
+    /// no way to renew it.
+    pub fn sign_in_needed_at(&self, profile: Option<&ProviderProfile>) -> Option<Timestamp> {
+        if let Some(deadline) = self.state.refresh_token.as_ref().and_then(|r| r.hard_deadline) {
+            return Some(deadline);
+        }
+        let can_refresh = profile.map(|p| p.can_refresh).unwrap_or(true);
+        match (&self.state.refresh_token, &self.access) {
+            (None, Some(access)) => Some(access.expiry.at),
+            (Some(_), Some(access)) if !can_refresh => Some(access.expiry.at),
+            _ => None,
+        }
+    }
+
+    /// When the host should next wake this connection.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        match &self.phase {
+            Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => {
+                return Some(since.plus(SIGN_IN_TIMEOUT))
+            }
+            Phase::Refreshing { since } => return Some(since.plus(IN_FLIGHT_TIMEOUT)),
+            Phase::Idle => {}
+        }
+        if self.state.attention.is_some() || !self.is_connected() {
+            return None;
+        }
+        match self.state.next_attempt_at {
+            Some(at) => Some(at),
+            None => self.refresh_due_at,
+        }
+    }
+
+    /// The single entry point: apply `input` at `ctx.now`.
+    pub fn handle(&mut self, config: &Config, input: Input, ctx: &mut Context<'_>) -> Vec<Command> {
+        self.expire_stale_phase(ctx.now);
+        match input {
+            Input::Connect { login_hint, target } => {
+                self.start_sign_in(config, Intent::Change { login_hint, target }, ctx)
+            }
+            Input::Reauthorize => self.start_sign_in(config, Intent::Reauthorize, ctx),
+            Input::SignInResult(result) => self.on_sign_in_result(config, result, ctx),
+            Input::TokenResponse(response) => self.on_token_response(config, response, ctx),
+            Input::AccessTokenNeeded => self.on_access_token_needed(config, ctx),
+            Input::Tick => self.on_tick(config, ctx),
+            Input::ApiUnauthorized(response) => self.on_api_unauthorized(config, response, ctx),
+            Input::ApiSucceeded => self.on_api_succeeded(config, ctx),
+            Input::RetryNow => {
+                if !self.is_connected() {
+                    return vec![Command::Complete(Err(OperationError::NotConnected))];
+                }
+                let paused_transient = self.state.attention.as_ref().is_some_and(|d| d.reason.is_transient());
+                if paused_transient {
+                    self.state.attention = None;
+                }
+                self.state.consecutive_failures = 0;
+                self.state.next_attempt_at = None;
+                let mut out = vec![Command::Persist];
+                out.extend(self.on_access_token_needed(config, ctx));
+                out
+            }
+            Input::Disconnect => self.disconnect(config),
+        }
+    }
+
+    fn profile(&self, config: &Config, target: &Target) -> Result<ProviderProfile, OperationError> {
+        provider::profile_for(config, self.service, target).map_err(OperationError::Config)
+    }
+
+    fn current_profile(&self, config: &Config) -> Result<ProviderProfile, OperationError> {
+        let target = self.state.account.as_ref().map(|a| a.target.clone()).unwrap_or_default();
+        self.profile(config, &target)
+    }
+
+    fn expire_stale_phase(&mut self, now: Timestamp) {
+        let stale = match &self.phase {
+            Phase::Idle => false,
+            Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => now >= since.plus(SIGN_IN_TIMEOUT),
+            Phase::Refreshing { since } => now >= since.plus(IN_FLIGHT_TIMEOUT),
+        };
+        if stale {
+            self.phase = Phase::Idle;
+        }
+    }
+
+    // ---- sign-in -------------------------------------------------------------------------
+
+    fn start_sign_in(&mut self, config: &Config, intent: Intent, ctx: &mut Context<'_>) -> Vec<Command> {
+        if self.is_busy() && !matches!(self.phase, Phase::SigningIn { .. }) {
+            return vec![Command::Complete(Err(OperationError::Busy))];
+        }
+        if matches!(intent, Intent::Reauthorize) && self.state.account.is_none() {
+            return vec![Command::Complete(Err(OperationError::NotConnected))];
+        }
+        let target = intent.target(self.state.account.as_ref());
+        let profile = match self.profile(config, &target) {
+            Ok(p) => p,
+            Err(e) => return vec![Command::Complete(Err(e))],
+        };
+        // Store the resolved login host ("sandbox" becomes its URL) with the sign-in.
+        let intent = match intent {
+            Intent::Change { login_hint, mut target } => {
+                if profile.login_host.is_some() {
+                    target.login_host = profile.login_host.clone();
+                }
+                Intent::Change { login_hint, target }
+            }
+            other => other,
+        };
+        let current_user = self.state.account.as_ref().and_then(|a| a.username.clone());
+        let (login_hint, prompt) = match &intent {
+            // Change: the provider's account picker or login page (Salesforce `prompt=login`
+            // forces the login page so another username can be typed).
+            Intent::Change { login_hint, .. } => (login_hint.clone(), profile.first_sign_in_prompt.and_then(prompt_named)),
+            // Refresh: the same account. Google issues a new refresh token only on a consent
+            // screen; the others let the provider decide what to ask.
+            Intent::Reauthorize => (
+                current_user,
+                if self.service == ProviderId::Google && profile.can_refresh { Some(Prompt::Consent) } else { None },
+            ),
+            Intent::SilentRenewal { .. } => (current_user, Some(Prompt::None)),
+        };
+        let claims = match intent {
+            Intent::SilentRenewal { .. } => None,
+            _ => self.state.claims.clone(),
+        };
+        let options = SignInOptions { login_hint, prompt, claims };
+        let (url, pending) = authorize::authorization_url(&profile, &options, ctx.random, ctx.now);
+        let interactive = pending.interactive;
+        self.last_sign_in_error = None;
+        self.phase = Phase::SigningIn { pending, intent, since: ctx.now };
+        vec![Command::OpenSignIn { url: url.to_string(), interactive }]
+    }
+
+    fn on_sign_in_result(&mut self, config: &Config, result: Result<String, SignInFailure>, ctx: &mut Context<'_>) -> Vec<Command> {
+        let Phase::SigningIn { pending, intent, .. } = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            // A late answer from a window we no longer wait for.
+            return Vec::new();
+        };
+        let target = intent.target(self.state.account.as_ref());
+        let profile = match self.profile(config, &target) {
+            Ok(p) => p,
+            Err(e) => return vec![Command::Complete(Err(e))],
+        };
+        let failure = match result {
+            Ok(redirect) => match authorize::parse_redirect(&profile, &pending, &redirect) {
+                Ok(code) => {
+                    let request = authorize::code_exchange_request(&profile, &pending, code);
+                    self.phase = Phase::ExchangingCode { pending, intent, since: ctx.now };
+                    return vec![Command::SendTokenRequest(request)];
+                }
+                Err(e) => OperationError::Redirect(e),
+            },
+            Err(failure) => OperationError::SignIn(failure),
+        };
+        self.sign_in_failed(intent, failure)
+    }
+
+    fn sign_in_failed(&mut self, intent: Intent, failure: OperationError) -> Vec<Command> {
+        if let Intent::SilentRenewal { cause } = intent {
+            // The silent attempt did not work (no session, or consent needed): the user is
+            // needed now, for the reason the renewal was tried.
+            self.state.attention = Some(cause.clone());
+            return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(cause)))];
+        }
+        // A failed Change or Refresh changes nothing about the existing connection.
+        self.last_sign_in_error = Some(failure.clone());
+        vec![Command::Complete(Err(failure))]
+    }
+
+    fn on_code_exchanged(
+        &mut self,
+        config: &Config,
+        pending: PendingAuthorization,
+        intent: Intent,
+        response: Result<HttpResponse, NetworkFailure>,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
+        let target = intent.target(self.state.account.as_ref());
+        let profile = match self.profile(config, &target) {
+            Ok(p) => p,
+            Err(e) => return vec![Command::Complete(Err(e))],
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(_) => return self.sign_in_failed(intent, OperationError::TokenRequest(Diagnosis::network_failure())),
+        };
+        if !response.is_success() {
+            let diagnosis = diagnosis::classify(self.service, &response, ctx.now);
+            return self.sign_in_failed(intent, OperationError::TokenRequest(diagnosis));
+        }
+        let grant = match token::parse_token_response(&profile, &response, ctx.now, IdTokenExpectations { nonce: Some(&pending.nonce) }) {
+            Ok(g) => g,
+            Err(e) => return self.sign_in_failed(intent, OperationError::TokenResponse(e)),
+        };
+        let login_hint = match &intent {
+            Intent::Change { login_hint, .. } => login_hint.clone(),
+            _ => None,
+        };
+        let identity = grant.identity.clone().unwrap_or_default();
+        let new_account = Account {
+            username: identity.username.clone().or(login_hint).or_else(|| self.state.account.as_ref().and_then(|a| a.username.clone())),
+            name: identity.name.clone(),
+            subject: identity.subject.clone(),
+            target,
+        };
+        let mut commands = Vec::new();
+        let previous = self.state.refresh_token.take();
+        let old_account = self.state.account.take();
+        let account_changed = old_account.as_ref().is_some_and(|old| !old.same_user(&new_account));
+        let new_refresh = grant.refresh_token.clone().map(|secret| RefreshTokenRecord {
+            secret,
+            signed_in_at: ctx.now,
+            hard_deadline: profile.fixed_refresh_horizon.map(|h| ctx.now.plus(h)),
+        });
+        // Keep the old refresh token if the provider sent none and the user is the same.
+        self.state.refresh_token = match (new_refresh, &previous) {
+            (Some(new), _) => Some(new),
+            (None, Some(old)) if !account_changed => Some(old.clone()),
+            (None, _) => None,
+        };
+        self.state.account = Some(new_account);
+        self.state.attention = None;
+        self.state.last_failure = None;
+        self.state.consecutive_failures = 0;
+        self.state.next_attempt_at = None;
+        self.state.claims = None;
+        self.state.instance_url = grant.instance_url.clone();
+        if let Some(clock) = grant.server_clock {
+            self.state.server_clock = clock;
+        }
+        self.set_access(grant.access, ctx);
+        self.last_sign_in_error = None;
+        commands.push(Command::Persist);
+        // The first account's grant is revoked after the new one is safely stored, and only
+        // when the user changed: revoking a Google refresh token ends the whole grant,
+        // which would include the new token of the same user.
+        if account_changed {
+            if let (Some(old), Some(old_account)) = (previous, old_account) {
+                if let Ok(old_profile) = self.profile(config, &old_account.target) {
+                    commands.extend(authorize::revocation_request(&old_profile, &old.secret).map(Command::SendRevocation));
+                }
+            }
+        }
+        commands.extend(self.next_wake().map(Command::WakeAt));
+        commands.push(Command::Complete(Ok(())));
+        commands
+    }
+
+    fn set_access(&mut self, access: AccessToken, ctx: &mut Context<'_>) {
+        self.refresh_due_at = Some(schedule::refresh_due_at(access.issued_at, &access.expiry, ctx.random.unit()));
+        self.access = Some(access);
+    }
+
+    // ---- refresh --------------------------------------------------------------------------
+
+    fn on_access_token_needed(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+        if self.fresh_access_token(ctx.now).is_some() {
+            return vec![Command::Complete(Ok(()))];
+        }
+        if self.is_busy() {
+            return vec![Command::Complete(Err(OperationError::Busy))];
+        }
+        if !self.is_connected() && self.state.account.is_none() {
+            return vec![Command::Complete(Err(OperationError::NotConnected))];
+        }
+        if let Some(attention) = &self.state.attention {
+            return vec![Command::Complete(Err(OperationError::NeedsAttention(attention.clone())))];
+        }
+        if let (Some(at), Some(diagnosis)) = (self.state.next_attempt_at, &self.state.last_failure) {
+            if ctx.now < at {
+                return vec![Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis: diagnosis.clone() }))];
+            }
+        }
+        self.renew(config, ctx)
+    }
+
+    fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+        if self.is_busy() || self.state.attention.is_some() || !self.is_connected() {
+            return self.next_wake().map(Command::WakeAt).into_iter().collect();
+        }
+        let due = match self.state.next_attempt_at {
+            Some(at) => ctx.now >= at,
+            None => self.refresh_due_at.is_none_or(|at| ctx.now >= at),
+        };
+        if !due {
+            return self.next_wake().map(Command::WakeAt).into_iter().collect();
+        }
+        let mut commands = self.renew(config, ctx);
+        // A tick has no caller waiting for the outcome.
+        commands.retain(|c| !matches!(c, Command::Complete(_)));
+        commands
+    }
+
+    /// Gets a new access token the best way available: refresh, or a silent sign-in.
+    fn renew(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+        let profile = match self.current_profile(config) {
+            Ok(p) => p,
+            Err(e) => return vec![Command::Complete(Err(e))],
+        };
+        let deadline_passed = self
+            .state
+            .refresh_token
+            .as_ref()
+            .and_then(|r| r.hard_deadline)
+            .is_some_and(|d| ctx.now >= d);
+        let refresh_token = self.state.refresh_token.as_ref().filter(|_| profile.can_refresh && !deadline_passed);
+        let Some(refresh_token) = refresh_token else {
+            // No usable refresh token: Google without a client secret, a `spa` token past
+            // its 24 h, or a dropped token. A silent sign-in works while the provider's
+            // session lasts; otherwise the user is needed.
+            let cause = if deadline_passed {
+                Diagnosis::new(Reason::SessionLifetimeReached, Action::Refresh)
+            } else {
+                Diagnosis::new(Reason::InteractionRequired, Action::Refresh)
+            };
+            return self.silent_or_attention(config, cause, ctx);
+        };
+        if let Err(until) = self.state.loop_guard.check(ctx.now) {
+            self.state.next_attempt_at = Some(until);
+            return vec![Command::Persist, Command::WakeAt(until), Command::Complete(Err(OperationError::Throttled { until }))];
+        }
+        self.state.loop_guard.record(ctx.now);
+        let request = authorize::refresh_request(&profile, &refresh_token.secret);
+        self.phase = Phase::Refreshing { since: ctx.now };
+        vec![Command::SendTokenRequest(request)]
+    }
+
+    fn silent_or_attention(&mut self, config: &Config, cause: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
+        if ctx.silent_sign_in && self.state.account.is_some() {
+            return self.start_sign_in(config, Intent::SilentRenewal { cause }, ctx);
+        }
+        self.state.attention = Some(cause.clone());
+        vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(cause)))]
+    }
+
+    fn on_token_response(&mut self, config: &Config, response: Result<HttpResponse, NetworkFailure>, ctx: &mut Context<'_>) -> Vec<Command> {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::ExchangingCode { pending, intent, .. } => self.on_code_exchanged(config, pending, intent, response, ctx),
+            Phase::Refreshing { .. } => self.on_refreshed(config, response, ctx),
+            other => {
+                // Nothing was waiting for this answer (it arrived after a timeout).
+                self.phase = other;
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_refreshed(&mut self, config: &Config, response: Result<HttpResponse, NetworkFailure>, ctx: &mut Context<'_>) -> Vec<Command> {
+        let profile = match self.current_profile(config) {
+            Ok(p) => p,
+            Err(e) => return vec![Command::Complete(Err(e))],
+        };
+        let diagnosis = match &response {
+            Err(_) => Diagnosis::network_failure(),
+            Ok(r) if r.is_success() => match token::parse_token_response(&profile, r, ctx.now, IdTokenExpectations { nonce: None }) {
+                Ok(grant) => return self.refresh_succeeded(grant, ctx),
+                // A 2xx we cannot read tells nothing about the refresh token: transient.
+                Err(_) => Diagnosis::transient(Reason::MalformedResponse),
+            },
+            Ok(r) => diagnosis::classify(self.service, r, ctx.now),
+        };
+        self.refresh_failed(config, diagnosis, ctx)
+    }
+
+    fn refresh_succeeded(&mut self, grant: token::TokenGrant, ctx: &mut Context<'_>) -> Vec<Command> {
+        if let Some(rotated) = grant.refresh_token.clone() {
+            if let Some(record) = self.state.refresh_token.as_mut() {
+                // Rotation: the new token replaces the old; the grant's deadline stays
+                // (a `spa` refresh token keeps the original 24 h, AADSTS700084).
+                record.secret = rotated;
+            }
+        }
+        if let (Some(identity), Some(account)) = (&grant.identity, self.state.account.as_mut()) {
+            update_account(account, identity);
+        }
+        if let Some(instance_url) = grant.instance_url.clone() {
+            self.state.instance_url = Some(instance_url);
+        }
+        if let Some(clock) = grant.server_clock {
+            self.state.server_clock = clock;
+        }
+        self.state.consecutive_failures = 0;
+        self.state.next_attempt_at = None;
+        self.state.last_failure = None;
+        self.state.attention = None;
+        self.set_access(grant.access, ctx);
+        let mut commands = vec![Command::Persist];
+        commands.extend(self.next_wake().map(Command::WakeAt));
+        commands.push(Command::Complete(Ok(())));
+        commands
+    }
+
+    fn refresh_failed(&mut self, config: &Config, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
+        self.state.consecutive_failures = self.state.consecutive_failures.saturating_add(1);
+        if diagnosis.drop_refresh_token {
+            // The provider said it is dead (design rule 5): the only case a token is deleted.
+            self.state.refresh_token = None;
+            self.access = None;
+            self.refresh_due_at = None;
+        }
+        if diagnosis.action == Action::RetryLater {
+            if self.state.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
+                // The sidebar rule: after six rejections in a row, stop and ask.
+                self.state.attention = Some(diagnosis.clone());
+                self.state.next_attempt_at = None;
+                return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+            }
+            let mut delay = schedule::backoff_delay(self.state.consecutive_failures, ctx.random.unit(), diagnosis.retry_after_ms);
+            if diagnosis.reason == Reason::RequestLoopDetected {
+                delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
+            }
+            let at = ctx.now.plus(delay);
+            self.state.next_attempt_at = Some(at);
+            self.state.last_failure = Some(diagnosis.clone());
+            return vec![Command::Persist, Command::WakeAt(at), Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis }))];
+        }
+        self.state.last_failure = None;
+        self.state.next_attempt_at = None;
+        // The refresh token is gone but the provider's session may still be alive: a
+        // silent sign-in renews without a window (a `spa` user would otherwise sign in
+        // every day). Policies that need the user (MFA, consent) are not tried silently.
+        let silent_may_work = diagnosis.drop_refresh_token && diagnosis.action == Action::Refresh;
+        if silent_may_work {
+            let mut commands = vec![Command::Persist];
+            commands.extend(self.silent_or_attention(config, diagnosis, ctx));
+            return commands;
+        }
+        self.state.attention = Some(diagnosis.clone());
+        vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))]
+    }
+
+    // ---- API results ----------------------------------------------------------------------
+
+    fn on_api_unauthorized(&mut self, config: &Config, response: HttpResponse, ctx: &mut Context<'_>) -> Vec<Command> {
+        // Microsoft claims challenge: only an interactive sign-in with `claims` helps.
+        if self.service == ProviderId::Microsoft {
+            if let Some(claims) = response.header("www-authenticate").and_then(microsoft::claims_challenge) {
+                let mut diagnosis = Diagnosis::new(Reason::ClaimsChallenge, Action::Refresh).with_code("insufficient_claims");
+                diagnosis.claims = Some(claims.clone());
+                self.state.claims = Some(claims);
+                self.state.attention = Some(diagnosis.clone());
+                return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+            }
+        }
+        if self.service == ProviderId::Exchange {
+            let diagnosis = diagnosis::classify(ProviderId::Exchange, &response, ctx.now);
+            self.state.attention = Some(diagnosis.clone());
+            return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+        }
+        self.state.consecutive_api_rejections = self.state.consecutive_api_rejections.saturating_add(1);
+        if self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
+            let diagnosis = Diagnosis::new(Reason::TokenRejectedByApi, Action::Refresh).with_code(response.status.to_string());
+            self.state.attention = Some(diagnosis.clone());
+            return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+        }
+        // The session behind the token is gone (Salesforce INVALID_SESSION_ID, a revoked
+        // Microsoft token): record what was observed, then refresh once.
+        if let Some(access) = self.access.as_mut() {
+            let lifetime = access.issued_at.until(ctx.now);
+            access.expiry = Expiry { at: ctx.now, source: ExpirySource::Observed401, lifetime };
+        }
+        self.refresh_due_at = Some(ctx.now);
+        let mut commands = vec![Command::Persist];
+        commands.extend(self.renew(config, ctx));
+        commands
+    }
+
+    fn on_api_succeeded(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+        let had_failures = self.state.consecutive_api_rejections > 0;
+        self.state.consecutive_api_rejections = 0;
+        // A Salesforce session is extended by each use: move the estimate forward.
+        if let Ok(profile) = self.current_profile(config) {
+            if let (AccessLifetime::SessionTimeout(timeout), Some(access)) = (profile.access_lifetime, self.access.as_mut()) {
+                if access.expiry.source == ExpirySource::SessionTimeout {
+                    access.expiry = Expiry { at: ctx.now.plus(timeout), source: ExpirySource::SessionTimeout, lifetime: timeout };
+                    self.refresh_due_at = Some(schedule::refresh_due_at(ctx.now, &access.expiry, ctx.random.unit()));
+                }
+            }
+        }
+        if had_failures {
+            vec![Command::Persist]
+        } else {
+            Vec::new()
+        }
+    }
+
+    // ---- disconnect -----------------------------------------------------------------------
+
+    fn disconnect(&mut self, config: &Config) -> Vec<Command> {
+        let mut commands = Vec::new();
+        if let (Some(record), Some(account)) = (&self.state.refresh_token, &self.state.account) {
+            if let Ok(profile) = self.profile(config, &account.target) {
+                commands.extend(authorize::revocation_request(&profile, &record.secret).map(Command::SendRevocation));
+            }
+        }
+        // Always cleared locally, whatever revocation does.
+        self.state = PersistedConnection::default();
+        self.access = None;
+        self.refresh_due_at = None;
+        self.phase = Phase::Idle;
+        self.last_sign_in_error = None;
+        commands.insert(0, Command::Persist);
+        commands.push(Command::Complete(Ok(())));
+        commands
+    }
+}
+
+fn prompt_named(name: &str) -> Option<Prompt> {
+    match name {
+        "login" => Some(Prompt::Login),
+        "consent" => Some(Prompt::Consent),
+        "select_account" => Some(Prompt::SelectAccount),
+        "none" => Some(Prompt::None),
+        _ => None,
+    }
+}
+
+fn update_account(account: &mut Account, identity: &Identity) {
+    // A refreshed ID token may only update the same user (OIDC Core §12.2).
+    if account.subject.is_some() && identity.subject.is_some() && account.subject != identity.subject {
+        return;
+    }
+    if identity.username.is_some() {
+        account.username = identity.username.clone();
+    }
+    if identity.name.is_some() {
+        account.name = identity.name.clone();
+    }
+}

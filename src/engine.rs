@@ -1,0 +1,370 @@
+//! The engine: every connection, the vault, the dashboard view and a redacted event log.
+//! Still sans-I/O: `src/web/` executes the commands it returns.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+use crate::connection::{Command, Connection, Context, Input, OperationError};
+use crate::provider::{self, origin_of, Config, ConfigError, ProviderId, Target};
+use crate::time::Timestamp;
+use crate::vault::{MailService, SavedLogin, Vault, VaultError};
+use crate::view::{self, DashboardView, Section};
+
+const EVENT_LOG_LIMIT: usize = 300;
+
+/// One line of the event log. Built from enums and codes only: never a token, a code, a
+/// URL with parameters or a response body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub at: Timestamp,
+    pub service: ProviderId,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// Why an authorized fetch was refused before it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiUrlError {
+    /// The URL's origin is not one this service's token may go to.
+    ForeignOrigin(String),
+    NotAUrl,
+}
+
+pub struct Engine {
+    config: Config,
+    connections: BTreeMap<ProviderId, Connection>,
+    mail_service: MailService,
+    saved_logins: Vec<SavedLogin>,
+    events: VecDeque<Event>,
+    unreadable_previous: Option<String>,
+    notice: Option<String>,
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Result<Engine, ConfigError> {
+        config.validate()?;
+        let connections = config.configured().into_iter().map(|id| (id, Connection::new(id))).collect();
+        let mail_service = if config.microsoft.is_some() {
+            MailService::Microsoft365
+        } else if config.google.is_some() {
+            MailService::Gmail
+        } else if config.exchange.is_some() {
+            MailService::Exchange
+        } else {
+            MailService::NotSure
+        };
+        Ok(Engine {
+            config,
+            connections,
+            mail_service,
+            saved_logins: Vec::new(),
+            events: VecDeque::new(),
+            unreadable_previous: None,
+            notice: None,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Loads persisted state. Unreadable text is kept (see `vault`) and the engine starts
+    /// empty; the error is returned so the host can report it.
+    pub fn restore(&mut self, text: Option<&str>) -> Result<(), VaultError> {
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            return Ok(());
+        };
+        match Vault::decode(text) {
+            Ok(vault) => {
+                for (id, state) in vault.connections {
+                    if self.connections.contains_key(&id) {
+                        self.connections.insert(id, Connection::restore(id, state));
+                    }
+                }
+                if let Some(m) = vault.mail_service {
+                    self.mail_service = m;
+                }
+                self.saved_logins = vault.saved_logins;
+                self.unreadable_previous = vault.unreadable_previous;
+                Ok(())
+            }
+            Err(e) => {
+                self.unreadable_previous = Some(text.to_string());
+                self.notice = Some(format!(
+                    "Saved sign-ins could not be read ({e}). They were kept for support; please connect again."
+                ));
+                Err(e)
+            }
+        }
+    }
+
+    /// The text to persist.
+    pub fn vault_text(&self) -> String {
+        let mut vault = Vault::new();
+        vault.connections = self.connections.iter().map(|(id, c)| (*id, c.state.clone())).collect();
+        vault.mail_service = Some(self.mail_service);
+        vault.saved_logins = self.saved_logins.clone();
+        if let Some(text) = &self.unreadable_previous {
+            vault.keep_unreadable(text);
+        }
+        vault.encode()
+    }
+
+    pub fn connection(&self, service: ProviderId) -> Option<&Connection> {
+        self.connections.get(&service)
+    }
+
+    pub fn connection_mut(&mut self, service: ProviderId) -> Option<&mut Connection> {
+        self.connections.get_mut(&service)
+    }
+
+    pub fn services(&self) -> Vec<ProviderId> {
+        self.connections.keys().copied().collect()
+    }
+
+    pub fn mail_service(&self) -> MailService {
+        self.mail_service
+    }
+
+    pub fn select_mail_service(&mut self, choice: MailService) {
+        self.mail_service = choice;
+    }
+
+    /// Applies `input` to one connection and returns what the host must do.
+    pub fn handle(&mut self, service: ProviderId, input: Input, ctx: &mut Context<'_>) -> Vec<Command> {
+        let Some(connection) = self.connections.get_mut(&service) else {
+            return vec![Command::Complete(Err(OperationError::Config(ConfigError::NotConfigured(service))))];
+        };
+        let input_kind = input_name(&input);
+        let input = match (service, input) {
+            // Outlook.com accounts live in the `consumers` tenant.
+            (ProviderId::Microsoft, Input::Connect { login_hint, mut target }) => {
+                if target.tenant.is_none() && self.mail_service == MailService::OutlookCom {
+                    target.tenant = Some(provider::microsoft::tenant_for_outlook_com().to_string());
+                }
+                Input::Connect { login_hint, target }
+            }
+            (_, input) => input,
+        };
+        let commands = connection.handle(&self.config, input, ctx);
+        let now = ctx.now;
+        if let Some(kind) = input_kind {
+            self.log(now, service, kind, String::new());
+        }
+        for command in &commands {
+            let (kind, detail) = match command {
+                Command::OpenSignIn { interactive, .. } => {
+                    ("sign_in_opened", if *interactive { "interactive" } else { "silent" }.to_string())
+                }
+                Command::SendTokenRequest(request) => ("token_request", grant_type(&request.body)),
+                Command::SendRevocation(_) => ("revocation_sent", String::new()),
+                Command::Persist | Command::WakeAt(_) => continue,
+                Command::Complete(Ok(())) => ("completed", String::new()),
+                Command::Complete(Err(e)) => ("failed", describe_error(e)),
+            };
+            self.log(now, service, kind, detail);
+        }
+        if commands.iter().any(|c| matches!(c, Command::Complete(Ok(())))) {
+            self.remember_salesforce_login(service);
+        }
+        commands
+    }
+
+    fn remember_salesforce_login(&mut self, service: ProviderId) {
+        if service != ProviderId::Salesforce {
+            return;
+        }
+        let Some(account) = self.connections.get(&service).and_then(|c| c.state.account.clone()) else {
+            return;
+        };
+        if let (Some(username), Some(login_host)) = (account.username, account.target.login_host) {
+            Vault::remember_login(&mut self.saved_logins, SavedLogin { username, login_host });
+        }
+    }
+
+    fn log(&mut self, at: Timestamp, service: ProviderId, kind: &'static str, detail: String) {
+        if self.events.len() == EVENT_LOG_LIMIT {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event { at, service, kind, detail });
+    }
+
+    /// Records something the host observed (an API 401, a storage failure).
+    pub fn note(&mut self, at: Timestamp, service: ProviderId, kind: &'static str, detail: String) {
+        self.log(at, service, kind, detail);
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
+
+    /// The earliest time any connection wants a tick.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        self.connections.values().filter_map(Connection::next_wake).min()
+    }
+
+    /// Where an authorized fetch may send this service's token: the provider's API origins,
+    /// and for Salesforce the connection's `instance_url`. Anything else is refused, so a
+    /// token never reaches a host it was not issued for.
+    pub fn check_api_url(&self, service: ProviderId, url: &str) -> Result<(), ApiUrlError> {
+        let origin = origin_of(url).ok_or(ApiUrlError::NotAUrl)?;
+        let connection = self.connections.get(&service);
+        let target = connection
+            .and_then(|c| c.state.account.as_ref())
+            .map(|a| a.target.clone())
+            .unwrap_or_default();
+        let mut allowed: Vec<String> = provider::profile_for(&self.config, service, &target)
+            .map(|p| p.api_origins)
+            .unwrap_or_default();
+        if let Some(instance) = connection.and_then(|c| c.state.instance_url.as_deref()).and_then(origin_of) {
+            allowed.push(instance);
+        }
+        let secure = url::Url::parse(url).map(|u| provider::is_secure_origin(&u)).unwrap_or(false);
+        if secure && allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+            Ok(())
+        } else {
+            Err(ApiUrlError::ForeignOrigin(origin))
+        }
+    }
+
+    pub fn view(&self, now: Timestamp) -> DashboardView {
+        let card = |id: ProviderId| {
+            self.connections.get(&id).map(|c| {
+                let target = c.state.account.as_ref().map(|a| a.target.clone()).unwrap_or_default();
+                let profile = provider::profile_for(&self.config, id, &target).ok();
+                view::connection_view(c, profile.as_ref(), now)
+            })
+        };
+        let mail_connections: Vec<_> = match self.mail_service.provider() {
+            Some(id) => card(id).into_iter().collect(),
+            None => [ProviderId::Microsoft, ProviderId::Google, ProviderId::Exchange]
+                .into_iter()
+                .filter_map(card)
+                .collect(),
+        };
+        let hint = match self.mail_service {
+            MailService::NotSure => Some(
+                "Addresses ending in gmail.com or using Google Workspace: Gmail. Work or school accounts of organizations on Microsoft 365: Microsoft 365. Hotmail, Live and Outlook.com addresses: Outlook.com. A company mail server: Exchange.",
+            ),
+            MailService::Exchange if self.config.exchange.is_none() => Some("Exchange is not configured for this installation."),
+            MailService::Exchange => Some("On-premises Exchange sign-in (server address and password) is not available yet."),
+            _ => None,
+        };
+        let email = Section {
+            id: "email",
+            title: "E-Mail Configuration",
+            mail_service: Some(self.mail_service.id()),
+            mail_service_choices: view::mail_choices(),
+            hint,
+            connections: mail_connections,
+            saved_logins: None,
+            login_hosts: None,
+        };
+        let crm = Section {
+            id: "crm",
+            title: "CRM",
+            mail_service: None,
+            mail_service_choices: Vec::new(),
+            hint: if self.config.salesforce.is_none() { Some("Salesforce is not configured for this installation.") } else { None },
+            connections: card(ProviderId::Salesforce).into_iter().collect(),
+            saved_logins: Some(self.saved_logins.clone()),
+            login_hosts: self.config.salesforce.as_ref().map(|s| s.login_hosts.clone()),
+        };
+        DashboardView { now, sections: vec![email, crm], notice: self.notice.clone() }
+    }
+
+    /// Per connection, what a support engineer needs, with every secret redacted.
+    pub fn debug_state(&self, now: Timestamp) -> serde_json::Value {
+        let connections: serde_json::Map<String, serde_json::Value> = self
+            .connections
+            .iter()
+            .map(|(id, c)| {
+                let s = &c.state;
+                let value = serde_json::json!({
+                    "account": s.account,
+                    "refreshToken": s.refresh_token.as_ref().map(|r| serde_json::json!({
+                        "present": true,
+                        "signedInAt": r.signed_in_at,
+                        "hardDeadline": r.hard_deadline,
+                    })),
+                    "accessToken": c.access_token().map(|a| serde_json::json!({
+                        "present": true,
+                        "issuedAt": a.issued_at,
+                        "expiresAt": a.expiry.at,
+                        "expirySource": a.expiry.source,
+                        "lifetimeMs": a.expiry.lifetime,
+                        "fresh": a.is_fresh(now, crate::connection::FRESHNESS_MARGIN),
+                        "scope": a.scope,
+                    })),
+                    "refreshDueAt": c.refresh_due_at(),
+                    "nextWake": c.next_wake(),
+                    "attention": s.attention,
+                    "lastFailure": s.last_failure,
+                    "consecutiveFailures": s.consecutive_failures,
+                    "nextAttemptAt": s.next_attempt_at,
+                    "claimsChallengePending": s.claims.is_some(),
+                    "instanceUrl": s.instance_url,
+                    "serverClockOffsetMs": s.server_clock.offset_ms,
+                    "busy": c.is_busy(),
+                });
+                (id.as_str().to_string(), value)
+            })
+            .collect();
+        serde_json::json!({ "now": now, "mailService": self.mail_service.id(), "connections": connections })
+    }
+}
+
+fn input_name(input: &Input) -> Option<&'static str> {
+    Some(match input {
+        Input::Connect { .. } => "change_requested",
+        Input::Reauthorize => "refresh_requested",
+        Input::SignInResult(Ok(_)) => "sign_in_returned",
+        Input::SignInResult(Err(_)) => "sign_in_not_completed",
+        Input::TokenResponse(Ok(r)) => return Some(if r.is_success() { "token_response_ok" } else { "token_response_error" }),
+        Input::TokenResponse(Err(_)) => "token_request_unreachable",
+        Input::ApiUnauthorized(_) => "api_401",
+        Input::RetryNow => "retry_requested",
+        Input::Disconnect => "disconnect_requested",
+        Input::AccessTokenNeeded | Input::Tick | Input::ApiSucceeded => return None,
+    })
+}
+
+fn grant_type(body: &str) -> String {
+    url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A failure in log-safe words: reasons and provider codes only.
+pub fn describe_error(error: &OperationError) -> String {
+    use crate::authorize::RedirectError;
+    match error {
+        OperationError::SignIn(f) => format!("sign-in: {f:?}"),
+        OperationError::Redirect(RedirectError::Provider { error, .. }) => format!("provider error: {error:?}"),
+        OperationError::Redirect(RedirectError::IssuerMismatch { .. }) => "issuer mismatch".into(),
+        OperationError::Redirect(e) => format!("redirect: {e:?}"),
+        OperationError::TokenRequest(d) | OperationError::NeedsAttention(d) => diagnosis_words(d),
+        OperationError::RetryScheduled { at, diagnosis } => format!("{}; retry at {}", diagnosis_words(diagnosis), at.0),
+        OperationError::TokenResponse(e) => format!("token response: {e:?}"),
+        OperationError::Throttled { until } => format!("throttled until {}", until.0),
+        OperationError::NotConnected => "not connected".into(),
+        OperationError::Busy => "busy".into(),
+        OperationError::Config(e) => format!("config: {e}"),
+    }
+}
+
+fn diagnosis_words(d: &crate::diagnosis::Diagnosis) -> String {
+    let reason = serde_json::to_value(d.reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    match &d.provider_code {
+        Some(code) => format!("{reason} ({code})"),
+        None => reason,
+    }
+}
+
+impl Target {
+    pub fn login_host(host: impl Into<String>) -> Target {
+        Target { tenant: None, login_host: Some(host.into()) }
+    }
+}

@@ -1,0 +1,373 @@
+//! Provider profiles: endpoints, scopes and quirks, one file per service.
+//!
+//! Everything a reader needs to know about one provider (its endpoints, response quirks and
+//! error table, with a test per row) is in that provider's file. This module holds what they
+//! share: the identifiers, the resolved profile type and configuration errors.
+
+pub mod exchange;
+pub mod google;
+pub mod microsoft;
+pub mod salesforce;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::diagnosis::{Diagnosis, OAuthErrorBody};
+use crate::time::Millis;
+
+/// The four services a sidebar connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderId {
+    Microsoft,
+    Google,
+    Salesforce,
+    Exchange,
+}
+
+impl ProviderId {
+    pub const ALL: [ProviderId; 4] = [
+        ProviderId::Microsoft,
+        ProviderId::Google,
+        ProviderId::Salesforce,
+        ProviderId::Exchange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderId::Microsoft => "microsoft",
+            ProviderId::Google => "google",
+            ProviderId::Salesforce => "salesforce",
+            ProviderId::Exchange => "exchange",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ProviderId> {
+        ProviderId::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProviderId::Microsoft => "Microsoft 365",
+            ProviderId::Google => "Gmail",
+            ProviderId::Salesforce => "Salesforce",
+            ProviderId::Exchange => "Exchange (on-premises)",
+        }
+    }
+}
+
+/// The host configuration: one optional section per provider, every endpoint overridable so
+/// tests and the demo point at local providers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Where providers send the browser back: a callback page of the web host,
+    /// `https://<extension-id>.chromiumapp.org/` in the extension.
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub microsoft: Option<microsoft::MicrosoftConfig>,
+    #[serde(default)]
+    pub google: Option<google::GoogleConfig>,
+    #[serde(default)]
+    pub salesforce: Option<salesforce::SalesforceConfig>,
+    #[serde(default)]
+    pub exchange: Option<exchange::ExchangeConfig>,
+    /// Free-form settings for the host's developer tools; the engine ignores them.
+    #[serde(default)]
+    pub devtools: Option<serde_json::Value>,
+}
+
+/// How an access token's lifetime is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLifetime {
+    /// The token response carries `expires_in` (RFC 6749 §5.1).
+    ExpiresIn,
+    /// No `expires_in` (Salesforce): a session whose timeout is configured by the org; the
+    /// estimate is this many milliseconds from issue, extended by each use.
+    SessionTimeout(Millis),
+}
+
+/// Who may appear as `iss` in an authorization response (RFC 9207 §2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerRule {
+    Exact(String),
+    /// Microsoft multi-tenant authorities (`common`, `organizations`, `consumers`): the
+    /// issuer names the user's tenant, `{authority}/{tenant-id}/v2.0`.
+    AnyTenantOf { authority: String },
+}
+
+impl IssuerRule {
+    pub fn accepts(&self, iss: &str) -> bool {
+        match self {
+            IssuerRule::Exact(expected) => iss == expected,
+            IssuerRule::AnyTenantOf { authority } => iss
+                .strip_prefix(authority.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .and_then(|rest| rest.strip_suffix("/v2.0"))
+                .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/')),
+        }
+    }
+}
+
+/// Everything the core needs to talk to one provider for one connection.
+#[derive(Debug, Clone)]
+pub struct ProviderProfile {
+    pub id: ProviderId,
+    pub client_id: String,
+    /// Only where a provider gives no other way (Google) and only from configuration.
+    pub client_secret: Option<String>,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub revoke_url: Option<Url>,
+    pub redirect_uri: String,
+    /// Scopes of the interactive sign-in.
+    pub scopes: Vec<String>,
+    /// Scopes sent with a refresh (Microsoft: one resource per token request, AADSTS700022).
+    pub refresh_scopes: Vec<String>,
+    pub issuer: IssuerRule,
+    /// Parameters every authorization request carries (Google `access_type=offline`).
+    pub extra_authorize_params: Vec<(String, String)>,
+    /// `prompt` for the first, interactive sign-in where a provider needs one to issue a
+    /// refresh token (Google `prompt=consent`).
+    pub first_sign_in_prompt: Option<&'static str>,
+    pub access_lifetime: AccessLifetime,
+    /// A fixed refresh-token lifetime counted from the interactive sign-in that no refresh
+    /// extends (Microsoft `spa`: 24 h, AADSTS700084).
+    pub fixed_refresh_horizon: Option<Millis>,
+    /// Whether a refresh token can be used at all (Google without a client secret cannot).
+    pub can_refresh: bool,
+    /// Origins an authorized fetch may send this provider's token to.
+    pub api_origins: Vec<String>,
+    /// Salesforce: the login host this profile was built for.
+    pub login_host: Option<String>,
+}
+
+/// A configuration the engine cannot work with. Reported at `create` time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    NotConfigured(ProviderId),
+    MissingClientId(ProviderId),
+    InvalidUrl {
+        provider: ProviderId,
+        field: &'static str,
+        value: String,
+    },
+    /// Credentials and codes travel only over https (loopback http is allowed for tests).
+    InsecureUrl {
+        provider: ProviderId,
+        field: &'static str,
+        value: String,
+    },
+    UnknownLoginHost(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::NotConfigured(p) => write!(f, "{} is not configured", p.as_str()),
+            ConfigError::MissingClientId(p) => write!(f, "{}: clientId is missing", p.as_str()),
+            ConfigError::InvalidUrl { provider, field, value } => {
+                write!(f, "{}: {field} is not a valid URL: {value}", provider.as_str())
+            }
+            ConfigError::InsecureUrl { provider, field, value } => write!(
+                f,
+                "{}: {field} must use https (http only on loopback): {value}",
+                provider.as_str()
+            ),
+            ConfigError::UnknownLoginHost(h) => write!(f, "unknown Salesforce login host: {h}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses an endpoint URL and enforces https except on loopback hosts.
+pub(crate) fn endpoint(
+    provider: ProviderId,
+    field: &'static str,
+    value: &str,
+) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
+        provider,
+        field,
+        value: value.to_string(),
+    })?;
+    if !is_secure_origin(&url) {
+        return Err(ConfigError::InsecureUrl {
+            provider,
+            field,
+            value: value.to_string(),
+        });
+    }
+    Ok(url)
+}
+
+/// https, or http on a loopback host (RFC 8252 §8.3 treats loopback as the one place where
+/// plain http is acceptable; the tests and demo run there).
+pub fn is_secure_origin(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => is_loopback(url),
+        _ => false,
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The origin (`scheme://host:port`) of a URL, as API allow-lists compare them.
+pub fn origin_of(url: &str) -> Option<String> {
+    let url = Url::parse(url).ok()?;
+    Some(url.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+pub(crate) fn require_client_id(provider: ProviderId, id: &str) -> Result<String, ConfigError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(ConfigError::MissingClientId(provider));
+    }
+    Ok(id.to_string())
+}
+
+/// Dispatches a parsed OAuth error body to the provider's own table.
+pub(crate) fn classify_error(
+    provider: ProviderId,
+    status: u16,
+    body: &OAuthErrorBody,
+) -> Option<Diagnosis> {
+    match provider {
+        ProviderId::Microsoft => microsoft::classify(status, body),
+        ProviderId::Google => google::classify(status, body),
+        ProviderId::Salesforce => salesforce::classify(status, body),
+        ProviderId::Exchange => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_or_loopback_only() {
+        assert!(endpoint(ProviderId::Google, "tokenUrl", "https://oauth2.googleapis.com/token").is_ok());
+        assert!(endpoint(ProviderId::Google, "tokenUrl", "http://127.0.0.1:9/token").is_ok());
+        assert!(endpoint(ProviderId::Google, "tokenUrl", "http://localhost:9/token").is_ok());
+        assert_eq!(
+            endpoint(ProviderId::Google, "tokenUrl", "http://evil.example/token"),
+            Err(ConfigError::InsecureUrl {
+                provider: ProviderId::Google,
+                field: "tokenUrl",
+                value: "http://evil.example/token".into()
+            })
+        );
+        assert!(matches!(
+            endpoint(ProviderId::Google, "tokenUrl", "not a url"),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn multi_tenant_issuer_rule() {
+        let rule = IssuerRule::AnyTenantOf {
+            authority: "https://login.microsoftonline.com".into(),
+        };
+        assert!(rule.accepts("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"));
+        assert!(!rule.accepts("https://login.microsoftonline.com/v2.0"));
+        assert!(!rule.accepts("https://evil.example/tenant/v2.0"));
+        assert!(!rule.accepts("https://login.microsoftonline.com/a/b/v2.0"));
+    }
+
+    #[test]
+    fn provider_names_round_trip() {
+        for p in ProviderId::ALL {
+            assert_eq!(ProviderId::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(ProviderId::parse("yahoo"), None);
+    }
+}
+
+/// Which tenant or login host a connection uses (chosen at sign-in).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    /// Microsoft: the tenant segment (`consumers` for Outlook.com).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Salesforce: the login host URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_host: Option<String>,
+}
+
+/// The profile of `id` for a connection to `target`.
+pub fn profile_for(config: &Config, id: ProviderId, target: &Target) -> Result<ProviderProfile, ConfigError> {
+    let redirect = config.redirect_uri.as_str();
+    match id {
+        ProviderId::Microsoft => {
+            let c = config.microsoft.as_ref().ok_or(ConfigError::NotConfigured(id))?;
+            microsoft::profile(c, redirect, target.tenant.as_deref())
+        }
+        ProviderId::Google => {
+            let c = config.google.as_ref().ok_or(ConfigError::NotConfigured(id))?;
+            google::profile(c, redirect)
+        }
+        ProviderId::Salesforce => {
+            let c = config.salesforce.as_ref().ok_or(ConfigError::NotConfigured(id))?;
+            salesforce::profile(c, redirect, target.login_host.as_deref())
+        }
+        // On-premises Exchange signs in with a password, not OAuth (a later issue).
+        ProviderId::Exchange => Err(ConfigError::NotConfigured(id)),
+    }
+}
+
+impl Config {
+    /// Parses and validates a configuration: every configured provider must yield a profile
+    /// and the redirect URI must be https (or loopback http, or a chromiumapp.org URL).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let redirect = Url::parse(&self.redirect_uri).map_err(|_| ConfigError::InvalidUrl {
+            provider: ProviderId::Microsoft,
+            field: "redirectUri",
+            value: self.redirect_uri.clone(),
+        })?;
+        if !is_secure_origin(&redirect) {
+            return Err(ConfigError::InsecureUrl {
+                provider: ProviderId::Microsoft,
+                field: "redirectUri",
+                value: self.redirect_uri.clone(),
+            });
+        }
+        for id in self.configured() {
+            if id != ProviderId::Exchange {
+                profile_for(self, id, &Target::default())?;
+            }
+        }
+        if let Some(exchange) = &self.exchange {
+            if exchange.ews_url.is_some() {
+                exchange::ews_endpoint(exchange)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn configured(&self) -> Vec<ProviderId> {
+        let mut out = Vec::new();
+        if self.microsoft.is_some() {
+            out.push(ProviderId::Microsoft);
+        }
+        if self.google.is_some() {
+            out.push(ProviderId::Google);
+        }
+        if self.salesforce.is_some() {
+            out.push(ProviderId::Salesforce);
+        }
+        if self.exchange.is_some() {
+            out.push(ProviderId::Exchange);
+        }
+        out
+    }
+}

@@ -1,0 +1,364 @@
+//! Token responses, expiry with its provenance, and the refresh-token horizon.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::http::HttpResponse;
+use crate::provider::{AccessLifetime, ProviderProfile};
+use crate::time::{Millis, ServerClock, Timestamp, HOUR, SECOND};
+
+/// Where an expiry time came from. The dashboard shows it; the schedule trusts an
+/// `ExpiresIn` more than an estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpirySource {
+    /// `expires_in` of the token response (RFC 6749 §5.1).
+    ExpiresIn,
+    /// The access token is a JWT and its `exp` claim (RFC 7519 §4.1.4) was read.
+    JwtExp,
+    /// No lifetime was sent; the configured session timeout was assumed (Salesforce).
+    SessionTimeout,
+    /// The API answered 401: the token is known to be dead.
+    Observed401,
+    /// The response said nothing and the provider has no documented session timeout: one
+    /// hour is assumed so the token is checked, never "never expires".
+    AssumedDefault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiry {
+    /// On the device's clock.
+    pub at: Timestamp,
+    pub source: ExpirySource,
+    /// The lifetime the token was issued with, for a refresh lead time proportional to it.
+    pub lifetime: Millis,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub secret: String,
+    pub issued_at: Timestamp,
+    pub expiry: Expiry,
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &"[redacted]")
+            .field("issued_at", &self.issued_at)
+            .field("expiry", &self.expiry)
+            .finish()
+    }
+}
+
+impl AccessToken {
+    /// Usable at `now` with `margin` to spare (a request takes time to arrive).
+    pub fn is_fresh(&self, now: Timestamp, margin: Millis) -> bool {
+        now.plus(margin) < self.expiry.at
+    }
+}
+
+/// Who the user is, from the ID token (OIDC Core §2) or a userinfo response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub subject: Option<String>,
+    /// The sign-in name: `preferred_username`, else `email`.
+    pub username: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A successful token response, interpreted for one provider.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub access: AccessToken,
+    pub refresh_token: Option<String>,
+    pub identity: Option<Identity>,
+    /// Salesforce: the base of every API call.
+    pub instance_url: Option<String>,
+    pub server_clock: Option<ServerClock>,
+}
+
+/// Why a 2xx token response was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenResponseError {
+    /// Not JSON, cut off, or not an object.
+    Malformed,
+    MissingAccessToken,
+    /// RFC 6750: only Bearer tokens are understood.
+    UnsupportedTokenType(String),
+    /// OIDC Core §3.1.3.7: the ID token's `nonce` differs from the one sent.
+    NonceMismatch,
+    /// OIDC Core §3.1.3.7: the ID token is for another client.
+    AudienceMismatch,
+    /// The ID token's `iss` is not the provider's.
+    IssuerMismatch,
+}
+
+/// `expires_in` and `issued_at` arrive as numbers from some providers and strings from
+/// others (Salesforce's `issued_at`, Entra v1's `expires_in`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum NumberOrString {
+    Number(f64),
+    String(String),
+}
+
+impl NumberOrString {
+    fn as_u64(&self) -> Option<u64> {
+        match self {
+            NumberOrString::Number(n) if n.is_finite() && *n >= 0.0 => Some(*n as u64),
+            NumberOrString::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Body {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    expires_in: Option<NumberOrString>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    id_token: Option<String>,
+    instance_url: Option<String>,
+    issued_at: Option<NumberOrString>,
+}
+
+/// What the ID token must match.
+pub struct IdTokenExpectations<'a> {
+    pub nonce: Option<&'a str>,
+}
+
+/// Interprets a 2xx token response at device time `now`.
+///
+/// Expiry: `expires_in` is relative, so `now + expires_in` is right whatever the device
+/// clock says (it equals `Date + expires_in` moved onto the device clock). Absolute times
+/// (JWT `exp`, Salesforce `issued_at`) are on the server's clock and are moved with the
+/// offset learned from the `Date` header (providers.md, common rules).
+pub fn parse_token_response(
+    profile: &ProviderProfile,
+    response: &HttpResponse,
+    now: Timestamp,
+    expect: IdTokenExpectations<'_>,
+) -> Result<TokenGrant, TokenResponseError> {
+    let body: Body = serde_json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
+    let access_token = body
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or(TokenResponseError::MissingAccessToken)?;
+    let token_type = body.token_type.unwrap_or_else(|| "Bearer".into());
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(TokenResponseError::UnsupportedTokenType(token_type));
+    }
+    let clock = response
+        .header("date")
+        .and_then(|d| ServerClock::from_date_header(d, now));
+    let server = clock.unwrap_or_default();
+
+    let issued_at = match (&profile.access_lifetime, body.issued_at.as_ref().and_then(|v| v.as_u64())) {
+        // Salesforce: milliseconds since the epoch on Salesforce's clock; a value in the
+        // future of `now` (clock trouble) is clamped to `now`.
+        (AccessLifetime::SessionTimeout(_), Some(ms)) => server.to_device(Timestamp(ms)).min(now),
+        _ => now,
+    };
+    let expiry = if let Some(seconds) = body.expires_in.as_ref().and_then(|v| v.as_u64()) {
+        let lifetime = seconds.saturating_mul(SECOND);
+        Expiry { at: now.plus(lifetime), source: ExpirySource::ExpiresIn, lifetime }
+    } else if let Some(exp) = jwt_claims(&access_token).and_then(|c| c.exp) {
+        let at = server.to_device(Timestamp(exp.saturating_mul(SECOND)));
+        Expiry { at, source: ExpirySource::JwtExp, lifetime: now.until(at) }
+    } else if let AccessLifetime::SessionTimeout(timeout) = profile.access_lifetime {
+        Expiry { at: issued_at.plus(timeout), source: ExpirySource::SessionTimeout, lifetime: timeout }
+    } else {
+        Expiry { at: now.plus(HOUR), source: ExpirySource::AssumedDefault, lifetime: HOUR }
+    };
+
+    let identity = match body.id_token.as_deref() {
+        Some(jwt) => Some(check_id_token(profile, jwt, &expect)?),
+        None => None,
+    };
+    Ok(TokenGrant {
+        access: AccessToken { secret: access_token, issued_at, expiry, scope: body.scope },
+        refresh_token: body.refresh_token.filter(|t| !t.is_empty()),
+        identity,
+        instance_url: body.instance_url,
+        server_clock: clock,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Claims {
+    exp: Option<u64>,
+    iss: Option<String>,
+    aud: Option<Audience>,
+    sub: Option<String>,
+    nonce: Option<String>,
+    preferred_username: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The payload of a JWS compact serialization, unverified. Used for `exp` of an access token
+/// (a hint for scheduling; the API stays the judge) and for the ID token below.
+fn jwt_claims(jwt: &str) -> Option<Claims> {
+    let mut parts = jwt.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// ID token checks of OIDC Core §3.1.3.7. The signature is not checked: the token came
+/// straight from the token endpoint over TLS, which §3.1.3.7 step 6 allows in place of
+/// signature validation; `iss`, `aud` and `nonce` are still checked.
+fn check_id_token(
+    profile: &ProviderProfile,
+    jwt: &str,
+    expect: &IdTokenExpectations<'_>,
+) -> Result<Identity, TokenResponseError> {
+    let claims = jwt_claims(jwt).ok_or(TokenResponseError::Malformed)?;
+    if let Some(iss) = &claims.iss {
+        if !profile.issuer.accepts(iss) {
+            return Err(TokenResponseError::IssuerMismatch);
+        }
+    }
+    let audience_ok = match &claims.aud {
+        Some(Audience::One(a)) => a == &profile.client_id,
+        Some(Audience::Many(list)) => list.contains(&profile.client_id),
+        None => false,
+    };
+    if !audience_ok {
+        return Err(TokenResponseError::AudienceMismatch);
+    }
+    if let Some(expected) = expect.nonce {
+        if claims.nonce.as_deref() != Some(expected) {
+            return Err(TokenResponseError::NonceMismatch);
+        }
+    }
+    Ok(Identity {
+        subject: claims.sub,
+        username: claims.preferred_username.or(claims.email.clone()),
+        name: claims.name,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::provider::{microsoft, salesforce, IssuerRule};
+    use crate::time::MINUTE;
+
+    pub fn jwt(claims: &serde_json::Value) -> String {
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    fn ms() -> ProviderProfile {
+        let cfg: microsoft::MicrosoftConfig = serde_json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
+        microsoft::profile(&cfg, "https://r/", None).unwrap()
+    }
+
+    fn sf() -> ProviderProfile {
+        let cfg: salesforce::SalesforceConfig = serde_json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
+        salesforce::profile(&cfg, "https://r/", None).unwrap()
+    }
+
+    const NONE: IdTokenExpectations<'static> = IdTokenExpectations { nonce: None };
+
+    #[test]
+    fn expires_in_gives_expiry_with_provenance() {
+        let r = HttpResponse::new(200, r#"{"access_token":"AT","token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"refresh_token":"RT"}"#);
+        let g = parse_token_response(&ms(), &r, Timestamp(1_000_000), NONE).unwrap();
+        assert_eq!(g.access.expiry, Expiry { at: Timestamp(1_000_000 + 3_599_000), source: ExpirySource::ExpiresIn, lifetime: 3_599_000 });
+        assert_eq!(g.refresh_token.as_deref(), Some("RT"));
+    }
+
+    #[test]
+    fn expires_in_as_string() {
+        let r = HttpResponse::new(200, r#"{"access_token":"AT","token_type":"bearer","expires_in":"60"}"#);
+        assert_eq!(parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap().access.expiry.at, Timestamp(60_000));
+    }
+
+    #[test]
+    fn jwt_exp_is_moved_onto_the_device_clock() {
+        // Device is 10 minutes behind the server.
+        let server_now_s = 1_700_000_000u64;
+        let device_now = Timestamp(server_now_s * 1000 - 10 * MINUTE);
+        let at = jwt(&serde_json::json!({"exp": server_now_s + 3600}));
+        let r = HttpResponse::new(200, format!(r#"{{"access_token":"{at}","token_type":"Bearer"}}"#))
+            .with_header("Date", &httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(server_now_s)));
+        let g = parse_token_response(&ms(), &r, device_now, NONE).unwrap();
+        assert_eq!(g.access.expiry.source, ExpirySource::JwtExp);
+        assert_eq!(g.access.expiry.at, device_now.plus(HOUR));
+    }
+
+    #[test]
+    fn salesforce_has_no_expires_in_and_issued_at_in_ms() {
+        let server_now_ms = 1_700_000_000_000u64;
+        let device_now = Timestamp(server_now_ms + 5 * MINUTE); // device 5 min fast
+        let r = HttpResponse::new(200, format!(
+            r#"{{"access_token":"00Dxx!AQ","refresh_token":"5Aep","signature":"s","scope":"refresh_token api","instance_url":"https://acme.my.salesforce.com","id":"https://login.salesforce.com/id/00D/005","token_type":"Bearer","issued_at":"{}"}}"#,
+            server_now_ms - 2_000
+        ))
+        .with_header("Date", &httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(server_now_ms)));
+        let g = parse_token_response(&sf(), &r, device_now, NONE).unwrap();
+        assert_eq!(g.access.expiry.source, ExpirySource::SessionTimeout);
+        assert_eq!(g.access.issued_at, device_now.minus(2_000));
+        assert_eq!(g.access.expiry.at, device_now.minus(2_000).plus(120 * MINUTE));
+        assert_eq!(g.instance_url.as_deref(), Some("https://acme.my.salesforce.com"));
+    }
+
+    #[test]
+    fn no_lifetime_information_never_means_never_expires() {
+        let r = HttpResponse::new(200, r#"{"access_token":"opaque","token_type":"Bearer"}"#);
+        let g = parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap();
+        assert_eq!(g.access.expiry, Expiry { at: Timestamp(HOUR), source: ExpirySource::AssumedDefault, lifetime: HOUR });
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        for body in ["", "{", "[]", "null", r#"{"access_token":""}"#, r#"{"token_type":"Bearer"}"#, "\u{feff}{}"] {
+            assert!(parse_token_response(&ms(), &HttpResponse::new(200, body), Timestamp(0), NONE).is_err(), "{body}");
+        }
+        let r = HttpResponse::new(200, r#"{"access_token":"x","token_type":"mac"}"#);
+        assert_eq!(parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap_err(), TokenResponseError::UnsupportedTokenType("mac".into()));
+    }
+
+    #[test]
+    fn id_token_nonce_audience_issuer() {
+        let p = ms();
+        let ok = jwt(&serde_json::json!({"iss":"https://idp","aud":"cid","sub":"s1","nonce":"n1","preferred_username":"alice@contoso.com","name":"Alice"}));
+        let body = |id: &str| HttpResponse::new(200, format!(r#"{{"access_token":"AT","token_type":"Bearer","expires_in":60,"id_token":"{id}"}}"#));
+        let g = parse_token_response(&p, &body(&ok), Timestamp(0), IdTokenExpectations { nonce: Some("n1") }).unwrap();
+        assert_eq!(g.identity.unwrap().username.as_deref(), Some("alice@contoso.com"));
+        assert_eq!(parse_token_response(&p, &body(&ok), Timestamp(0), IdTokenExpectations { nonce: Some("other") }).unwrap_err(), TokenResponseError::NonceMismatch);
+        let wrong_aud = jwt(&serde_json::json!({"iss":"https://idp","aud":["x"],"nonce":"n1"}));
+        assert_eq!(parse_token_response(&p, &body(&wrong_aud), Timestamp(0), NONE).unwrap_err(), TokenResponseError::AudienceMismatch);
+        let wrong_iss = jwt(&serde_json::json!({"iss":"https://evil","aud":"cid"}));
+        assert_eq!(parse_token_response(&p, &body(&wrong_iss), Timestamp(0), NONE).unwrap_err(), TokenResponseError::IssuerMismatch);
+        let mut multi = p.clone();
+        multi.issuer = IssuerRule::AnyTenantOf { authority: "https://login.microsoftonline.com".into() };
+        let tenant = jwt(&serde_json::json!({"iss":"https://login.microsoftonline.com/72f988bf/v2.0","aud":"cid","email":"bob@x"}));
+        let g = parse_token_response(&multi, &body(&tenant), Timestamp(0), NONE).unwrap();
+        assert_eq!(g.identity.unwrap().username.as_deref(), Some("bob@x"));
+    }
+
+    #[test]
+    fn debug_output_redacts_the_secret() {
+        let r = HttpResponse::new(200, r#"{"access_token":"SECRET-AT","token_type":"Bearer","expires_in":60}"#);
+        let g = parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap();
+        assert!(!format!("{:?}", g.access).contains("SECRET-AT"));
+    }
+}

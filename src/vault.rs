@@ -1,0 +1,218 @@
+//! What is persisted, and its versioned format.
+//!
+//! The vault holds refresh tokens, accounts and what the dashboard must remember across
+//! restarts; never access tokens (they live in memory, or in the extension's session
+//! storage). `src/web/` encrypts the text before it reaches storage (AES-GCM, WebCrypto,
+//! non-extractable key).
+//!
+//! Corrupted storage loses nothing: text that cannot be read is kept verbatim in
+//! `unreadable_previous` and written back with the next save, so a support case can still
+//! recover it, and the engine starts empty instead of failing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connection::PersistedConnection;
+use crate::provider::ProviderId;
+
+pub const VAULT_VERSION: u32 = 1;
+/// Unreadable text kept for support is capped: storage quotas are small.
+const UNREADABLE_KEEP_LIMIT: usize = 64 * 1024;
+
+/// The mail service the user picked in E-Mail Configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailService {
+    #[default]
+    Microsoft365,
+    OutlookCom,
+    Gmail,
+    Exchange,
+    NotSure,
+}
+
+impl MailService {
+    pub const ALL: [MailService; 5] = [
+        MailService::Microsoft365,
+        MailService::OutlookCom,
+        MailService::Gmail,
+        MailService::Exchange,
+        MailService::NotSure,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MailService::Microsoft365 => "Microsoft 365",
+            MailService::OutlookCom => "Outlook.com",
+            MailService::Gmail => "Gmail",
+            MailService::Exchange => "Exchange",
+            MailService::NotSure => "Not sure",
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            MailService::Microsoft365 => "microsoft365",
+            MailService::OutlookCom => "outlook_com",
+            MailService::Gmail => "gmail",
+            MailService::Exchange => "exchange",
+            MailService::NotSure => "not_sure",
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<MailService> {
+        MailService::ALL.into_iter().find(|m| m.id() == id)
+    }
+
+    /// The provider behind the choice (none for "not sure").
+    pub fn provider(self) -> Option<ProviderId> {
+        match self {
+            MailService::Microsoft365 | MailService::OutlookCom => Some(ProviderId::Microsoft),
+            MailService::Gmail => Some(ProviderId::Google),
+            MailService::Exchange => Some(ProviderId::Exchange),
+            MailService::NotSure => None,
+        }
+    }
+}
+
+/// A Salesforce username and login host used before, offered as `login_hint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedLogin {
+    pub username: String,
+    pub login_host: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vault {
+    pub version: u32,
+    #[serde(default)]
+    pub connections: BTreeMap<ProviderId, PersistedConnection>,
+    #[serde(default)]
+    pub mail_service: Option<MailService>,
+    #[serde(default)]
+    pub saved_logins: Vec<SavedLogin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable_previous: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultError {
+    /// Not JSON, or not a vault.
+    Corrupt(String),
+    /// Written by a newer version of the engine; left untouched.
+    NewerVersion(u32),
+}
+
+impl std::fmt::Display for VaultError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VaultError::Corrupt(why) => write!(f, "stored data is unreadable: {why}"),
+            VaultError::NewerVersion(v) => write!(f, "stored data is from a newer version ({v})"),
+        }
+    }
+}
+
+impl std::error::Error for VaultError {}
+
+impl Vault {
+    pub fn new() -> Vault {
+        Vault { version: VAULT_VERSION, ..Vault::default() }
+    }
+
+    pub fn decode(text: &str) -> Result<Vault, VaultError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
+        let VersionOnly { version } =
+            serde_json::from_str(text).map_err(|e| VaultError::Corrupt(e.classify_name()))?;
+        if version > VAULT_VERSION {
+            return Err(VaultError::NewerVersion(version));
+        }
+        serde_json::from_str(text).map_err(|e| VaultError::Corrupt(e.classify_name()))
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{\"version\":1}".to_string())
+    }
+
+    /// Keeps unreadable text for support instead of overwriting it.
+    pub fn keep_unreadable(&mut self, text: &str) {
+        let mut end = text.len().min(UNREADABLE_KEEP_LIMIT);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.unreadable_previous = Some(text[..end].to_string());
+    }
+
+    /// Remembers a Salesforce login, most recent first, at most ten.
+    pub fn remember_login(logins: &mut Vec<SavedLogin>, login: SavedLogin) {
+        logins.retain(|l| !(l.username.eq_ignore_ascii_case(&login.username) && l.login_host == login.login_host));
+        logins.insert(0, login);
+        logins.truncate(10);
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> String;
+}
+
+impl ClassifyName for serde_json::Error {
+    /// The kind of JSON error and where, never the content (which may hold a token).
+    fn classify_name(&self) -> String {
+        let kind = match self.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Eof => "cut off",
+        };
+        format!("{kind} at line {} column {}", self.line(), self.column())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut v = Vault::new();
+        v.mail_service = Some(MailService::OutlookCom);
+        Vault::remember_login(&mut v.saved_logins, SavedLogin { username: "a@acme.test".into(), login_host: "https://login.salesforce.com".into() });
+        v.connections.insert(ProviderId::Google, PersistedConnection::default());
+        assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
+    }
+
+    #[test]
+    fn corrupt_and_newer_vaults_are_typed_errors_without_content() {
+        let err = Vault::decode("{\"version\":1,\"connections\":{\"microsoft\":{\"refreshToken\":{\"secret\":\"RT-SECRET\"").unwrap_err();
+        assert!(matches!(&err, VaultError::Corrupt(why) if !why.contains("RT-SECRET")), "{err:?}");
+        assert_eq!(Vault::decode("{\"version\":7}"), Err(VaultError::NewerVersion(7)));
+        assert!(matches!(Vault::decode(""), Err(VaultError::Corrupt(_))));
+        assert!(matches!(Vault::decode("{\"version\":1,\"connections\":{\"yahoo\":{}}}"), Err(VaultError::Corrupt(_))));
+    }
+
+    #[test]
+    fn unreadable_text_is_kept_and_capped_on_a_char_boundary() {
+        let mut v = Vault::new();
+        let text = "é".repeat(40_000);
+        v.keep_unreadable(&text);
+        let kept = v.unreadable_previous.unwrap();
+        assert!(kept.len() <= 64 * 1024 && text.starts_with(&kept));
+    }
+
+    #[test]
+    fn saved_logins_most_recent_first_without_duplicates() {
+        let mut logins = Vec::new();
+        for i in 0..12 {
+            Vault::remember_login(&mut logins, SavedLogin { username: format!("u{i}"), login_host: "h".into() });
+        }
+        Vault::remember_login(&mut logins, SavedLogin { username: "U5".into(), login_host: "h".into() });
+        assert_eq!(logins.len(), 10);
+        assert_eq!(logins[0].username, "U5");
+        assert_eq!(logins.iter().filter(|l| l.username.eq_ignore_ascii_case("u5")).count(), 1);
+    }
+}

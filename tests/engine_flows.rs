@@ -1,0 +1,1144 @@
+//! The engine driven through whole flows, with time, randomness and HTTP fed in by hand:
+//! sign-in, refresh, rotation, failures, silent renewal, claims challenges, Change,
+//! Disconnect, the vault and the dashboard view.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sidebar_auth::connection::{Command, Context, Input, OperationError, SignInFailure};
+use sidebar_auth::diagnosis::{Action, Reason};
+use sidebar_auth::engine::Engine;
+use sidebar_auth::http::{HttpRequest, HttpResponse};
+use sidebar_auth::provider::{Config, ProviderId, Target};
+use sidebar_auth::random::SeededRandom;
+use sidebar_auth::time::{Timestamp, HOUR, MINUTE, SECOND};
+use sidebar_auth::token::ExpirySource;
+use sidebar_auth::view::Status;
+
+const REDIRECT: &str = "https://abcdefghijklmnopabcdefghijklmnop.chromiumapp.org/";
+const T0: Timestamp = Timestamp(1_764_000_000_000);
+
+fn config() -> Config {
+    serde_json::from_value(serde_json::json!({
+        "redirectUri": REDIRECT,
+        "microsoft": {"clientId": "ms-client", "tenant": "organizations"},
+        "google": {"clientId": "g-client", "clientSecret": "GOCSPX-test"},
+        "salesforce": {"clientId": "sf-client", "issuer": "https://login.salesforce.com"},
+        "exchange": {}
+    }))
+    .unwrap()
+}
+
+struct Harness {
+    engine: Engine,
+    now: Timestamp,
+    random: SeededRandom,
+    silent: bool,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with_config(config())
+    }
+
+    fn with_config(config: Config) -> Harness {
+        Harness {
+            engine: Engine::new(config).unwrap(),
+            now: T0,
+            random: SeededRandom(42),
+            silent: false,
+        }
+    }
+
+    fn feed(&mut self, service: ProviderId, input: Input) -> Vec<Command> {
+        let mut ctx = Context {
+            now: self.now,
+            random: &mut self.random,
+            silent_sign_in: self.silent,
+        };
+        self.engine.handle(service, input, &mut ctx)
+    }
+
+    fn advance(&mut self, millis: u64) {
+        self.now = self.now.plus(millis);
+    }
+
+    fn view_of(&self, service: ProviderId) -> sidebar_auth::view::ConnectionView {
+        let view = self.engine.view(self.now);
+        view.sections
+            .into_iter()
+            .flat_map(|s| s.connections)
+            .find(|c| c.service == service)
+            .expect("card shown")
+    }
+
+    /// Runs a whole interactive sign-in answered by `user` and returns the final commands.
+    fn sign_in(
+        &mut self,
+        service: ProviderId,
+        input: Input,
+        user: &str,
+        token_body: impl Fn(&str) -> String,
+    ) -> Vec<Command> {
+        let commands = self.feed(service, input);
+        let url = open_sign_in(&commands).expect("a sign-in window");
+        let state = query(&url, "state").unwrap();
+        let nonce = query(&url, "nonce").unwrap();
+        let commands = self.feed(
+            service,
+            Input::SignInResult(Ok(format!("{REDIRECT}?code=CODE-{user}&state={state}"))),
+        );
+        let request = token_request(&commands).expect("code exchange");
+        assert_eq!(
+            form_field(&request.body, "grant_type").as_deref(),
+            Some("authorization_code")
+        );
+        assert_eq!(
+            form_field(&request.body, "code").as_deref(),
+            Some(format!("CODE-{user}").as_str())
+        );
+        assert!(form_field(&request.body, "code_verifier").is_some());
+        self.feed(
+            service,
+            Input::TokenResponse(Ok(HttpResponse::new(200, token_body(&nonce)))),
+        )
+    }
+}
+
+fn query(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn form_field(body: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn open_sign_in(commands: &[Command]) -> Option<String> {
+    commands.iter().find_map(|c| match c {
+        Command::OpenSignIn { url, .. } => Some(url.clone()),
+        _ => None,
+    })
+}
+
+fn token_request(commands: &[Command]) -> Option<HttpRequest> {
+    commands.iter().find_map(|c| match c {
+        Command::SendTokenRequest(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+fn revocation(commands: &[Command]) -> Option<HttpRequest> {
+    commands.iter().find_map(|c| match c {
+        Command::SendRevocation(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+fn completion(commands: &[Command]) -> Option<Result<(), OperationError>> {
+    commands.iter().find_map(|c| match c {
+        Command::Complete(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+fn jwt(claims: serde_json::Value) -> String {
+    format!(
+        "{}.{}.sig",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+fn ms_tokens(user: &'static str, rt: &'static str) -> impl Fn(&str) -> String {
+    move |nonce| {
+        let id = jwt(serde_json::json!({
+            "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+            "aud": "ms-client", "sub": format!("sub-{user}"), "nonce": nonce,
+            "preferred_username": user, "name": "Test User"
+        }));
+        format!(
+            r#"{{"token_type":"Bearer","scope":"https://graph.microsoft.com/Mail.ReadWrite","expires_in":3600,"ext_expires_in":3600,"access_token":"AT-{user}","refresh_token":"{rt}","id_token":"{id}"}}"#
+        )
+    }
+}
+
+fn sf_tokens(user: &'static str, rt: &'static str) -> impl Fn(&str) -> String {
+    move |nonce| {
+        let id = jwt(serde_json::json!({
+            "iss": "https://login.salesforce.com", "aud": "sf-client", "sub": format!("https://login.salesforce.com/id/00D/{user}"),
+            "nonce": nonce, "preferred_username": user
+        }));
+        format!(
+            r#"{{"access_token":"00D!AT-{user}","refresh_token":"{rt}","signature":"sig","scope":"refresh_token api openid","id_token":"{id}","instance_url":"https://acme.my.salesforce.com","id":"https://login.salesforce.com/id/00D/005","token_type":"Bearer","issued_at":"{}"}}"#,
+            T0.0
+        )
+    }
+}
+
+fn connect_microsoft(h: &mut Harness) {
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+        "alice@contoso.com",
+        ms_tokens("alice@contoso.com", "RT-1"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+}
+
+fn refresh_request_now(h: &mut Harness, service: ProviderId) -> HttpRequest {
+    let commands = h.feed(service, Input::AccessTokenNeeded);
+    token_request(&commands)
+        .unwrap_or_else(|| panic!("expected a refresh request, got {commands:?}"))
+}
+
+#[test]
+fn microsoft_sign_in_connects_and_shows_the_24h_spa_horizon() {
+    let mut h = Harness::new();
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: Some("alice@contoso.com".into()),
+            target: Target::default(),
+        },
+    );
+    let url = open_sign_in(&commands).unwrap();
+    assert!(
+        url.starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?")
+    );
+    assert_eq!(
+        query(&url, "login_hint").as_deref(),
+        Some("alice@contoso.com")
+    );
+    assert_eq!(query(&url, "prompt").as_deref(), Some("select_account"));
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::SigningIn);
+
+    let mut h = Harness::new();
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+        "alice@contoso.com",
+        ms_tokens("alice@contoso.com", "RT-1"),
+    );
+    // Persist comes before anything is handed out.
+    assert_eq!(commands.first(), Some(&Command::Persist));
+    assert!(commands.iter().any(|c| matches!(c, Command::WakeAt(_))));
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(card.status, Status::Connected);
+    assert_eq!(card.account.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(card.sign_in_needed_at, Some(T0.plus(24 * HOUR)));
+    assert_eq!(
+        card.sign_in_needed_text.as_deref(),
+        Some("Sign-in needed in 24 h")
+    );
+    assert_eq!(card.expiry_provenance, Some(ExpirySource::ExpiresIn));
+    assert!(card.can_refresh && card.can_change);
+    h.advance(19 * HOUR);
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft)
+            .sign_in_needed_text
+            .as_deref(),
+        Some("Sign-in needed in 5 h")
+    );
+    assert_eq!(
+        h.engine
+            .connection(ProviderId::Microsoft)
+            .unwrap()
+            .fresh_access_token(T0),
+        Some("AT-alice@contoso.com")
+    );
+}
+
+#[test]
+fn proactive_refresh_before_expiry_rotates_and_keeps_the_deadline() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let due = h
+        .engine
+        .connection(ProviderId::Microsoft)
+        .unwrap()
+        .refresh_due_at()
+        .unwrap();
+    assert!(
+        due > T0.plus(45 * MINUTE) && due < T0.plus(55 * MINUTE),
+        "{due:?}"
+    );
+    assert_eq!(h.engine.next_wake(), Some(due));
+
+    h.now = due.minus(SECOND);
+    let early = h.feed(ProviderId::Microsoft, Input::Tick);
+    assert!(token_request(&early).is_none(), "not due yet");
+    h.now = due;
+    let commands = h.feed(ProviderId::Microsoft, Input::Tick);
+    let request = token_request(&commands).expect("refresh at due time");
+    assert_eq!(
+        form_field(&request.body, "grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(
+        form_field(&request.body, "refresh_token").as_deref(),
+        Some("RT-1")
+    );
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Refreshing);
+    // A second caller while the refresh is in flight does not start another.
+    assert_eq!(
+        completion(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded)),
+        Some(Ok(())),
+        "old token still fresh"
+    );
+    let body =
+        r#"{"token_type":"Bearer","expires_in":3600,"access_token":"AT-2","refresh_token":"RT-2"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(
+        commands.first(),
+        Some(&Command::Persist),
+        "rotated refresh token persisted first"
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    let vault = h.engine.vault_text();
+    assert!(vault.contains("RT-2") && !vault.contains("RT-1"));
+    assert!(
+        !vault.contains("AT-2"),
+        "access tokens are not in the vault"
+    );
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft).sign_in_needed_at,
+        Some(T0.plus(24 * HOUR)),
+        "spa deadline not extended"
+    );
+}
+
+#[test]
+fn revoked_refresh_token_aadsts50173_asks_for_refresh_and_refresh_reconnects() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let body = r#"{"error":"invalid_grant","error_description":"AADSTS50173: The provided grant has expired due to it being revoked.","error_codes":[50173],"suberror":"","trace_id":"t","correlation_id":"c"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(400, body))),
+    );
+    match completion(&commands) {
+        Some(Err(OperationError::NeedsAttention(d))) => {
+            assert_eq!(
+                (d.reason, d.action),
+                (Reason::RefreshTokenRevoked, Action::Refresh)
+            );
+            assert_eq!(d.provider_code.as_deref(), Some("AADSTS50173"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !h.engine.vault_text().contains("RT-1"),
+        "the provider said it is dead"
+    );
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(card.status, Status::NeedsAttention);
+    assert_eq!(card.reason, Some(Reason::RefreshTokenRevoked));
+    assert!(card.reason_text.unwrap().contains("password"));
+    assert_eq!(card.action, Some(Action::Refresh));
+    assert!(card.can_refresh);
+    assert_eq!(
+        h.engine.next_wake(),
+        None,
+        "no background retries while the user is needed"
+    );
+
+    // Refresh: same account as login_hint.
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        Input::Reauthorize,
+        "alice@contoso.com",
+        ms_tokens("alice@contoso.com", "RT-3"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    assert!(revocation(&commands).is_none());
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Connected);
+}
+
+#[test]
+fn reauthorize_uses_the_current_account_as_login_hint() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let url = open_sign_in(&h.feed(ProviderId::Microsoft, Input::Reauthorize)).unwrap();
+    assert_eq!(
+        query(&url, "login_hint").as_deref(),
+        Some("alice@contoso.com")
+    );
+    assert_eq!(query(&url, "prompt"), None);
+}
+
+#[test]
+fn spa_lifetime_700084_renews_silently_when_the_host_can() {
+    let mut h = Harness::new();
+    h.silent = true;
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let body = r#"{"error":"invalid_grant","error_codes":[700084],"error_description":"AADSTS700084: The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(400, body))),
+    );
+    let silent = commands.iter().find_map(|c| match c {
+        Command::OpenSignIn { url, interactive } => Some((url.clone(), *interactive)),
+        _ => None,
+    });
+    let (url, interactive) = silent.expect("silent renewal");
+    assert!(!interactive);
+    assert_eq!(query(&url, "prompt").as_deref(), Some("none"));
+    assert_eq!(
+        query(&url, "login_hint").as_deref(),
+        Some("alice@contoso.com")
+    );
+    // The provider session is alive: the silent flow returns a code and reconnects.
+    let state = query(&url, "state").unwrap();
+    let nonce = query(&url, "nonce").unwrap();
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Ok(format!("{REDIRECT}?code=SILENT&state={state}"))),
+    );
+    token_request(&commands).expect("code exchange");
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(
+            200,
+            ms_tokens("alice@contoso.com", "RT-NEW")(&nonce),
+        ))),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(card.status, Status::Connected);
+    assert_eq!(
+        card.sign_in_needed_at,
+        Some(h.now.plus(24 * HOUR)),
+        "a new 24 h grant"
+    );
+}
+
+#[test]
+fn silent_renewal_without_a_provider_session_needs_the_user() {
+    let mut h = Harness::new();
+    h.silent = true;
+    connect_microsoft(&mut h);
+    h.advance(25 * HOUR);
+    // Past the spa deadline, no doomed refresh is sent: straight to a silent sign-in.
+    let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+    assert!(token_request(&commands).is_none());
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::OpenSignIn {
+            interactive: false,
+            ..
+        }]
+    ));
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Err(SignInFailure::InteractionRequired)),
+    );
+    match completion(&commands) {
+        Some(Err(OperationError::NeedsAttention(d))) => {
+            assert_eq!(d.reason, Reason::SessionLifetimeReached)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft).status,
+        Status::NeedsAttention
+    );
+}
+
+#[test]
+fn transient_failures_keep_the_token_back_off_and_pause_after_six() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    let mut last_retry = h.now;
+    let responses: Vec<Result<HttpResponse, sidebar_auth::connection::NetworkFailure>> = vec![
+        Ok(HttpResponse::new(503, "<html>Service Unavailable</html>")
+            .with_header("Retry-After", "30")),
+        Ok(HttpResponse::new(200, "{\"access_token\":\"cut")),
+        Err(sidebar_auth::connection::NetworkFailure("offline".into())),
+        Ok(HttpResponse::new(429, "")),
+        Ok(HttpResponse::new(500, "")),
+    ];
+    for (i, response) in responses.into_iter().enumerate() {
+        let request = token_request(&h.feed(ProviderId::Microsoft, Input::Tick))
+            .unwrap_or_else(|| panic!("attempt {i}"));
+        assert_eq!(
+            form_field(&request.body, "refresh_token").as_deref(),
+            Some("RT-1")
+        );
+        let commands = h.feed(ProviderId::Microsoft, Input::TokenResponse(response));
+        let at = match completion(&commands) {
+            Some(Err(OperationError::RetryScheduled { at, diagnosis })) => {
+                assert_eq!(diagnosis.action, Action::RetryLater);
+                at
+            }
+            other => panic!("attempt {i}: {other:?}"),
+        };
+        if i == 0 {
+            assert!(at >= h.now.plus(30 * SECOND), "Retry-After honoured");
+        }
+        assert!(at > h.now);
+        let card = h.view_of(ProviderId::Microsoft);
+        assert_eq!(card.status, Status::Retrying);
+        assert!(
+            card.status_text.starts_with("Will retry in"),
+            "{}",
+            card.status_text
+        );
+        assert!(
+            h.engine.vault_text().contains("RT-1"),
+            "token kept after attempt {i}"
+        );
+        // Not before the scheduled time.
+        h.now = at.minus(1);
+        assert!(token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).is_none());
+        h.now = at;
+        last_retry = at;
+    }
+    let _ = last_retry;
+    token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).unwrap();
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(503, ""))),
+    );
+    assert!(
+        matches!(
+            completion(&commands),
+            Some(Err(OperationError::NeedsAttention(_)))
+        ),
+        "sixth failure pauses"
+    );
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(card.status, Status::NeedsAttention);
+    assert!(card.can_retry);
+    assert_eq!(
+        card.action,
+        Some(Action::RetryLater),
+        "a transient failure never asks for a sign-in"
+    );
+    assert!(h.engine.vault_text().contains("RT-1"));
+    assert_eq!(h.engine.next_wake(), None);
+    // The user says try again.
+    let commands = h.feed(ProviderId::Microsoft, Input::RetryNow);
+    token_request(&commands).expect("retry now sends a refresh");
+}
+
+#[test]
+fn loop_guard_throttles_a_provider_that_hands_out_instantly_expiring_tokens() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    let mut throttled = None;
+    for _ in 0..15 {
+        h.advance(10 * SECOND);
+        let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+        if let Some(Err(OperationError::Throttled { until })) = completion(&commands) {
+            throttled = Some(until);
+            break;
+        }
+        token_request(&commands).expect("refresh");
+        let body = r#"{"token_type":"Bearer","expires_in":1,"access_token":"AT-short","refresh_token":"RT-x"}"#;
+        h.feed(
+            ProviderId::Microsoft,
+            Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+        );
+    }
+    let until = throttled.expect("the loop guard stops the 11th request");
+    assert!(until > h.now);
+}
+
+#[test]
+fn salesforce_change_remembers_logins_and_revokes_the_first_account() {
+    let mut h = Harness::new();
+    let commands = h.feed(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: Some("alice@acme.test".into()),
+            target: Target::login_host("production"),
+        },
+    );
+    let url = open_sign_in(&commands).unwrap();
+    assert!(url.starts_with("https://login.salesforce.com/services/oauth2/authorize?"));
+    assert_eq!(query(&url, "prompt").as_deref(), Some("login"));
+    assert_eq!(
+        query(&url, "login_hint").as_deref(),
+        Some("alice@acme.test")
+    );
+    let mut h = Harness::new();
+    let commands = h.sign_in(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: Some("alice@acme.test".into()),
+            target: Target::login_host("production"),
+        },
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "SF-RT-A"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    let card = h.view_of(ProviderId::Salesforce);
+    assert_eq!(card.account.as_deref(), Some("alice@acme.test"));
+    assert_eq!(card.expiry_provenance, Some(ExpirySource::SessionTimeout));
+    assert_eq!(
+        card.login_host.as_deref(),
+        Some("https://login.salesforce.com")
+    );
+
+    let commands = h.sign_in(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: Some("bob@acme.test".into()),
+            target: Target::login_host("https://login.salesforce.com"),
+        },
+        "bob@acme.test",
+        sf_tokens("bob@acme.test", "SF-RT-B"),
+    );
+    let persist_at = commands
+        .iter()
+        .position(|c| *c == Command::Persist)
+        .unwrap();
+    let revoke_at = commands
+        .iter()
+        .position(|c| matches!(c, Command::SendRevocation(_)))
+        .expect("old grant revoked");
+    assert!(
+        persist_at < revoke_at,
+        "new grant stored before the old one is revoked"
+    );
+    let revoke = revocation(&commands).unwrap();
+    assert_eq!(
+        revoke.url,
+        "https://login.salesforce.com/services/oauth2/revoke"
+    );
+    assert_eq!(
+        form_field(&revoke.body, "token").as_deref(),
+        Some("SF-RT-A")
+    );
+    let vault = h.engine.vault_text();
+    assert!(vault.contains("SF-RT-B") && !vault.contains("SF-RT-A"));
+    let view = h.engine.view(h.now);
+    let crm = view.sections.iter().find(|s| s.id == "crm").unwrap();
+    let logins: Vec<_> = crm
+        .saved_logins
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|l| l.username.as_str())
+        .collect();
+    assert_eq!(logins, vec!["bob@acme.test", "alice@acme.test"]);
+}
+
+#[test]
+fn a_failed_change_leaves_the_connection_as_it_was() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let before = h.engine.vault_text();
+    h.feed(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    );
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Err(SignInFailure::Cancelled)),
+    );
+    assert_eq!(
+        completion(&commands),
+        Some(Err(OperationError::SignIn(SignInFailure::Cancelled)))
+    );
+    assert_eq!(h.engine.vault_text(), before);
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(card.status, Status::Connected);
+    assert!(card.reason_text.unwrap().contains("closed"));
+}
+
+#[test]
+fn forged_state_and_foreign_issuer_are_refused() {
+    let mut h = Harness::new();
+    let url = open_sign_in(&h.feed(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    ))
+    .unwrap();
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Ok(format!("{REDIRECT}?code=EVIL&state=forged"))),
+    );
+    assert!(
+        token_request(&commands).is_none(),
+        "no code exchange for a forged state"
+    );
+    assert!(matches!(
+        completion(&commands),
+        Some(Err(OperationError::Redirect(
+            sidebar_auth::authorize::RedirectError::StateMismatch
+        )))
+    ));
+    let state = query(&url, "state").unwrap();
+    // The window is gone; a late answer with the right state changes nothing.
+    assert!(h
+        .feed(
+            ProviderId::Microsoft,
+            Input::SignInResult(Ok(format!("{REDIRECT}?code=C&state={state}")))
+        )
+        .is_empty());
+
+    let mut h = Harness::new();
+    let url = open_sign_in(&h.feed(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    ))
+    .unwrap();
+    let state = query(&url, "state").unwrap();
+    let commands = h.feed(
+        ProviderId::Salesforce,
+        Input::SignInResult(Ok(format!(
+            "{REDIRECT}?code=C&state={state}&iss=https%3A%2F%2Fattacker.example"
+        ))),
+    );
+    assert!(matches!(
+        completion(&commands),
+        Some(Err(OperationError::Redirect(
+            sidebar_auth::authorize::RedirectError::IssuerMismatch { .. }
+        )))
+    ));
+}
+
+#[test]
+fn id_token_with_another_nonce_is_refused() {
+    let mut h = Harness::new();
+    let url = open_sign_in(&h.feed(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    ))
+    .unwrap();
+    let state = query(&url, "state").unwrap();
+    h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Ok(format!("{REDIRECT}?code=C&state={state}"))),
+    );
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(
+            200,
+            ms_tokens("mallory@contoso.com", "RT")("replayed-nonce"),
+        ))),
+    );
+    assert!(matches!(
+        completion(&commands),
+        Some(Err(OperationError::TokenResponse(
+            sidebar_auth::token::TokenResponseError::NonceMismatch
+        )))
+    ));
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft).status,
+        Status::Disconnected
+    );
+}
+
+#[test]
+fn salesforce_invalid_session_refreshes_once_and_use_extends_the_session() {
+    let mut h = Harness::new();
+    h.sign_in(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "SF-RT"),
+    );
+    assert!(h
+        .engine
+        .check_api_url(
+            ProviderId::Salesforce,
+            "https://acme.my.salesforce.com/services/data/v60.0/sobjects"
+        )
+        .is_ok());
+    assert!(h
+        .engine
+        .check_api_url(ProviderId::Salesforce, "https://evil.example/services/data")
+        .is_err());
+    // Each use extends the session estimate.
+    h.advance(100 * MINUTE);
+    h.feed(ProviderId::Salesforce, Input::ApiSucceeded);
+    let access = h
+        .engine
+        .connection(ProviderId::Salesforce)
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .clone();
+    assert_eq!(access.expiry.at, h.now.plus(120 * MINUTE));
+    // The org ended the session anyway.
+    let response = HttpResponse::new(
+        401,
+        r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#,
+    );
+    let commands = h.feed(ProviderId::Salesforce, Input::ApiUnauthorized(response));
+    let request = token_request(&commands).expect("refresh once");
+    assert_eq!(
+        form_field(&request.body, "grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(
+        h.engine
+            .connection(ProviderId::Salesforce)
+            .unwrap()
+            .access_token()
+            .unwrap()
+            .expiry
+            .source,
+        ExpirySource::Observed401
+    );
+    // Salesforce refresh responses carry no refresh token: the old one stays.
+    let body = format!(
+        r#"{{"access_token":"00D!AT-2","signature":"s","scope":"api","instance_url":"https://acme.my.salesforce.com","id":"x","token_type":"Bearer","issued_at":"{}"}}"#,
+        h.now.0
+    );
+    let commands = h.feed(
+        ProviderId::Salesforce,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    assert!(h.engine.vault_text().contains("SF-RT"));
+}
+
+#[test]
+fn microsoft_claims_challenge_becomes_needs_attention_and_the_next_sign_in_carries_it() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1764000000"}}}"#;
+    let header = format!(
+        r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="{}""#,
+        base64::engine::general_purpose::STANDARD.encode(claims)
+    );
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::ApiUnauthorized(HttpResponse::new(401, "").with_header("WWW-Authenticate", &header)),
+    );
+    assert!(
+        token_request(&commands).is_none(),
+        "a refresh cannot satisfy a claims challenge"
+    );
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(
+        (card.status, card.reason),
+        (Status::NeedsAttention, Some(Reason::ClaimsChallenge))
+    );
+    let url = open_sign_in(&h.feed(ProviderId::Microsoft, Input::Reauthorize)).unwrap();
+    assert_eq!(query(&url, "claims").as_deref(), Some(claims));
+}
+
+#[test]
+fn repeated_api_rejections_stop_after_six() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    for i in 0..6 {
+        let commands = h.feed(
+            ProviderId::Microsoft,
+            Input::ApiUnauthorized(HttpResponse::new(401, "")),
+        );
+        if i < 5 {
+            token_request(&commands).expect("refresh once per 401");
+            let body = r#"{"token_type":"Bearer","expires_in":3600,"access_token":"AT","refresh_token":"RT"}"#;
+            h.feed(
+                ProviderId::Microsoft,
+                Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+            );
+        } else {
+            assert!(token_request(&commands).is_none());
+        }
+    }
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(
+        (card.status, card.reason),
+        (Status::NeedsAttention, Some(Reason::TokenRejectedByApi))
+    );
+}
+
+#[test]
+fn google_without_a_secret_renews_silently_or_asks() {
+    let mut cfg = config();
+    cfg.google.as_mut().unwrap().client_secret = None;
+    let mut h = Harness::with_config(cfg);
+    let google_tokens = |nonce: &str| {
+        let id = jwt(
+            serde_json::json!({"iss":"https://accounts.google.com","aud":"g-client","sub":"g1","nonce":nonce,"email":"alice@gmail.test"}),
+        );
+        format!(
+            r#"{{"access_token":"ya29.AT","expires_in":3599,"scope":"openid email","token_type":"Bearer","id_token":"{id}"}}"#
+        )
+    };
+    let commands = h.feed(
+        ProviderId::Google,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    );
+    let url = open_sign_in(&commands).unwrap();
+    assert_eq!(
+        query(&url, "access_type"),
+        None,
+        "no refresh token without a secret"
+    );
+    let mut h = Harness::with_config({
+        let mut c = config();
+        c.google.as_mut().unwrap().client_secret = None;
+        c
+    });
+    h.sign_in(
+        ProviderId::Google,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+        "alice",
+        google_tokens,
+    );
+    h.engine
+        .select_mail_service(sidebar_auth::vault::MailService::Gmail);
+    let card = h.view_of(ProviderId::Google);
+    assert_eq!(card.account.as_deref(), Some("alice@gmail.test"));
+    assert_eq!(
+        card.sign_in_needed_at,
+        Some(T0.plus(3_599_000)),
+        "the access token is all there is"
+    );
+    h.advance(HOUR);
+    let commands = h.feed(ProviderId::Google, Input::AccessTokenNeeded);
+    match completion(&commands) {
+        Some(Err(OperationError::NeedsAttention(d))) => {
+            assert_eq!(d.reason, Reason::InteractionRequired)
+        }
+        other => panic!("web host cannot renew silently: {other:?}"),
+    }
+    h.silent = true;
+    h.feed(ProviderId::Google, Input::Reauthorize);
+    h.feed(
+        ProviderId::Google,
+        Input::SignInResult(Err(SignInFailure::Cancelled)),
+    );
+    let mut h2 = Harness::with_config({
+        let mut c = config();
+        c.google.as_mut().unwrap().client_secret = None;
+        c
+    });
+    h2.silent = true;
+    h2.sign_in(
+        ProviderId::Google,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+        "alice",
+        google_tokens,
+    );
+    h2.advance(HOUR);
+    let commands = h2.feed(ProviderId::Google, Input::AccessTokenNeeded);
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [Command::OpenSignIn {
+                interactive: false,
+                ..
+            }]
+        ),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn disconnect_revokes_where_possible_and_always_clears() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let commands = h.feed(ProviderId::Microsoft, Input::Disconnect);
+    assert!(
+        revocation(&commands).is_none(),
+        "Entra v2 has no revocation endpoint"
+    );
+    assert_eq!(commands.first(), Some(&Command::Persist));
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft).status,
+        Status::Disconnected
+    );
+    assert!(!h.engine.vault_text().contains("RT-1"));
+
+    h.sign_in(ProviderId::Google, Input::Connect { login_hint: None, target: Target::default() }, "alice", |nonce| {
+        let id = jwt(serde_json::json!({"iss":"https://accounts.google.com","aud":"g-client","sub":"g1","nonce":nonce,"email":"alice@gmail.test"}));
+        format!(r#"{{"access_token":"ya29.AT","expires_in":3599,"refresh_token":"1//G-RT","token_type":"Bearer","id_token":"{id}"}}"#)
+    });
+    let commands = h.feed(ProviderId::Google, Input::Disconnect);
+    let revoke = revocation(&commands).expect("Google has a revocation endpoint");
+    assert_eq!(revoke.url, "https://oauth2.googleapis.com/revoke");
+    assert_eq!(
+        form_field(&revoke.body, "token").as_deref(),
+        Some("1//G-RT")
+    );
+    assert!(!h.engine.vault_text().contains("1//G-RT"));
+}
+
+#[test]
+fn a_refresh_lost_with_its_service_worker_is_retried_later() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    // The worker died: no answer ever comes. Callers meanwhile are told it is busy.
+    assert_eq!(
+        completion(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded)),
+        Some(Err(OperationError::Busy))
+    );
+    h.advance(3 * MINUTE);
+    token_request(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded))
+        .expect("in-flight refresh forgotten after its timeout");
+    assert!(h.engine.vault_text().contains("RT-1"));
+}
+
+#[test]
+fn vault_restores_connections_and_keeps_corrupt_text() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let text = h.engine.vault_text();
+    let mut restored = Engine::new(config()).unwrap();
+    restored.restore(Some(&text)).unwrap();
+    let view = restored.view(T0);
+    let card = view.sections[0]
+        .connections
+        .iter()
+        .find(|c| c.service == ProviderId::Microsoft)
+        .unwrap();
+    assert_eq!(card.status, Status::Connected);
+    assert_eq!(card.account.as_deref(), Some("alice@contoso.com"));
+
+    let mut broken = Engine::new(config()).unwrap();
+    assert!(broken
+        .restore(Some("{\"version\":1,\"connections\":{"))
+        .is_err());
+    assert!(broken.view(T0).notice.is_some());
+    assert!(
+        broken.vault_text().contains("unreadablePrevious"),
+        "nothing lost"
+    );
+}
+
+#[test]
+fn mail_service_choice_shapes_the_email_section() {
+    let mut h = Harness::new();
+    let email = |h: &Harness| {
+        h.engine
+            .view(h.now)
+            .sections
+            .into_iter()
+            .find(|s| s.id == "email")
+            .unwrap()
+    };
+    assert_eq!(email(&h).mail_service, Some("microsoft365"));
+    assert_eq!(email(&h).mail_service_choices.len(), 5);
+    h.engine
+        .select_mail_service(sidebar_auth::vault::MailService::Gmail);
+    assert_eq!(email(&h).connections[0].service, ProviderId::Google);
+    h.engine
+        .select_mail_service(sidebar_auth::vault::MailService::NotSure);
+    assert!(email(&h).hint.is_some());
+    assert_eq!(email(&h).connections.len(), 3);
+    h.engine
+        .select_mail_service(sidebar_auth::vault::MailService::OutlookCom);
+    let url = open_sign_in(&h.feed(
+        ProviderId::Microsoft,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    ))
+    .unwrap();
+    assert!(url.contains("/consumers/oauth2/v2.0/authorize"), "{url}");
+}
+
+#[test]
+fn api_urls_are_limited_to_the_services_origins() {
+    let h = Harness::new();
+    assert!(h
+        .engine
+        .check_api_url(
+            ProviderId::Microsoft,
+            "https://graph.microsoft.com/v1.0/me/messages"
+        )
+        .is_ok());
+    assert!(h
+        .engine
+        .check_api_url(
+            ProviderId::Microsoft,
+            "https://graph.microsoft.com.evil.example/v1.0/me"
+        )
+        .is_err());
+    assert!(h
+        .engine
+        .check_api_url(ProviderId::Microsoft, "http://graph.microsoft.com/v1.0/me")
+        .is_err());
+    assert!(h
+        .engine
+        .check_api_url(
+            ProviderId::Google,
+            "https://gmail.googleapis.com/gmail/v1/users/me/messages"
+        )
+        .is_ok());
+    assert!(h
+        .engine
+        .check_api_url(ProviderId::Google, "https://graph.microsoft.com/v1.0/me")
+        .is_err());
+    assert!(h
+        .engine
+        .check_api_url(ProviderId::Google, "javascript:alert(1)")
+        .is_err());
+}
+
+#[test]
+fn event_log_never_contains_secrets() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(
+            400,
+            r#"{"error":"invalid_grant","error_codes":[50173]}"#,
+        ))),
+    );
+    let log = serde_json::to_string(&h.engine.events().collect::<Vec<_>>()).unwrap();
+    for secret in ["RT-1", "AT-alice", "CODE-", "code_verifier"] {
+        assert!(!log.contains(secret), "{secret} in {log}");
+    }
+    assert!(log.contains("refresh_token_revoked (AADSTS50173)"), "{log}");
+    let debug = h.engine.debug_state(h.now).to_string();
+    assert!(!debug.contains("RT-1") && !debug.contains("AT-alice"));
+}
