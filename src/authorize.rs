@@ -307,7 +307,11 @@ fn token_client(profile: &ProviderProfile) -> TokenClient {
 
 /// The request oauth2 would have sent. Its "HTTP client" records the request and answers
 /// with an error, so nothing is sent and nothing is parsed.
-fn capture<T, E>(send: impl FnOnce(&dyn Fn(oauth2::HttpRequest) -> Result<oauth2::HttpResponse, Captured>) -> Result<T, E>) -> HttpRequest {
+fn capture<T, E>(
+    send: impl FnOnce(
+        &dyn Fn(oauth2::HttpRequest) -> Result<oauth2::HttpResponse, Captured>,
+    ) -> Result<T, E>,
+) -> HttpRequest {
     let slot: RefCell<Option<oauth2::HttpRequest>> = RefCell::new(None);
     let recorder = |request: oauth2::HttpRequest| {
         *slot.borrow_mut() = Some(request);
@@ -350,28 +354,40 @@ mod tests {
     mod sha2_check {
         // RFC 7636 Appendix B test vector, checked through oauth2 (which uses sha2).
         pub fn sha256(verifier: &str) -> String {
-            oauth2::PkceCodeChallenge::from_code_verifier_sha256(&oauth2::PkceCodeVerifier::new(verifier.to_string()))
-                .as_str()
-                .to_string()
+            oauth2::PkceCodeChallenge::from_code_verifier_sha256(&oauth2::PkceCodeVerifier::new(
+                verifier.to_string(),
+            ))
+            .as_str()
+            .to_string()
         }
     }
 
-    fn pr(p: &ProviderProfile, pending: &PendingAuthorization, url: &str) -> Result<String, RedirectError> {
+    fn pr(
+        p: &ProviderProfile,
+        pending: &PendingAuthorization,
+        url: &str,
+    ) -> Result<String, RedirectError> {
         parse_redirect(p, pending, url).map(|c| c.secret().clone())
     }
 
     fn ms_profile() -> ProviderProfile {
-        let cfg: microsoft::MicrosoftConfig = serde_json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#).unwrap();
+        let cfg: microsoft::MicrosoftConfig =
+            serde_json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#).unwrap();
         microsoft::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap()
     }
 
     fn query(url: &Url, name: &str) -> Option<String> {
-        url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     }
 
     #[test]
     fn rfc7636_appendix_b_vector() {
-        assert_eq!(sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]
@@ -383,17 +399,34 @@ mod tests {
             claims: Some("{\"access_token\":{}}".into()),
         };
         let (url, pending) = authorization_url(&p, &opts, &mut SeededRandom(7), Timestamp(5));
-        assert!(url.as_str().starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"));
+        assert!(url
+            .as_str()
+            .starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"));
         assert_eq!(query(&url, "response_type").as_deref(), Some("code"));
         assert_eq!(query(&url, "client_id").as_deref(), Some("client-1"));
-        assert_eq!(query(&url, "redirect_uri").as_deref(), Some("https://abc.chromiumapp.org/"));
-        assert_eq!(query(&url, "code_challenge_method").as_deref(), Some("S256"));
-        assert_eq!(query(&url, "code_challenge"), Some(sha256(&pending.pkce_verifier)));
+        assert_eq!(
+            query(&url, "redirect_uri").as_deref(),
+            Some("https://abc.chromiumapp.org/")
+        );
+        assert_eq!(
+            query(&url, "code_challenge_method").as_deref(),
+            Some("S256")
+        );
+        assert_eq!(
+            query(&url, "code_challenge"),
+            Some(sha256(&pending.pkce_verifier))
+        );
         assert_eq!(query(&url, "state"), Some(pending.state.clone()));
         assert_eq!(query(&url, "nonce"), Some(pending.nonce.clone()));
-        assert_eq!(query(&url, "login_hint").as_deref(), Some("alice@contoso.com"));
+        assert_eq!(
+            query(&url, "login_hint").as_deref(),
+            Some("alice@contoso.com")
+        );
         assert_eq!(query(&url, "prompt").as_deref(), Some("login"));
-        assert_eq!(query(&url, "claims").as_deref(), Some("{\"access_token\":{}}"));
+        assert_eq!(
+            query(&url, "claims").as_deref(),
+            Some("{\"access_token\":{}}")
+        );
         let scope = query(&url, "scope").unwrap();
         assert!(scope.contains("offline_access") && scope.contains("openid"));
         assert_eq!(pending.pkce_verifier.len(), 43);
@@ -405,27 +438,47 @@ mod tests {
 
     #[allow(non_snake_case)]
     fn URL_SAFE_DECODE(s: &str) -> Vec<u8> {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .unwrap()
     }
 
     #[test]
     fn google_asks_for_offline_access_only_with_a_secret() {
-        let cfg: google::GoogleConfig = serde_json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
+        let cfg: google::GoogleConfig =
+            serde_json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
         let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
-        let (url, _) = authorization_url(&p, &SignInOptions { prompt: Some(Prompt::Consent), ..Default::default() }, &mut SeededRandom(1), Timestamp(0));
+        let (url, _) = authorization_url(
+            &p,
+            &SignInOptions {
+                prompt: Some(Prompt::Consent),
+                ..Default::default()
+            },
+            &mut SeededRandom(1),
+            Timestamp(0),
+        );
         assert_eq!(query(&url, "access_type").as_deref(), Some("offline"));
         assert_eq!(query(&url, "prompt").as_deref(), Some("consent"));
     }
 
     fn pending_for(p: &ProviderProfile) -> PendingAuthorization {
-        authorization_url(p, &SignInOptions::default(), &mut SeededRandom(3), Timestamp(0)).1
+        authorization_url(
+            p,
+            &SignInOptions::default(),
+            &mut SeededRandom(3),
+            Timestamp(0),
+        )
+        .1
     }
 
     #[test]
     fn redirect_with_code_and_matching_state() {
         let p = ms_profile();
         let pending = pending_for(&p);
-        let url = format!("https://abc.chromiumapp.org/?code=C0DE&state={}", pending.state);
+        let url = format!(
+            "https://abc.chromiumapp.org/?code=C0DE&state={}",
+            pending.state
+        );
         assert_eq!(pr(&p, &pending, &url).unwrap(), "C0DE");
     }
 
@@ -433,10 +486,27 @@ mod tests {
     fn redirect_state_mismatch_and_missing_state() {
         let p = ms_profile();
         let pending = pending_for(&p);
-        assert_eq!(pr(&p, &pending, "https://abc.chromiumapp.org/?code=C&state=forged"), Err(RedirectError::StateMismatch));
-        assert_eq!(pr(&p, &pending, "https://abc.chromiumapp.org/?code=C"), Err(RedirectError::StateMismatch));
+        assert_eq!(
+            pr(
+                &p,
+                &pending,
+                "https://abc.chromiumapp.org/?code=C&state=forged"
+            ),
+            Err(RedirectError::StateMismatch)
+        );
+        assert_eq!(
+            pr(&p, &pending, "https://abc.chromiumapp.org/?code=C"),
+            Err(RedirectError::StateMismatch)
+        );
         // An error response with a wrong state is not trusted either.
-        assert_eq!(pr(&p, &pending, "https://abc.chromiumapp.org/?error=access_denied&state=x"), Err(RedirectError::StateMismatch));
+        assert_eq!(
+            pr(
+                &p,
+                &pending,
+                "https://abc.chromiumapp.org/?error=access_denied&state=x"
+            ),
+            Err(RedirectError::StateMismatch)
+        );
     }
 
     #[test]
@@ -445,17 +515,35 @@ mod tests {
         let pending = pending_for(&p);
         for (code, expected) in [
             ("access_denied", ProviderAuthError::AccessDenied),
-            ("interaction_required", ProviderAuthError::InteractionRequired),
+            (
+                "interaction_required",
+                ProviderAuthError::InteractionRequired,
+            ),
             ("login_required", ProviderAuthError::LoginRequired),
             ("consent_required", ProviderAuthError::ConsentRequired),
-            ("account_selection_required", ProviderAuthError::AccountSelectionRequired),
-            ("temporarily_unavailable", ProviderAuthError::TemporarilyUnavailable),
-            ("weird_new_error", ProviderAuthError::Other("weird_new_error".into())),
+            (
+                "account_selection_required",
+                ProviderAuthError::AccountSelectionRequired,
+            ),
+            (
+                "temporarily_unavailable",
+                ProviderAuthError::TemporarilyUnavailable,
+            ),
+            (
+                "weird_new_error",
+                ProviderAuthError::Other("weird_new_error".into()),
+            ),
         ] {
-            let url = format!("https://abc.chromiumapp.org/?error={code}&error_description=d&state={}", pending.state);
+            let url = format!(
+                "https://abc.chromiumapp.org/?error={code}&error_description=d&state={}",
+                pending.state
+            );
             assert_eq!(
                 pr(&p, &pending, &url),
-                Err(RedirectError::Provider { error: expected, description: Some("d".into()) })
+                Err(RedirectError::Provider {
+                    error: expected,
+                    description: Some("d".into())
+                })
             );
         }
     }
@@ -465,17 +553,31 @@ mod tests {
         let mut p = ms_profile();
         p.issuer = IssuerRule::Exact("https://idp.example".into());
         let pending = pending_for(&p);
-        let ok = format!("https://abc.chromiumapp.org/?code=C&state={}&iss=https%3A%2F%2Fidp.example", pending.state);
+        let ok = format!(
+            "https://abc.chromiumapp.org/?code=C&state={}&iss=https%3A%2F%2Fidp.example",
+            pending.state
+        );
         assert!(parse_redirect(&p, &pending, &ok).is_ok());
-        let bad = format!("https://abc.chromiumapp.org/?code=C&state={}&iss=https%3A%2F%2Fattacker.example", pending.state);
-        assert_eq!(pr(&p, &pending, &bad), Err(RedirectError::IssuerMismatch { received: "https://attacker.example".into() }));
+        let bad = format!(
+            "https://abc.chromiumapp.org/?code=C&state={}&iss=https%3A%2F%2Fattacker.example",
+            pending.state
+        );
+        assert_eq!(
+            pr(&p, &pending, &bad),
+            Err(RedirectError::IssuerMismatch {
+                received: "https://attacker.example".into()
+            })
+        );
     }
 
     #[test]
     fn redirect_to_another_place_or_without_code() {
         let p = ms_profile();
         let pending = pending_for(&p);
-        assert_eq!(pr(&p, &pending, "not a url"), Err(RedirectError::NotOurRedirect));
+        assert_eq!(
+            pr(&p, &pending, "not a url"),
+            Err(RedirectError::NotOurRedirect)
+        );
         let other = format!("https://evil.example/?code=C&state={}", pending.state);
         assert_eq!(pr(&p, &pending, &other), Err(RedirectError::NotOurRedirect));
         let none = format!("https://abc.chromiumapp.org/?state={}", pending.state);
@@ -483,7 +585,9 @@ mod tests {
     }
 
     fn form(body: &str) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect()
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect()
     }
 
     fn field<'a>(f: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -496,15 +600,27 @@ mod tests {
         let pending = pending_for(&p);
         let req = code_exchange_request(&p, &pending, AuthorizationCode::new("C0DE".into()));
         assert_eq!(req.method, "POST");
-        assert_eq!(req.url, "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
-        assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            req.url,
+            "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            req.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
         assert_eq!(req.header("authorization"), None);
         let f = form(&req.body);
         assert_eq!(field(&f, "grant_type"), Some("authorization_code"));
         assert_eq!(field(&f, "code"), Some("C0DE"));
-        assert_eq!(field(&f, "code_verifier"), Some(pending.pkce_verifier.as_str()));
+        assert_eq!(
+            field(&f, "code_verifier"),
+            Some(pending.pkce_verifier.as_str())
+        );
         assert_eq!(field(&f, "client_id"), Some("client-1"));
-        assert_eq!(field(&f, "redirect_uri"), Some("https://abc.chromiumapp.org/"));
+        assert_eq!(
+            field(&f, "redirect_uri"),
+            Some("https://abc.chromiumapp.org/")
+        );
         assert_eq!(field(&f, "client_secret"), None);
     }
 
@@ -519,7 +635,8 @@ mod tests {
 
     #[test]
     fn google_secret_goes_in_the_body() {
-        let cfg: google::GoogleConfig = serde_json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
+        let cfg: google::GoogleConfig =
+            serde_json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
         let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
         let f = form(&refresh_request(&p, "RT").body);
         assert_eq!(field(&f, "client_secret"), Some("GOCSPX-x"));
@@ -529,10 +646,14 @@ mod tests {
     #[test]
     fn revocation_where_the_provider_has_it() {
         assert_eq!(revocation_request(&ms_profile(), "RT"), None);
-        let cfg: salesforce::SalesforceConfig = serde_json::from_str(r#"{"clientId":"sf"}"#).unwrap();
+        let cfg: salesforce::SalesforceConfig =
+            serde_json::from_str(r#"{"clientId":"sf"}"#).unwrap();
         let p = salesforce::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap();
         let req = revocation_request(&p, "RT-9").unwrap();
-        assert_eq!(req.url, "https://login.salesforce.com/services/oauth2/revoke");
+        assert_eq!(
+            req.url,
+            "https://login.salesforce.com/services/oauth2/revoke"
+        );
         let f = form(&req.body);
         assert_eq!(field(&f, "token"), Some("RT-9"));
         assert_eq!(field(&f, "token_type_hint"), Some("refresh_token"));

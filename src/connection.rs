@@ -18,11 +18,15 @@ use serde::{Deserialize, Serialize};
 use crate::authorize::{self, PendingAuthorization, Prompt, RedirectError, SignInOptions};
 use crate::diagnosis::{self, Action, Diagnosis, Reason};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::provider::{self, microsoft, AccessLifetime, Config, ConfigError, ProviderId, ProviderProfile, Target};
+use crate::provider::{
+    self, microsoft, AccessLifetime, Config, ConfigError, ProviderId, ProviderProfile, Target,
+};
 use crate::random::RandomSource;
 use crate::schedule::{self, LoopGuard, MAX_CONSECUTIVE_FAILURES};
 use crate::time::{Millis, ServerClock, Timestamp, MINUTE, SECOND};
-use crate::token::{self, AccessToken, Expiry, ExpirySource, IdTokenExpectations, Identity, TokenResponseError};
+use crate::token::{
+    self, AccessToken, Expiry, ExpirySource, IdTokenExpectations, Identity, TokenResponseError,
+};
 
 /// An access token is handed out only with this much life left.
 pub const FRESHNESS_MARGIN: Millis = 30 * SECOND;
@@ -109,9 +113,14 @@ pub enum OperationError {
     /// The connection needs the user; the diagnosis says why and what to do.
     NeedsAttention(Diagnosis),
     /// A retry is scheduled; nothing to do but wait.
-    RetryScheduled { at: Timestamp, diagnosis: Diagnosis },
+    RetryScheduled {
+        at: Timestamp,
+        diagnosis: Diagnosis,
+    },
     /// Too many token requests in a short time; the next may go at `until`.
-    Throttled { until: Timestamp },
+    Throttled {
+        until: Timestamp,
+    },
     NotConnected,
     /// Another operation on this connection is in progress.
     Busy,
@@ -134,7 +143,8 @@ impl Account {
         match (&self.subject, &other.subject) {
             (Some(a), Some(b)) => a == b && self.target == other.target,
             _ => {
-                self.username.as_deref().map(str::to_lowercase) == other.username.as_deref().map(str::to_lowercase)
+                self.username.as_deref().map(str::to_lowercase)
+                    == other.username.as_deref().map(str::to_lowercase)
                     && self.target == other.target
             }
         }
@@ -166,19 +176,34 @@ impl std::fmt::Debug for RefreshTokenRecord {
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
     Idle,
-    SigningIn { pending: PendingAuthorization, intent: Intent, since: Timestamp },
-    ExchangingCode { pending: PendingAuthorization, intent: Intent, since: Timestamp },
-    Refreshing { since: Timestamp },
+    SigningIn {
+        pending: PendingAuthorization,
+        intent: Intent,
+        since: Timestamp,
+    },
+    ExchangingCode {
+        pending: PendingAuthorization,
+        intent: Intent,
+        since: Timestamp,
+    },
+    Refreshing {
+        since: Timestamp,
+    },
 }
 
 /// Why a sign-in was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Intent {
-    Change { login_hint: Option<String>, target: Target },
+    Change {
+        login_hint: Option<String>,
+        target: Target,
+    },
     Reauthorize,
     /// A renewal without a window (`prompt=none`), because refreshing is impossible or the
     /// refresh token died; `cause` is shown if it fails.
-    SilentRenewal { cause: Diagnosis },
+    SilentRenewal {
+        cause: Diagnosis,
+    },
 }
 
 impl Intent {
@@ -252,7 +277,11 @@ impl Connection {
     /// An access token cached outside the vault (session storage) after a restart.
     pub fn restore_access_token(&mut self, token: AccessToken, random: &mut dyn RandomSource) {
         if self.state.refresh_token.is_some() || self.state.account.is_some() {
-            self.refresh_due_at = Some(schedule::refresh_due_at(token.issued_at, &token.expiry, random.unit()));
+            self.refresh_due_at = Some(schedule::refresh_due_at(
+                token.issued_at,
+                &token.expiry,
+                random.unit(),
+            ));
             self.access = Some(token);
         }
     }
@@ -270,7 +299,8 @@ impl Connection {
     }
 
     pub fn is_connected(&self) -> bool {
-        self.state.account.is_some() && (self.state.refresh_token.is_some() || self.access.is_some())
+        self.state.account.is_some()
+            && (self.state.refresh_token.is_some() || self.access.is_some())
     }
 
     pub fn is_busy(&self) -> bool {
@@ -278,7 +308,10 @@ impl Connection {
     }
 
     pub fn is_signing_in(&self) -> bool {
-        matches!(self.phase, Phase::SigningIn { .. } | Phase::ExchangingCode { .. })
+        matches!(
+            self.phase,
+            Phase::SigningIn { .. } | Phase::ExchangingCode { .. }
+        )
     }
 
     pub fn is_refreshing(&self) -> bool {
@@ -298,7 +331,12 @@ impl Connection {
     /// refresh-token deadline (Microsoft `spa`), or the access token's expiry when there is
     /// no way to renew it.
     pub fn sign_in_needed_at(&self, profile: Option<&ProviderProfile>) -> Option<Timestamp> {
-        if let Some(deadline) = self.state.refresh_token.as_ref().and_then(|r| r.hard_deadline) {
+        if let Some(deadline) = self
+            .state
+            .refresh_token
+            .as_ref()
+            .and_then(|r| r.hard_deadline)
+        {
             return Some(deadline);
         }
         let can_refresh = profile.map(|p| p.can_refresh).unwrap_or(true);
@@ -345,7 +383,11 @@ impl Connection {
                 if !self.is_connected() {
                     return vec![Command::Complete(Err(OperationError::NotConnected))];
                 }
-                let paused_transient = self.state.attention.as_ref().is_some_and(|d| d.reason.is_transient());
+                let paused_transient = self
+                    .state
+                    .attention
+                    .as_ref()
+                    .is_some_and(|d| d.reason.is_transient());
                 if paused_transient {
                     self.state.attention = None;
                 }
@@ -364,14 +406,21 @@ impl Connection {
     }
 
     fn current_profile(&self, config: &Config) -> Result<ProviderProfile, OperationError> {
-        let target = self.state.account.as_ref().map(|a| a.target.clone()).unwrap_or_default();
+        let target = self
+            .state
+            .account
+            .as_ref()
+            .map(|a| a.target.clone())
+            .unwrap_or_default();
         self.profile(config, &target)
     }
 
     fn expire_stale_phase(&mut self, now: Timestamp) {
         let stale = match &self.phase {
             Phase::Idle => false,
-            Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => now >= since.plus(SIGN_IN_TIMEOUT),
+            Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => {
+                now >= since.plus(SIGN_IN_TIMEOUT)
+            }
             Phase::Refreshing { since } => now >= since.plus(IN_FLIGHT_TIMEOUT),
         };
         if stale {
@@ -381,7 +430,12 @@ impl Connection {
 
     // ---- sign-in -------------------------------------------------------------------------
 
-    fn start_sign_in(&mut self, config: &Config, intent: Intent, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn start_sign_in(
+        &mut self,
+        config: &Config,
+        intent: Intent,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         if self.is_busy() && !matches!(self.phase, Phase::SigningIn { .. }) {
             return vec![Command::Complete(Err(OperationError::Busy))];
         }
@@ -395,7 +449,10 @@ impl Connection {
         };
         // Store the resolved login host ("sandbox" becomes its URL) with the sign-in.
         let intent = match intent {
-            Intent::Change { login_hint, mut target } => {
+            Intent::Change {
+                login_hint,
+                mut target,
+            } => {
                 if profile.login_host.is_some() {
                     target.login_host = profile.login_host.clone();
                 }
@@ -407,12 +464,19 @@ impl Connection {
         let (login_hint, prompt) = match &intent {
             // Change: the provider's account picker or login page (Salesforce `prompt=login`
             // forces the login page so another username can be typed).
-            Intent::Change { login_hint, .. } => (login_hint.clone(), profile.first_sign_in_prompt.and_then(prompt_named)),
+            Intent::Change { login_hint, .. } => (
+                login_hint.clone(),
+                profile.first_sign_in_prompt.and_then(prompt_named),
+            ),
             // Refresh: the same account. Google issues a new refresh token only on a consent
             // screen; the others let the provider decide what to ask.
             Intent::Reauthorize => (
                 current_user,
-                if self.service == ProviderId::Google && profile.can_refresh { Some(Prompt::Consent) } else { None },
+                if self.service == ProviderId::Google && profile.can_refresh {
+                    Some(Prompt::Consent)
+                } else {
+                    None
+                },
             ),
             Intent::SilentRenewal { .. } => (current_user, Some(Prompt::None)),
         };
@@ -420,16 +484,35 @@ impl Connection {
             Intent::SilentRenewal { .. } => None,
             _ => self.state.claims.clone(),
         };
-        let options = SignInOptions { login_hint, prompt, claims };
+        let options = SignInOptions {
+            login_hint,
+            prompt,
+            claims,
+        };
         let (url, pending) = authorize::authorization_url(&profile, &options, ctx.random, ctx.now);
         let interactive = pending.interactive;
         self.last_sign_in_error = None;
-        self.phase = Phase::SigningIn { pending, intent, since: ctx.now };
-        vec![Command::OpenSignIn { url: url.to_string(), interactive }]
+        self.phase = Phase::SigningIn {
+            pending,
+            intent,
+            since: ctx.now,
+        };
+        vec![Command::OpenSignIn {
+            url: url.to_string(),
+            interactive,
+        }]
     }
 
-    fn on_sign_in_result(&mut self, config: &Config, result: Result<String, SignInFailure>, ctx: &mut Context<'_>) -> Vec<Command> {
-        let Phase::SigningIn { pending, intent, .. } = std::mem::replace(&mut self.phase, Phase::Idle) else {
+    fn on_sign_in_result(
+        &mut self,
+        config: &Config,
+        result: Result<String, SignInFailure>,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
+        let Phase::SigningIn {
+            pending, intent, ..
+        } = std::mem::replace(&mut self.phase, Phase::Idle)
+        else {
             // A late answer from a window we no longer wait for.
             return Vec::new();
         };
@@ -442,7 +525,11 @@ impl Connection {
             Ok(redirect) => match authorize::parse_redirect(&profile, &pending, &redirect) {
                 Ok(code) => {
                     let request = authorize::code_exchange_request(&profile, &pending, code);
-                    self.phase = Phase::ExchangingCode { pending, intent, since: ctx.now };
+                    self.phase = Phase::ExchangingCode {
+                        pending,
+                        intent,
+                        since: ctx.now,
+                    };
                     return vec![Command::SendTokenRequest(request)];
                 }
                 Err(e) => OperationError::Redirect(e),
@@ -457,7 +544,10 @@ impl Connection {
             // The silent attempt did not work (no session, or consent needed): the user is
             // needed now, for the reason the renewal was tried.
             self.state.attention = Some(cause.clone());
-            return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(cause)))];
+            return vec![
+                Command::Persist,
+                Command::Complete(Err(OperationError::NeedsAttention(cause))),
+            ];
         }
         // A failed Change or Refresh changes nothing about the existing connection.
         self.last_sign_in_error = Some(failure.clone());
@@ -479,13 +569,25 @@ impl Connection {
         };
         let response = match response {
             Ok(r) => r,
-            Err(_) => return self.sign_in_failed(intent, OperationError::TokenRequest(Diagnosis::network_failure())),
+            Err(_) => {
+                return self.sign_in_failed(
+                    intent,
+                    OperationError::TokenRequest(Diagnosis::network_failure()),
+                )
+            }
         };
         if !response.is_success() {
             let diagnosis = diagnosis::classify(self.service, &response, ctx.now);
             return self.sign_in_failed(intent, OperationError::TokenRequest(diagnosis));
         }
-        let grant = match token::parse_token_response(&profile, &response, ctx.now, IdTokenExpectations { nonce: Some(&pending.nonce) }) {
+        let grant = match token::parse_token_response(
+            &profile,
+            &response,
+            ctx.now,
+            IdTokenExpectations {
+                nonce: Some(&pending.nonce),
+            },
+        ) {
             Ok(g) => g,
             Err(e) => return self.sign_in_failed(intent, OperationError::TokenResponse(e)),
         };
@@ -495,7 +597,11 @@ impl Connection {
         };
         let identity = grant.identity.clone().unwrap_or_default();
         let new_account = Account {
-            username: identity.username.clone().or(login_hint).or_else(|| self.state.account.as_ref().and_then(|a| a.username.clone())),
+            username: identity
+                .username
+                .clone()
+                .or(login_hint)
+                .or_else(|| self.state.account.as_ref().and_then(|a| a.username.clone())),
             name: identity.name.clone(),
             subject: identity.subject.clone(),
             target,
@@ -503,12 +609,17 @@ impl Connection {
         let mut commands = Vec::new();
         let previous = self.state.refresh_token.take();
         let old_account = self.state.account.take();
-        let account_changed = old_account.as_ref().is_some_and(|old| !old.same_user(&new_account));
-        let new_refresh = grant.refresh_token.clone().map(|secret| RefreshTokenRecord {
-            secret,
-            signed_in_at: ctx.now,
-            hard_deadline: profile.fixed_refresh_horizon.map(|h| ctx.now.plus(h)),
-        });
+        let account_changed = old_account
+            .as_ref()
+            .is_some_and(|old| !old.same_user(&new_account));
+        let new_refresh = grant
+            .refresh_token
+            .clone()
+            .map(|secret| RefreshTokenRecord {
+                secret,
+                signed_in_at: ctx.now,
+                hard_deadline: profile.fixed_refresh_horizon.map(|h| ctx.now.plus(h)),
+            });
         // Keep the old refresh token if the provider sent none and the user is the same.
         self.state.refresh_token = match (new_refresh, &previous) {
             (Some(new), _) => Some(new),
@@ -534,7 +645,10 @@ impl Connection {
         if account_changed {
             if let (Some(old), Some(old_account)) = (previous, old_account) {
                 if let Ok(old_profile) = self.profile(config, &old_account.target) {
-                    commands.extend(authorize::revocation_request(&old_profile, &old.secret).map(Command::SendRevocation));
+                    commands.extend(
+                        authorize::revocation_request(&old_profile, &old.secret)
+                            .map(Command::SendRevocation),
+                    );
                 }
             }
         }
@@ -544,7 +658,11 @@ impl Connection {
     }
 
     fn set_access(&mut self, access: AccessToken, ctx: &mut Context<'_>) {
-        self.refresh_due_at = Some(schedule::refresh_due_at(access.issued_at, &access.expiry, ctx.random.unit()));
+        self.refresh_due_at = Some(schedule::refresh_due_at(
+            access.issued_at,
+            &access.expiry,
+            ctx.random.unit(),
+        ));
         self.access = Some(access);
     }
 
@@ -561,11 +679,17 @@ impl Connection {
             return vec![Command::Complete(Err(OperationError::NotConnected))];
         }
         if let Some(attention) = &self.state.attention {
-            return vec![Command::Complete(Err(OperationError::NeedsAttention(attention.clone())))];
+            return vec![Command::Complete(Err(OperationError::NeedsAttention(
+                attention.clone(),
+            )))];
         }
-        if let (Some(at), Some(diagnosis)) = (self.state.next_attempt_at, &self.state.last_failure) {
+        if let (Some(at), Some(diagnosis)) = (self.state.next_attempt_at, &self.state.last_failure)
+        {
             if ctx.now < at {
-                return vec![Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis: diagnosis.clone() }))];
+                return vec![Command::Complete(Err(OperationError::RetryScheduled {
+                    at,
+                    diagnosis: diagnosis.clone(),
+                }))];
             }
         }
         self.renew(config, ctx)
@@ -600,7 +724,11 @@ impl Connection {
             .as_ref()
             .and_then(|r| r.hard_deadline)
             .is_some_and(|d| ctx.now >= d);
-        let refresh_token = self.state.refresh_token.as_ref().filter(|_| profile.can_refresh && !deadline_passed);
+        let refresh_token = self
+            .state
+            .refresh_token
+            .as_ref()
+            .filter(|_| profile.can_refresh && !deadline_passed);
         let Some(refresh_token) = refresh_token else {
             // No usable refresh token: Google without a client secret, a `spa` token past
             // its 24 h, or a dropped token. A silent sign-in works while the provider's
@@ -614,7 +742,11 @@ impl Connection {
         };
         if let Err(until) = self.state.loop_guard.check(ctx.now) {
             self.state.next_attempt_at = Some(until);
-            return vec![Command::Persist, Command::WakeAt(until), Command::Complete(Err(OperationError::Throttled { until }))];
+            return vec![
+                Command::Persist,
+                Command::WakeAt(until),
+                Command::Complete(Err(OperationError::Throttled { until })),
+            ];
         }
         self.state.loop_guard.record(ctx.now);
         let request = authorize::refresh_request(&profile, &refresh_token.secret);
@@ -622,17 +754,32 @@ impl Connection {
         vec![Command::SendTokenRequest(request)]
     }
 
-    fn silent_or_attention(&mut self, config: &Config, cause: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn silent_or_attention(
+        &mut self,
+        config: &Config,
+        cause: Diagnosis,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         if ctx.silent_sign_in && self.state.account.is_some() {
             return self.start_sign_in(config, Intent::SilentRenewal { cause }, ctx);
         }
         self.state.attention = Some(cause.clone());
-        vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(cause)))]
+        vec![
+            Command::Persist,
+            Command::Complete(Err(OperationError::NeedsAttention(cause))),
+        ]
     }
 
-    fn on_token_response(&mut self, config: &Config, response: Result<HttpResponse, NetworkFailure>, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn on_token_response(
+        &mut self,
+        config: &Config,
+        response: Result<HttpResponse, NetworkFailure>,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::ExchangingCode { pending, intent, .. } => self.on_code_exchanged(config, pending, intent, response, ctx),
+            Phase::ExchangingCode {
+                pending, intent, ..
+            } => self.on_code_exchanged(config, pending, intent, response, ctx),
             Phase::Refreshing { .. } => self.on_refreshed(config, response, ctx),
             other => {
                 // Nothing was waiting for this answer (it arrived after a timeout).
@@ -642,14 +789,24 @@ impl Connection {
         }
     }
 
-    fn on_refreshed(&mut self, config: &Config, response: Result<HttpResponse, NetworkFailure>, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn on_refreshed(
+        &mut self,
+        config: &Config,
+        response: Result<HttpResponse, NetworkFailure>,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         let profile = match self.current_profile(config) {
             Ok(p) => p,
             Err(e) => return vec![Command::Complete(Err(e))],
         };
         let diagnosis = match &response {
             Err(_) => Diagnosis::network_failure(),
-            Ok(r) if r.is_success() => match token::parse_token_response(&profile, r, ctx.now, IdTokenExpectations { nonce: None }) {
+            Ok(r) if r.is_success() => match token::parse_token_response(
+                &profile,
+                r,
+                ctx.now,
+                IdTokenExpectations { nonce: None },
+            ) {
                 Ok(grant) => return self.refresh_succeeded(grant, ctx),
                 // A 2xx we cannot read tells nothing about the refresh token: transient.
                 Err(_) => Diagnosis::transient(Reason::MalformedResponse),
@@ -659,7 +816,11 @@ impl Connection {
         self.refresh_failed(config, diagnosis, ctx)
     }
 
-    fn refresh_succeeded(&mut self, grant: token::TokenGrant, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn refresh_succeeded(
+        &mut self,
+        grant: token::TokenGrant,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         if let Some(rotated) = grant.refresh_token.clone() {
             if let Some(record) = self.state.refresh_token.as_mut() {
                 // Rotation: the new token replaces the old; the grant's deadline stays
@@ -687,7 +848,12 @@ impl Connection {
         commands
     }
 
-    fn refresh_failed(&mut self, config: &Config, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn refresh_failed(
+        &mut self,
+        config: &Config,
+        diagnosis: Diagnosis,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         self.state.consecutive_failures = self.state.consecutive_failures.saturating_add(1);
         if diagnosis.drop_refresh_token {
             // The provider said it is dead (design rule 5): the only case a token is deleted.
@@ -700,16 +866,27 @@ impl Connection {
                 // The sidebar rule: after six rejections in a row, stop and ask.
                 self.state.attention = Some(diagnosis.clone());
                 self.state.next_attempt_at = None;
-                return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+                return vec![
+                    Command::Persist,
+                    Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+                ];
             }
-            let mut delay = schedule::backoff_delay(self.state.consecutive_failures, ctx.random.unit(), diagnosis.retry_after_ms);
+            let mut delay = schedule::backoff_delay(
+                self.state.consecutive_failures,
+                ctx.random.unit(),
+                diagnosis.retry_after_ms,
+            );
             if diagnosis.reason == Reason::RequestLoopDetected {
                 delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
             }
             let at = ctx.now.plus(delay);
             self.state.next_attempt_at = Some(at);
             self.state.last_failure = Some(diagnosis.clone());
-            return vec![Command::Persist, Command::WakeAt(at), Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis }))];
+            return vec![
+                Command::Persist,
+                Command::WakeAt(at),
+                Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis })),
+            ];
         }
         self.state.last_failure = None;
         self.state.next_attempt_at = None;
@@ -723,43 +900,70 @@ impl Connection {
             return commands;
         }
         self.state.attention = Some(diagnosis.clone());
-        vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))]
+        vec![
+            Command::Persist,
+            Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+        ]
     }
 
     // ---- API results ----------------------------------------------------------------------
 
-    fn on_api_unauthorized(&mut self, config: &Config, response: HttpResponse, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn on_api_unauthorized(
+        &mut self,
+        config: &Config,
+        response: HttpResponse,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         // Microsoft claims challenge: only an interactive sign-in with `claims` helps.
         if self.service == ProviderId::Microsoft {
-            if let Some(claims) = response.header("www-authenticate").and_then(microsoft::claims_challenge) {
-                let mut diagnosis = Diagnosis::new(Reason::ClaimsChallenge, Action::Refresh).with_code("insufficient_claims");
+            if let Some(claims) = response
+                .header("www-authenticate")
+                .and_then(microsoft::claims_challenge)
+            {
+                let mut diagnosis = Diagnosis::new(Reason::ClaimsChallenge, Action::Refresh)
+                    .with_code("insufficient_claims");
                 diagnosis.claims = Some(claims.clone());
                 self.state.claims = Some(claims);
                 self.state.attention = Some(diagnosis.clone());
-                return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+                return vec![
+                    Command::Persist,
+                    Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+                ];
             }
         }
         if self.service == ProviderId::Exchange {
             let diagnosis = diagnosis::classify(ProviderId::Exchange, &response, ctx.now);
             self.state.attention = Some(diagnosis.clone());
-            return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+            return vec![
+                Command::Persist,
+                Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+            ];
         }
-        self.state.consecutive_api_rejections = self.state.consecutive_api_rejections.saturating_add(1);
+        self.state.consecutive_api_rejections =
+            self.state.consecutive_api_rejections.saturating_add(1);
         if self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
-            let diagnosis = Diagnosis::new(Reason::TokenRejectedByApi, Action::Refresh).with_code(response.status.to_string());
+            let diagnosis = Diagnosis::new(Reason::TokenRejectedByApi, Action::Refresh)
+                .with_code(response.status.to_string());
             self.state.attention = Some(diagnosis.clone());
-            return vec![Command::Persist, Command::Complete(Err(OperationError::NeedsAttention(diagnosis)))];
+            return vec![
+                Command::Persist,
+                Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+            ];
         }
         // The session behind the token is gone (Salesforce INVALID_SESSION_ID, a revoked
-        // Microsoft token): record what was observed, then refresh once.
+        // Microsoft token): record what was observed. The caller then asks for a token
+        // (`AccessTokenNeeded`), which refreshes once, and retries its request once.
         if let Some(access) = self.access.as_mut() {
             let lifetime = access.issued_at.until(ctx.now);
-            access.expiry = Expiry { at: ctx.now, source: ExpirySource::Observed401, lifetime };
+            access.expiry = Expiry {
+                at: ctx.now,
+                source: ExpirySource::Observed401,
+                lifetime,
+            };
         }
         self.refresh_due_at = Some(ctx.now);
-        let mut commands = vec![Command::Persist];
-        commands.extend(self.renew(config, ctx));
-        commands
+        let _ = config;
+        vec![Command::Persist]
     }
 
     fn on_api_succeeded(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
@@ -767,10 +971,20 @@ impl Connection {
         self.state.consecutive_api_rejections = 0;
         // A Salesforce session is extended by each use: move the estimate forward.
         if let Ok(profile) = self.current_profile(config) {
-            if let (AccessLifetime::SessionTimeout(timeout), Some(access)) = (profile.access_lifetime, self.access.as_mut()) {
+            if let (AccessLifetime::SessionTimeout(timeout), Some(access)) =
+                (profile.access_lifetime, self.access.as_mut())
+            {
                 if access.expiry.source == ExpirySource::SessionTimeout {
-                    access.expiry = Expiry { at: ctx.now.plus(timeout), source: ExpirySource::SessionTimeout, lifetime: timeout };
-                    self.refresh_due_at = Some(schedule::refresh_due_at(ctx.now, &access.expiry, ctx.random.unit()));
+                    access.expiry = Expiry {
+                        at: ctx.now.plus(timeout),
+                        source: ExpirySource::SessionTimeout,
+                        lifetime: timeout,
+                    };
+                    self.refresh_due_at = Some(schedule::refresh_due_at(
+                        ctx.now,
+                        &access.expiry,
+                        ctx.random.unit(),
+                    ));
                 }
             }
         }
@@ -787,7 +1001,10 @@ impl Connection {
         let mut commands = Vec::new();
         if let (Some(record), Some(account)) = (&self.state.refresh_token, &self.state.account) {
             if let Ok(profile) = self.profile(config, &account.target) {
-                commands.extend(authorize::revocation_request(&profile, &record.secret).map(Command::SendRevocation));
+                commands.extend(
+                    authorize::revocation_request(&profile, &record.secret)
+                        .map(Command::SendRevocation),
+                );
             }
         }
         // Always cleared locally, whatever revocation does.
@@ -814,7 +1031,10 @@ fn prompt_named(name: &str) -> Option<Prompt> {
 
 fn update_account(account: &mut Account, identity: &Identity) {
     // A refreshed ID token may only update the same user (OIDC Core §12.2).
-    if account.subject.is_some() && identity.subject.is_some() && account.subject != identity.subject {
+    if account.subject.is_some()
+        && identity.subject.is_some()
+        && account.subject != identity.subject
+    {
         return;
     }
     if identity.username.is_some() {

@@ -307,7 +307,11 @@ mod tests {
 
     #[test]
     fn unknown_invalid_grant_asks_for_refresh_and_drops_the_token() {
-        for provider in [ProviderId::Microsoft, ProviderId::Google, ProviderId::Salesforce] {
+        for provider in [
+            ProviderId::Microsoft,
+            ProviderId::Google,
+            ProviderId::Salesforce,
+        ] {
             let d = classify_body(
                 provider,
                 400,

@@ -44,7 +44,11 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: Config) -> Result<Engine, ConfigError> {
         config.validate()?;
-        let connections = config.configured().into_iter().map(|id| (id, Connection::new(id))).collect();
+        let connections = config
+            .configured()
+            .into_iter()
+            .map(|id| (id, Connection::new(id)))
+            .collect();
         let mail_service = if config.microsoft.is_some() {
             MailService::Microsoft365
         } else if config.google.is_some() {
@@ -102,7 +106,11 @@ impl Engine {
     /// The text to persist.
     pub fn vault_text(&self) -> String {
         let mut vault = Vault::new();
-        vault.connections = self.connections.iter().map(|(id, c)| (*id, c.state.clone())).collect();
+        vault.connections = self
+            .connections
+            .iter()
+            .map(|(id, c)| (*id, c.state.clone()))
+            .collect();
         vault.mail_service = Some(self.mail_service);
         vault.saved_logins = self.saved_logins.clone();
         if let Some(text) = &self.unreadable_previous {
@@ -132,14 +140,27 @@ impl Engine {
     }
 
     /// Applies `input` to one connection and returns what the host must do.
-    pub fn handle(&mut self, service: ProviderId, input: Input, ctx: &mut Context<'_>) -> Vec<Command> {
+    pub fn handle(
+        &mut self,
+        service: ProviderId,
+        input: Input,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         let Some(connection) = self.connections.get_mut(&service) else {
-            return vec![Command::Complete(Err(OperationError::Config(ConfigError::NotConfigured(service))))];
+            return vec![Command::Complete(Err(OperationError::Config(
+                ConfigError::NotConfigured(service),
+            )))];
         };
         let input_kind = input_name(&input);
         let input = match (service, input) {
             // Outlook.com accounts live in the `consumers` tenant.
-            (ProviderId::Microsoft, Input::Connect { login_hint, mut target }) => {
+            (
+                ProviderId::Microsoft,
+                Input::Connect {
+                    login_hint,
+                    mut target,
+                },
+            ) => {
                 if target.tenant.is_none() && self.mail_service == MailService::OutlookCom {
                     target.tenant = Some(provider::microsoft::tenant_for_outlook_com().to_string());
                 }
@@ -154,9 +175,15 @@ impl Engine {
         }
         for command in &commands {
             let (kind, detail) = match command {
-                Command::OpenSignIn { interactive, .. } => {
-                    ("sign_in_opened", if *interactive { "interactive" } else { "silent" }.to_string())
-                }
+                Command::OpenSignIn { interactive, .. } => (
+                    "sign_in_opened",
+                    if *interactive {
+                        "interactive"
+                    } else {
+                        "silent"
+                    }
+                    .to_string(),
+                ),
                 Command::SendTokenRequest(request) => ("token_request", grant_type(&request.body)),
                 Command::SendRevocation(_) => ("revocation_sent", String::new()),
                 Command::Persist | Command::WakeAt(_) => continue,
@@ -165,7 +192,10 @@ impl Engine {
             };
             self.log(now, service, kind, detail);
         }
-        if commands.iter().any(|c| matches!(c, Command::Complete(Ok(())))) {
+        if commands
+            .iter()
+            .any(|c| matches!(c, Command::Complete(Ok(()))))
+        {
             self.remember_salesforce_login(service);
         }
         commands
@@ -175,11 +205,21 @@ impl Engine {
         if service != ProviderId::Salesforce {
             return;
         }
-        let Some(account) = self.connections.get(&service).and_then(|c| c.state.account.clone()) else {
+        let Some(account) = self
+            .connections
+            .get(&service)
+            .and_then(|c| c.state.account.clone())
+        else {
             return;
         };
         if let (Some(username), Some(login_host)) = (account.username, account.target.login_host) {
-            Vault::remember_login(&mut self.saved_logins, SavedLogin { username, login_host });
+            Vault::remember_login(
+                &mut self.saved_logins,
+                SavedLogin {
+                    username,
+                    login_host,
+                },
+            );
         }
     }
 
@@ -187,7 +227,12 @@ impl Engine {
         if self.events.len() == EVENT_LOG_LIMIT {
             self.events.pop_front();
         }
-        self.events.push_back(Event { at, service, kind, detail });
+        self.events.push_back(Event {
+            at,
+            service,
+            kind,
+            detail,
+        });
     }
 
     /// Records something the host observed (an API 401, a storage failure).
@@ -201,7 +246,10 @@ impl Engine {
 
     /// The earliest time any connection wants a tick.
     pub fn next_wake(&self) -> Option<Timestamp> {
-        self.connections.values().filter_map(Connection::next_wake).min()
+        self.connections
+            .values()
+            .filter_map(Connection::next_wake)
+            .min()
     }
 
     /// Where an authorized fetch may send this service's token: the provider's API origins,
@@ -217,10 +265,15 @@ impl Engine {
         let mut allowed: Vec<String> = provider::profile_for(&self.config, service, &target)
             .map(|p| p.api_origins)
             .unwrap_or_default();
-        if let Some(instance) = connection.and_then(|c| c.state.instance_url.as_deref()).and_then(origin_of) {
+        if let Some(instance) = connection
+            .and_then(|c| c.state.instance_url.as_deref())
+            .and_then(origin_of)
+        {
             allowed.push(instance);
         }
-        let secure = url::Url::parse(url).map(|u| provider::is_secure_origin(&u)).unwrap_or(false);
+        let secure = url::Url::parse(url)
+            .map(|u| provider::is_secure_origin(&u))
+            .unwrap_or(false);
         if secure && allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
             Ok(())
         } else {
@@ -231,17 +284,26 @@ impl Engine {
     pub fn view(&self, now: Timestamp) -> DashboardView {
         let card = |id: ProviderId| {
             self.connections.get(&id).map(|c| {
-                let target = c.state.account.as_ref().map(|a| a.target.clone()).unwrap_or_default();
+                let target = c
+                    .state
+                    .account
+                    .as_ref()
+                    .map(|a| a.target.clone())
+                    .unwrap_or_default();
                 let profile = provider::profile_for(&self.config, id, &target).ok();
                 view::connection_view(c, profile.as_ref(), now)
             })
         };
         let mail_connections: Vec<_> = match self.mail_service.provider() {
             Some(id) => card(id).into_iter().collect(),
-            None => [ProviderId::Microsoft, ProviderId::Google, ProviderId::Exchange]
-                .into_iter()
-                .filter_map(card)
-                .collect(),
+            None => [
+                ProviderId::Microsoft,
+                ProviderId::Google,
+                ProviderId::Exchange,
+            ]
+            .into_iter()
+            .filter_map(card)
+            .collect(),
         };
         let hint = match self.mail_service {
             MailService::NotSure => Some(
@@ -266,12 +328,24 @@ impl Engine {
             title: "CRM",
             mail_service: None,
             mail_service_choices: Vec::new(),
-            hint: if self.config.salesforce.is_none() { Some("Salesforce is not configured for this installation.") } else { None },
+            hint: if self.config.salesforce.is_none() {
+                Some("Salesforce is not configured for this installation.")
+            } else {
+                None
+            },
             connections: card(ProviderId::Salesforce).into_iter().collect(),
             saved_logins: Some(self.saved_logins.clone()),
-            login_hosts: self.config.salesforce.as_ref().map(|s| s.login_hosts.clone()),
+            login_hosts: self
+                .config
+                .salesforce
+                .as_ref()
+                .map(|s| s.login_hosts.clone()),
         };
-        DashboardView { now, sections: vec![email, crm], notice: self.notice.clone() }
+        DashboardView {
+            now,
+            sections: vec![email, crm],
+            notice: self.notice.clone(),
+        }
     }
 
     /// Per connection, what a support engineer needs, with every secret redacted.
@@ -321,7 +395,13 @@ fn input_name(input: &Input) -> Option<&'static str> {
         Input::Reauthorize => "refresh_requested",
         Input::SignInResult(Ok(_)) => "sign_in_returned",
         Input::SignInResult(Err(_)) => "sign_in_not_completed",
-        Input::TokenResponse(Ok(r)) => return Some(if r.is_success() { "token_response_ok" } else { "token_response_error" }),
+        Input::TokenResponse(Ok(r)) => {
+            return Some(if r.is_success() {
+                "token_response_ok"
+            } else {
+                "token_response_error"
+            })
+        }
         Input::TokenResponse(Err(_)) => "token_request_unreachable",
         Input::ApiUnauthorized(_) => "api_401",
         Input::RetryNow => "retry_requested",
@@ -342,11 +422,15 @@ pub fn describe_error(error: &OperationError) -> String {
     use crate::authorize::RedirectError;
     match error {
         OperationError::SignIn(f) => format!("sign-in: {f:?}"),
-        OperationError::Redirect(RedirectError::Provider { error, .. }) => format!("provider error: {error:?}"),
+        OperationError::Redirect(RedirectError::Provider { error, .. }) => {
+            format!("provider error: {error:?}")
+        }
         OperationError::Redirect(RedirectError::IssuerMismatch { .. }) => "issuer mismatch".into(),
         OperationError::Redirect(e) => format!("redirect: {e:?}"),
         OperationError::TokenRequest(d) | OperationError::NeedsAttention(d) => diagnosis_words(d),
-        OperationError::RetryScheduled { at, diagnosis } => format!("{}; retry at {}", diagnosis_words(diagnosis), at.0),
+        OperationError::RetryScheduled { at, diagnosis } => {
+            format!("{}; retry at {}", diagnosis_words(diagnosis), at.0)
+        }
         OperationError::TokenResponse(e) => format!("token response: {e:?}"),
         OperationError::Throttled { until } => format!("throttled until {}", until.0),
         OperationError::NotConnected => "not connected".into(),
@@ -356,7 +440,10 @@ pub fn describe_error(error: &OperationError) -> String {
 }
 
 fn diagnosis_words(d: &crate::diagnosis::Diagnosis) -> String {
-    let reason = serde_json::to_value(d.reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let reason = serde_json::to_value(d.reason)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
     match &d.provider_code {
         Some(code) => format!("{reason} ({code})"),
         None => reason,
@@ -365,6 +452,9 @@ fn diagnosis_words(d: &crate::diagnosis::Diagnosis) -> String {
 
 impl Target {
     pub fn login_host(host: impl Into<String>) -> Target {
-        Target { tenant: None, login_host: Some(host.into()) }
+        Target {
+            tenant: None,
+            login_host: Some(host.into()),
+        }
     }
 }

@@ -45,7 +45,9 @@ pub fn refresh_due_at(issued_at: Timestamp, expiry: &Expiry, jitter: f64) -> Tim
 /// transient failure.
 pub fn backoff_delay(attempt: u32, jitter: f64, retry_after: Option<Millis>) -> Millis {
     let exponent = attempt.saturating_sub(1).min(20);
-    let ceiling = BACKOFF_BASE.saturating_mul(1u64 << exponent).min(BACKOFF_CAP);
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u64 << exponent)
+        .min(BACKOFF_CAP);
     let jittered = (ceiling as f64 * jitter.clamp(0.0, 1.0)) as Millis;
     let floor = retry_after.map(|r| r.min(RETRY_AFTER_CAP)).unwrap_or(0);
     jittered.max(floor).max(BACKOFF_FLOOR)
@@ -78,7 +80,8 @@ impl LoopGuard {
 
     /// Records a request sent at `now` (call only after `check` said yes).
     pub fn record(&mut self, now: Timestamp) {
-        self.recent.retain(|t| now.0 < t.0.saturating_add(Self::WINDOW));
+        self.recent
+            .retain(|t| now.0 < t.0.saturating_add(Self::WINDOW));
         self.recent.push(now);
     }
 }
@@ -90,19 +93,32 @@ mod tests {
     use proptest::prelude::*;
 
     fn expiry(issued: u64, lifetime: u64) -> Expiry {
-        Expiry { at: Timestamp(issued + lifetime), source: ExpirySource::ExpiresIn, lifetime }
+        Expiry {
+            at: Timestamp(issued + lifetime),
+            source: ExpirySource::ExpiresIn,
+            lifetime,
+        }
     }
 
     #[test]
     fn a_one_hour_token_refreshes_6_to_12_minutes_early() {
         let e = expiry(0, HOUR);
-        assert_eq!(refresh_due_at(Timestamp(0), &e, 0.0), Timestamp(HOUR - 6 * MINUTE));
-        assert_eq!(refresh_due_at(Timestamp(0), &e, 0.999_999), Timestamp(HOUR - 12 * MINUTE + 1));
+        assert_eq!(
+            refresh_due_at(Timestamp(0), &e, 0.0),
+            Timestamp(HOUR - 6 * MINUTE)
+        );
+        assert_eq!(
+            refresh_due_at(Timestamp(0), &e, 0.999_999),
+            Timestamp(HOUR - 12 * MINUTE + 1)
+        );
     }
 
     #[test]
     fn a_two_minute_token_refreshes_30s_early() {
-        assert_eq!(refresh_due_at(Timestamp(0), &expiry(0, 2 * MINUTE), 0.5), Timestamp(90 * SECOND));
+        assert_eq!(
+            refresh_due_at(Timestamp(0), &expiry(0, 2 * MINUTE), 0.5),
+            Timestamp(90 * SECOND)
+        );
     }
 
     #[test]
@@ -110,7 +126,10 @@ mod tests {
         assert_eq!(backoff_delay(1, 0.0, None), BACKOFF_FLOOR);
         assert_eq!(backoff_delay(1, 0.5, None), SECOND);
         assert_eq!(backoff_delay(3, 0.5, None), 4 * SECOND);
-        assert_eq!(backoff_delay(30, 0.999, None), (BACKOFF_CAP as f64 * 0.999) as u64);
+        assert_eq!(
+            backoff_delay(30, 0.999, None),
+            (BACKOFF_CAP as f64 * 0.999) as u64
+        );
         assert_eq!(backoff_delay(1, 0.1, Some(120 * SECOND)), 120 * SECOND);
         assert_eq!(backoff_delay(1, 0.1, Some(30 * 24 * HOUR)), RETRY_AFTER_CAP);
     }

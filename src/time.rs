@@ -48,7 +48,10 @@ impl ServerClock {
     /// any margin the schedule uses.
     pub fn from_date_header(date: &str, now: Timestamp) -> Option<ServerClock> {
         let server = httpdate::parse_http_date(date.trim()).ok()?;
-        let server_ms = server.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64;
+        let server_ms = server
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as i64;
         Some(ServerClock {
             offset_ms: server_ms - now.0 as i64,
         })
@@ -94,7 +97,10 @@ mod tests {
 
     #[test]
     fn bad_date_header_teaches_nothing() {
-        assert_eq!(ServerClock::from_date_header("yesterday", Timestamp(0)), None);
+        assert_eq!(
+            ServerClock::from_date_header("yesterday", Timestamp(0)),
+            None
+        );
     }
 
     #[test]

@@ -144,7 +144,8 @@ pub fn parse_token_response(
     now: Timestamp,
     expect: IdTokenExpectations<'_>,
 ) -> Result<TokenGrant, TokenResponseError> {
-    let body: Body = serde_json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
+    let body: Body =
+        serde_json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
     let access_token = body
         .access_token
         .filter(|t| !t.is_empty())
@@ -158,7 +159,10 @@ pub fn parse_token_response(
         .and_then(|d| ServerClock::from_date_header(d, now));
     let server = clock.unwrap_or_default();
 
-    let issued_at = match (&profile.access_lifetime, body.issued_at.as_ref().and_then(|v| v.as_u64())) {
+    let issued_at = match (
+        &profile.access_lifetime,
+        body.issued_at.as_ref().and_then(|v| v.as_u64()),
+    ) {
         // Salesforce: milliseconds since the epoch on Salesforce's clock; a value in the
         // future of `now` (clock trouble) is clamped to `now`.
         (AccessLifetime::SessionTimeout(_), Some(ms)) => server.to_device(Timestamp(ms)).min(now),
@@ -166,14 +170,30 @@ pub fn parse_token_response(
     };
     let expiry = if let Some(seconds) = body.expires_in.as_ref().and_then(|v| v.as_u64()) {
         let lifetime = seconds.saturating_mul(SECOND);
-        Expiry { at: now.plus(lifetime), source: ExpirySource::ExpiresIn, lifetime }
+        Expiry {
+            at: now.plus(lifetime),
+            source: ExpirySource::ExpiresIn,
+            lifetime,
+        }
     } else if let Some(exp) = jwt_claims(&access_token).and_then(|c| c.exp) {
         let at = server.to_device(Timestamp(exp.saturating_mul(SECOND)));
-        Expiry { at, source: ExpirySource::JwtExp, lifetime: now.until(at) }
+        Expiry {
+            at,
+            source: ExpirySource::JwtExp,
+            lifetime: now.until(at),
+        }
     } else if let AccessLifetime::SessionTimeout(timeout) = profile.access_lifetime {
-        Expiry { at: issued_at.plus(timeout), source: ExpirySource::SessionTimeout, lifetime: timeout }
+        Expiry {
+            at: issued_at.plus(timeout),
+            source: ExpirySource::SessionTimeout,
+            lifetime: timeout,
+        }
     } else {
-        Expiry { at: now.plus(HOUR), source: ExpirySource::AssumedDefault, lifetime: HOUR }
+        Expiry {
+            at: now.plus(HOUR),
+            source: ExpirySource::AssumedDefault,
+            lifetime: HOUR,
+        }
     };
 
     let identity = match body.id_token.as_deref() {
@@ -181,7 +201,12 @@ pub fn parse_token_response(
         None => None,
     };
     Ok(TokenGrant {
-        access: AccessToken { secret: access_token, issued_at, expiry, scope: body.scope },
+        access: AccessToken {
+            secret: access_token,
+            issued_at,
+            expiry,
+            scope: body.scope,
+        },
         refresh_token: body.refresh_token.filter(|t| !t.is_empty()),
         identity,
         instance_url: body.instance_url,
@@ -266,12 +291,14 @@ pub(crate) mod tests {
     }
 
     fn ms() -> ProviderProfile {
-        let cfg: microsoft::MicrosoftConfig = serde_json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
+        let cfg: microsoft::MicrosoftConfig =
+            serde_json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
         microsoft::profile(&cfg, "https://r/", None).unwrap()
     }
 
     fn sf() -> ProviderProfile {
-        let cfg: salesforce::SalesforceConfig = serde_json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
+        let cfg: salesforce::SalesforceConfig =
+            serde_json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
         salesforce::profile(&cfg, "https://r/", None).unwrap()
     }
 
@@ -279,16 +306,36 @@ pub(crate) mod tests {
 
     #[test]
     fn expires_in_gives_expiry_with_provenance() {
-        let r = HttpResponse::new(200, r#"{"access_token":"AT","token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"refresh_token":"RT"}"#);
+        let r = HttpResponse::new(
+            200,
+            r#"{"access_token":"AT","token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"refresh_token":"RT"}"#,
+        );
         let g = parse_token_response(&ms(), &r, Timestamp(1_000_000), NONE).unwrap();
-        assert_eq!(g.access.expiry, Expiry { at: Timestamp(1_000_000 + 3_599_000), source: ExpirySource::ExpiresIn, lifetime: 3_599_000 });
+        assert_eq!(
+            g.access.expiry,
+            Expiry {
+                at: Timestamp(1_000_000 + 3_599_000),
+                source: ExpirySource::ExpiresIn,
+                lifetime: 3_599_000
+            }
+        );
         assert_eq!(g.refresh_token.as_deref(), Some("RT"));
     }
 
     #[test]
     fn expires_in_as_string() {
-        let r = HttpResponse::new(200, r#"{"access_token":"AT","token_type":"bearer","expires_in":"60"}"#);
-        assert_eq!(parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap().access.expiry.at, Timestamp(60_000));
+        let r = HttpResponse::new(
+            200,
+            r#"{"access_token":"AT","token_type":"bearer","expires_in":"60"}"#,
+        );
+        assert_eq!(
+            parse_token_response(&ms(), &r, Timestamp(0), NONE)
+                .unwrap()
+                .access
+                .expiry
+                .at,
+            Timestamp(60_000)
+        );
     }
 
     #[test]
@@ -297,8 +344,16 @@ pub(crate) mod tests {
         let server_now_s = 1_700_000_000u64;
         let device_now = Timestamp(server_now_s * 1000 - 10 * MINUTE);
         let at = jwt(&serde_json::json!({"exp": server_now_s + 3600}));
-        let r = HttpResponse::new(200, format!(r#"{{"access_token":"{at}","token_type":"Bearer"}}"#))
-            .with_header("Date", &httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(server_now_s)));
+        let r = HttpResponse::new(
+            200,
+            format!(r#"{{"access_token":"{at}","token_type":"Bearer"}}"#),
+        )
+        .with_header(
+            "Date",
+            &httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(server_now_s),
+            ),
+        );
         let g = parse_token_response(&ms(), &r, device_now, NONE).unwrap();
         assert_eq!(g.access.expiry.source, ExpirySource::JwtExp);
         assert_eq!(g.access.expiry.at, device_now.plus(HOUR));
@@ -316,48 +371,118 @@ pub(crate) mod tests {
         let g = parse_token_response(&sf(), &r, device_now, NONE).unwrap();
         assert_eq!(g.access.expiry.source, ExpirySource::SessionTimeout);
         assert_eq!(g.access.issued_at, device_now.minus(2_000));
-        assert_eq!(g.access.expiry.at, device_now.minus(2_000).plus(120 * MINUTE));
-        assert_eq!(g.instance_url.as_deref(), Some("https://acme.my.salesforce.com"));
+        assert_eq!(
+            g.access.expiry.at,
+            device_now.minus(2_000).plus(120 * MINUTE)
+        );
+        assert_eq!(
+            g.instance_url.as_deref(),
+            Some("https://acme.my.salesforce.com")
+        );
     }
 
     #[test]
     fn no_lifetime_information_never_means_never_expires() {
         let r = HttpResponse::new(200, r#"{"access_token":"opaque","token_type":"Bearer"}"#);
         let g = parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap();
-        assert_eq!(g.access.expiry, Expiry { at: Timestamp(HOUR), source: ExpirySource::AssumedDefault, lifetime: HOUR });
+        assert_eq!(
+            g.access.expiry,
+            Expiry {
+                at: Timestamp(HOUR),
+                source: ExpirySource::AssumedDefault,
+                lifetime: HOUR
+            }
+        );
     }
 
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
-        for body in ["", "{", "[]", "null", r#"{"access_token":""}"#, r#"{"token_type":"Bearer"}"#, "\u{feff}{}"] {
-            assert!(parse_token_response(&ms(), &HttpResponse::new(200, body), Timestamp(0), NONE).is_err(), "{body}");
+        for body in [
+            "",
+            "{",
+            "[]",
+            "null",
+            r#"{"access_token":""}"#,
+            r#"{"token_type":"Bearer"}"#,
+            "\u{feff}{}",
+        ] {
+            assert!(
+                parse_token_response(&ms(), &HttpResponse::new(200, body), Timestamp(0), NONE)
+                    .is_err(),
+                "{body}"
+            );
         }
         let r = HttpResponse::new(200, r#"{"access_token":"x","token_type":"mac"}"#);
-        assert_eq!(parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap_err(), TokenResponseError::UnsupportedTokenType("mac".into()));
+        assert_eq!(
+            parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap_err(),
+            TokenResponseError::UnsupportedTokenType("mac".into())
+        );
     }
 
     #[test]
     fn id_token_nonce_audience_issuer() {
         let p = ms();
-        let ok = jwt(&serde_json::json!({"iss":"https://idp","aud":"cid","sub":"s1","nonce":"n1","preferred_username":"alice@contoso.com","name":"Alice"}));
-        let body = |id: &str| HttpResponse::new(200, format!(r#"{{"access_token":"AT","token_type":"Bearer","expires_in":60,"id_token":"{id}"}}"#));
-        let g = parse_token_response(&p, &body(&ok), Timestamp(0), IdTokenExpectations { nonce: Some("n1") }).unwrap();
-        assert_eq!(g.identity.unwrap().username.as_deref(), Some("alice@contoso.com"));
-        assert_eq!(parse_token_response(&p, &body(&ok), Timestamp(0), IdTokenExpectations { nonce: Some("other") }).unwrap_err(), TokenResponseError::NonceMismatch);
+        let ok = jwt(
+            &serde_json::json!({"iss":"https://idp","aud":"cid","sub":"s1","nonce":"n1","preferred_username":"alice@contoso.com","name":"Alice"}),
+        );
+        let body = |id: &str| {
+            HttpResponse::new(
+                200,
+                format!(
+                    r#"{{"access_token":"AT","token_type":"Bearer","expires_in":60,"id_token":"{id}"}}"#
+                ),
+            )
+        };
+        let g = parse_token_response(
+            &p,
+            &body(&ok),
+            Timestamp(0),
+            IdTokenExpectations { nonce: Some("n1") },
+        )
+        .unwrap();
+        assert_eq!(
+            g.identity.unwrap().username.as_deref(),
+            Some("alice@contoso.com")
+        );
+        assert_eq!(
+            parse_token_response(
+                &p,
+                &body(&ok),
+                Timestamp(0),
+                IdTokenExpectations {
+                    nonce: Some("other")
+                }
+            )
+            .unwrap_err(),
+            TokenResponseError::NonceMismatch
+        );
         let wrong_aud = jwt(&serde_json::json!({"iss":"https://idp","aud":["x"],"nonce":"n1"}));
-        assert_eq!(parse_token_response(&p, &body(&wrong_aud), Timestamp(0), NONE).unwrap_err(), TokenResponseError::AudienceMismatch);
+        assert_eq!(
+            parse_token_response(&p, &body(&wrong_aud), Timestamp(0), NONE).unwrap_err(),
+            TokenResponseError::AudienceMismatch
+        );
         let wrong_iss = jwt(&serde_json::json!({"iss":"https://evil","aud":"cid"}));
-        assert_eq!(parse_token_response(&p, &body(&wrong_iss), Timestamp(0), NONE).unwrap_err(), TokenResponseError::IssuerMismatch);
+        assert_eq!(
+            parse_token_response(&p, &body(&wrong_iss), Timestamp(0), NONE).unwrap_err(),
+            TokenResponseError::IssuerMismatch
+        );
         let mut multi = p.clone();
-        multi.issuer = IssuerRule::AnyTenantOf { authority: "https://login.microsoftonline.com".into() };
-        let tenant = jwt(&serde_json::json!({"iss":"https://login.microsoftonline.com/72f988bf/v2.0","aud":"cid","email":"bob@x"}));
+        multi.issuer = IssuerRule::AnyTenantOf {
+            authority: "https://login.microsoftonline.com".into(),
+        };
+        let tenant = jwt(
+            &serde_json::json!({"iss":"https://login.microsoftonline.com/72f988bf/v2.0","aud":"cid","email":"bob@x"}),
+        );
         let g = parse_token_response(&multi, &body(&tenant), Timestamp(0), NONE).unwrap();
         assert_eq!(g.identity.unwrap().username.as_deref(), Some("bob@x"));
     }
 
     #[test]
     fn debug_output_redacts_the_secret() {
-        let r = HttpResponse::new(200, r#"{"access_token":"SECRET-AT","token_type":"Bearer","expires_in":60}"#);
+        let r = HttpResponse::new(
+            200,
+            r#"{"access_token":"SECRET-AT","token_type":"Bearer","expires_in":60}"#,
+        );
         let g = parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap();
         assert!(!format!("{:?}", g.access).contains("SECRET-AT"));
     }

@@ -119,7 +119,10 @@ impl std::error::Error for VaultError {}
 
 impl Vault {
     pub fn new() -> Vault {
-        Vault { version: VAULT_VERSION, ..Vault::default() }
+        Vault {
+            version: VAULT_VERSION,
+            ..Vault::default()
+        }
     }
 
     pub fn decode(text: &str) -> Result<Vault, VaultError> {
@@ -150,7 +153,9 @@ impl Vault {
 
     /// Remembers a Salesforce login, most recent first, at most ten.
     pub fn remember_login(logins: &mut Vec<SavedLogin>, login: SavedLogin) {
-        logins.retain(|l| !(l.username.eq_ignore_ascii_case(&login.username) && l.login_host == login.login_host));
+        logins.retain(|l| {
+            !(l.username.eq_ignore_ascii_case(&login.username) && l.login_host == login.login_host)
+        });
         logins.insert(0, login);
         logins.truncate(10);
     }
@@ -181,18 +186,34 @@ mod tests {
     fn round_trip() {
         let mut v = Vault::new();
         v.mail_service = Some(MailService::OutlookCom);
-        Vault::remember_login(&mut v.saved_logins, SavedLogin { username: "a@acme.test".into(), login_host: "https://login.salesforce.com".into() });
-        v.connections.insert(ProviderId::Google, PersistedConnection::default());
+        Vault::remember_login(
+            &mut v.saved_logins,
+            SavedLogin {
+                username: "a@acme.test".into(),
+                login_host: "https://login.salesforce.com".into(),
+            },
+        );
+        v.connections
+            .insert(ProviderId::Google, PersistedConnection::default());
         assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
     }
 
     #[test]
     fn corrupt_and_newer_vaults_are_typed_errors_without_content() {
         let err = Vault::decode("{\"version\":1,\"connections\":{\"microsoft\":{\"refreshToken\":{\"secret\":\"RT-SECRET\"").unwrap_err();
-        assert!(matches!(&err, VaultError::Corrupt(why) if !why.contains("RT-SECRET")), "{err:?}");
-        assert_eq!(Vault::decode("{\"version\":7}"), Err(VaultError::NewerVersion(7)));
+        assert!(
+            matches!(&err, VaultError::Corrupt(why) if !why.contains("RT-SECRET")),
+            "{err:?}"
+        );
+        assert_eq!(
+            Vault::decode("{\"version\":7}"),
+            Err(VaultError::NewerVersion(7))
+        );
         assert!(matches!(Vault::decode(""), Err(VaultError::Corrupt(_))));
-        assert!(matches!(Vault::decode("{\"version\":1,\"connections\":{\"yahoo\":{}}}"), Err(VaultError::Corrupt(_))));
+        assert!(matches!(
+            Vault::decode("{\"version\":1,\"connections\":{\"yahoo\":{}}}"),
+            Err(VaultError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -208,11 +229,29 @@ mod tests {
     fn saved_logins_most_recent_first_without_duplicates() {
         let mut logins = Vec::new();
         for i in 0..12 {
-            Vault::remember_login(&mut logins, SavedLogin { username: format!("u{i}"), login_host: "h".into() });
+            Vault::remember_login(
+                &mut logins,
+                SavedLogin {
+                    username: format!("u{i}"),
+                    login_host: "h".into(),
+                },
+            );
         }
-        Vault::remember_login(&mut logins, SavedLogin { username: "U5".into(), login_host: "h".into() });
+        Vault::remember_login(
+            &mut logins,
+            SavedLogin {
+                username: "U5".into(),
+                login_host: "h".into(),
+            },
+        );
         assert_eq!(logins.len(), 10);
         assert_eq!(logins[0].username, "U5");
-        assert_eq!(logins.iter().filter(|l| l.username.eq_ignore_ascii_case("u5")).count(), 1);
+        assert_eq!(
+            logins
+                .iter()
+                .filter(|l| l.username.eq_ignore_ascii_case("u5"))
+                .count(),
+            1
+        );
     }
 }

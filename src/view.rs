@@ -88,11 +88,20 @@ pub struct ConnectionView {
 }
 
 /// Builds one connection's card.
-pub fn connection_view(connection: &Connection, profile: Option<&ProviderProfile>, now: Timestamp) -> ConnectionView {
+pub fn connection_view(
+    connection: &Connection,
+    profile: Option<&ProviderProfile>,
+    now: Timestamp,
+) -> ConnectionView {
     let state = &connection.state;
     let account = state.account.as_ref();
-    let title = match (connection.service, account.and_then(|a| a.target.tenant.as_deref())) {
-        (ProviderId::Microsoft, Some(t)) if t == microsoft::tenant_for_outlook_com() => "Outlook.com",
+    let title = match (
+        connection.service,
+        account.and_then(|a| a.target.tenant.as_deref()),
+    ) {
+        (ProviderId::Microsoft, Some(t)) if t == microsoft::tenant_for_outlook_com() => {
+            "Outlook.com"
+        }
         (service, _) => service.title(),
     };
     let access = connection.access_token();
@@ -174,19 +183,40 @@ pub fn sign_in_error_text(error: &OperationError) -> String {
     use crate::authorize::RedirectError;
     use crate::connection::SignInFailure;
     match error {
-        OperationError::SignIn(SignInFailure::Cancelled) => "The sign-in window was closed before signing in.".into(),
-        OperationError::SignIn(SignInFailure::PopupBlocked) => "The browser blocked the sign-in window. Allow pop-ups for this page and try again.".into(),
-        OperationError::SignIn(SignInFailure::InteractionRequired) => "The service needs you to sign in.".into(),
-        OperationError::SignIn(SignInFailure::HostError(_)) => "The sign-in window could not be opened.".into(),
-        OperationError::Redirect(RedirectError::Provider { error, .. }) if *error == crate::authorize::ProviderAuthError::AccessDenied => {
+        OperationError::SignIn(SignInFailure::Cancelled) => {
+            "The sign-in window was closed before signing in.".into()
+        }
+        OperationError::SignIn(SignInFailure::PopupBlocked) => {
+            "The browser blocked the sign-in window. Allow pop-ups for this page and try again."
+                .into()
+        }
+        OperationError::SignIn(SignInFailure::InteractionRequired) => {
+            "The service needs you to sign in.".into()
+        }
+        OperationError::SignIn(SignInFailure::HostError(_)) => {
+            "The sign-in window could not be opened.".into()
+        }
+        OperationError::Redirect(RedirectError::Provider { error, .. })
+            if *error == crate::authorize::ProviderAuthError::AccessDenied =>
+        {
             "Access was not granted.".into()
         }
-        OperationError::Redirect(RedirectError::Provider { .. }) => "The service refused the sign-in.".into(),
-        OperationError::Redirect(_) => "The sign-in answer did not match the request and was ignored.".into(),
-        OperationError::TokenRequest(d) | OperationError::NeedsAttention(d) => d.reason.plain_text().into(),
+        OperationError::Redirect(RedirectError::Provider { .. }) => {
+            "The service refused the sign-in.".into()
+        }
+        OperationError::Redirect(_) => {
+            "The sign-in answer did not match the request and was ignored.".into()
+        }
+        OperationError::TokenRequest(d) | OperationError::NeedsAttention(d) => {
+            d.reason.plain_text().into()
+        }
         OperationError::RetryScheduled { diagnosis, .. } => diagnosis.reason.plain_text().into(),
-        OperationError::TokenResponse(_) => "The service's answer to the sign-in could not be read.".into(),
-        OperationError::Throttled { .. } => "Too many sign-in requests in a short time. Try again in a few minutes.".into(),
+        OperationError::TokenResponse(_) => {
+            "The service's answer to the sign-in could not be read.".into()
+        }
+        OperationError::Throttled { .. } => {
+            "Too many sign-in requests in a short time. Try again in a few minutes.".into()
+        }
         OperationError::NotConnected => "Not connected.".into(),
         OperationError::Busy => "Another sign-in is in progress.".into(),
         OperationError::Config(e) => format!("Configuration problem: {e}"),
@@ -194,5 +224,11 @@ pub fn sign_in_error_text(error: &OperationError) -> String {
 }
 
 pub(crate) fn mail_choices() -> Vec<Choice> {
-    MailService::ALL.iter().map(|m| Choice { id: m.id(), label: m.label() }).collect()
+    MailService::ALL
+        .iter()
+        .map(|m| Choice {
+            id: m.id(),
+            label: m.label(),
+        })
+        .collect()
 }

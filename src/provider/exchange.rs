@@ -28,7 +28,10 @@ pub struct ExchangeConfig {
 
 /// The EWS endpoint, https only: credentials are never sent in clear text.
 pub fn ews_endpoint(config: &ExchangeConfig) -> Result<Url, ConfigError> {
-    let value = config.ews_url.as_deref().ok_or(ConfigError::NotConfigured(ID))?;
+    let value = config
+        .ews_url
+        .as_deref()
+        .ok_or(ConfigError::NotConfigured(ID))?;
     endpoint(ID, "ewsUrl", value)
 }
 
@@ -75,22 +78,40 @@ mod tests {
 
     #[test]
     fn ews_401_asks_for_the_password_and_is_not_retried() {
-        let d = classify_response(ProviderId::Exchange, &HttpResponse::new(401, ""), Timestamp(0));
-        assert_eq!((d.reason, d.action), (Reason::CredentialsRejected, Action::Refresh));
+        let d = classify_response(
+            ProviderId::Exchange,
+            &HttpResponse::new(401, ""),
+            Timestamp(0),
+        );
+        assert_eq!(
+            (d.reason, d.action),
+            (Reason::CredentialsRejected, Action::Refresh)
+        );
         assert!(!d.reason.is_transient());
     }
 
     #[test]
     fn ews_503_is_transient() {
-        let d = classify_response(ProviderId::Exchange, &HttpResponse::new(503, "ErrorServerBusy"), Timestamp(0));
+        let d = classify_response(
+            ProviderId::Exchange,
+            &HttpResponse::new(503, "ErrorServerBusy"),
+            Timestamp(0),
+        );
         assert_eq!(d.action, Action::RetryLater);
     }
 
     #[test]
     fn ews_url_must_be_https() {
-        let c = ExchangeConfig { ews_url: Some("http://mail.contoso.com/EWS/Exchange.asmx".into()) };
-        assert!(matches!(ews_endpoint(&c), Err(ConfigError::InsecureUrl { .. })));
-        let c = ExchangeConfig { ews_url: Some("https://mail.contoso.com/EWS/Exchange.asmx".into()) };
+        let c = ExchangeConfig {
+            ews_url: Some("http://mail.contoso.com/EWS/Exchange.asmx".into()),
+        };
+        assert!(matches!(
+            ews_endpoint(&c),
+            Err(ConfigError::InsecureUrl { .. })
+        ));
+        let c = ExchangeConfig {
+            ews_url: Some("https://mail.contoso.com/EWS/Exchange.asmx".into()),
+        };
         assert!(ews_endpoint(&c).is_ok());
     }
 
@@ -98,7 +119,10 @@ mod tests {
     fn autodiscover_order() {
         let c = autodiscover_candidates("contoso.com");
         assert_eq!(c[0], "https://contoso.com/autodiscover/autodiscover.xml");
-        assert_eq!(c[1], "https://autodiscover.contoso.com/autodiscover/autodiscover.xml");
+        assert_eq!(
+            c[1],
+            "https://autodiscover.contoso.com/autodiscover/autodiscover.xml"
+        );
         assert!(c[2].starts_with("http://autodiscover."));
     }
 }

@@ -12,7 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId, ProviderProfile};
+use super::{
+    endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
+    ProviderProfile,
+};
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 
 const ID: ProviderId = ProviderId::Google;
@@ -51,10 +54,17 @@ fn default_issuer() -> String {
     "https://accounts.google.com".into()
 }
 
-pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "https://www.googleapis.com/auth/gmail.modify"];
+pub const DEFAULT_SCOPES: [&str; 3] = [
+    "openid",
+    "email",
+    "https://www.googleapis.com/auth/gmail.modify",
+];
 
 pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProfile, ConfigError> {
-    let client_secret = config.client_secret.clone().filter(|s| !s.trim().is_empty());
+    let client_secret = config
+        .client_secret
+        .clone()
+        .filter(|s| !s.trim().is_empty());
     let can_refresh = client_secret.is_some();
     let scopes = config
         .scopes
@@ -78,7 +88,11 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
         } else {
             Vec::new()
         },
-        first_sign_in_prompt: Some(if can_refresh { "consent" } else { "select_account" }),
+        first_sign_in_prompt: Some(if can_refresh {
+            "consent"
+        } else {
+            "select_account"
+        }),
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon: None,
         can_refresh,
@@ -98,7 +112,11 @@ const TOKEN_EXPIRED_OR_REVOKED: &str = "Token has been expired or revoked.";
 const CLIENT_SECRET_MISSING: &str = "client_secret is missing.";
 
 pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
-    let d = match (body.error(), body.error_subtype.as_deref(), body.description()) {
+    let d = match (
+        body.error(),
+        body.error_subtype.as_deref(),
+        body.description(),
+    ) {
         // Revoked by the user, 6 months unused, password change (Gmail scopes), over 100
         // tokens per account, admin policy, 7 days in "Testing" status: all one text.
         ("invalid_grant", _, TOKEN_EXPIRED_OR_REVOKED) => {
@@ -108,7 +126,9 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
         ("invalid_grant", Some("invalid_rapt"), _) => {
             Diagnosis::new(Reason::ReauthenticationRequired, Action::Refresh)
         }
-        ("admin_policy_enforced", _, _) => Diagnosis::new(Reason::AdminPolicy, Action::ContactAdmin),
+        ("admin_policy_enforced", _, _) => {
+            Diagnosis::new(Reason::AdminPolicy, Action::ContactAdmin)
+        }
         ("invalid_client" | "unauthorized_client", _, _) => {
             Diagnosis::new(Reason::AppMisconfigured, Action::ContactAdmin)
         }
@@ -132,68 +152,122 @@ mod tests {
     use crate::time::Timestamp;
 
     fn run(status: u16, body: &str) -> Diagnosis {
-        classify_response(ProviderId::Google, &HttpResponse::new(status, body), Timestamp(0))
+        classify_response(
+            ProviderId::Google,
+            &HttpResponse::new(status, body),
+            Timestamp(0),
+        )
     }
 
     #[test]
     fn invalid_grant_token_expired_or_revoked() {
-        let d = run(400, r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::SignInEnded, Action::Refresh, true));
+        let d = run(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::SignInEnded, Action::Refresh, true)
+        );
     }
 
     #[test]
     fn invalid_grant_invalid_rapt() {
-        let d = run(400, r#"{"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::ReauthenticationRequired, Action::Refresh, false));
-        assert_eq!(d.provider_code.as_deref(), Some("invalid_grant:invalid_rapt"));
+        let d = run(
+            400,
+            r#"{"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::ReauthenticationRequired, Action::Refresh, false)
+        );
+        assert_eq!(
+            d.provider_code.as_deref(),
+            Some("invalid_grant:invalid_rapt")
+        );
     }
 
     #[test]
     fn admin_policy_enforced() {
-        let d = run(400, r#"{"error":"admin_policy_enforced","error_description":"Access blocked"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::AdminPolicy, Action::ContactAdmin, false));
+        let d = run(
+            400,
+            r#"{"error":"admin_policy_enforced","error_description":"Access blocked"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::AdminPolicy, Action::ContactAdmin, false)
+        );
     }
 
     #[test]
     fn invalid_client() {
-        let d = run(401, r#"{"error":"invalid_client","error_description":"The OAuth client was not found."}"#);
-        assert_eq!((d.reason, d.action), (Reason::AppMisconfigured, Action::ContactAdmin));
+        let d = run(
+            401,
+            r#"{"error":"invalid_client","error_description":"The OAuth client was not found."}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action),
+            (Reason::AppMisconfigured, Action::ContactAdmin)
+        );
     }
 
     #[test]
     fn unauthorized_client() {
-        let d = run(400, r#"{"error":"unauthorized_client","error_description":"Unauthorized"}"#);
-        assert_eq!((d.reason, d.action), (Reason::AppMisconfigured, Action::ContactAdmin));
+        let d = run(
+            400,
+            r#"{"error":"unauthorized_client","error_description":"Unauthorized"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action),
+            (Reason::AppMisconfigured, Action::ContactAdmin)
+        );
     }
 
     #[test]
     fn client_secret_missing() {
-        let d = run(400, r#"{"error":"invalid_request","error_description":"client_secret is missing."}"#);
-        assert_eq!((d.reason, d.action), (Reason::AppMisconfigured, Action::ContactAdmin));
+        let d = run(
+            400,
+            r#"{"error":"invalid_request","error_description":"client_secret is missing."}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action),
+            (Reason::AppMisconfigured, Action::ContactAdmin)
+        );
     }
 
     #[test]
     fn rate_limited_429() {
         let d = run(429, r#"{"error":"rate_limit_exceeded"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::RateLimited, Action::RetryLater, false));
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::RateLimited, Action::RetryLater, false)
+        );
     }
 
     #[test]
     fn server_error_5xx() {
         let d = run(503, "<html><title>Error 503</title></html>");
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::ProviderUnavailable, Action::RetryLater, false));
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::ProviderUnavailable, Action::RetryLater, false)
+        );
     }
 
     #[test]
     fn secret_decides_whether_refresh_is_possible() {
-        let cfg: GoogleConfig = serde_json::from_str(r#"{"clientId":"x.apps.googleusercontent.com"}"#).unwrap();
+        let cfg: GoogleConfig =
+            serde_json::from_str(r#"{"clientId":"x.apps.googleusercontent.com"}"#).unwrap();
         let p = profile(&cfg, "https://r/").unwrap();
         assert!(!p.can_refresh);
         assert!(p.extra_authorize_params.is_empty());
-        let cfg: GoogleConfig = serde_json::from_str(r#"{"clientId":"x","clientSecret":"GOCSPX-1"}"#).unwrap();
+        let cfg: GoogleConfig =
+            serde_json::from_str(r#"{"clientId":"x","clientSecret":"GOCSPX-1"}"#).unwrap();
         let p = profile(&cfg, "https://r/").unwrap();
         assert!(p.can_refresh);
-        assert_eq!(p.extra_authorize_params, vec![("access_type".to_string(), "offline".to_string())]);
+        assert_eq!(
+            p.extra_authorize_params,
+            vec![("access_type".to_string(), "offline".to_string())]
+        );
         assert_eq!(p.first_sign_in_prompt, Some("consent"));
     }
 }

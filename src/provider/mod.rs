@@ -93,7 +93,9 @@ pub enum IssuerRule {
     Exact(String),
     /// Microsoft multi-tenant authorities (`common`, `organizations`, `consumers`): the
     /// issuer names the user's tenant, `{authority}/{tenant-id}/v2.0`.
-    AnyTenantOf { authority: String },
+    AnyTenantOf {
+        authority: String,
+    },
 }
 
 impl IssuerRule {
@@ -166,10 +168,22 @@ impl std::fmt::Display for ConfigError {
         match self {
             ConfigError::NotConfigured(p) => write!(f, "{} is not configured", p.as_str()),
             ConfigError::MissingClientId(p) => write!(f, "{}: clientId is missing", p.as_str()),
-            ConfigError::InvalidUrl { provider, field, value } => {
-                write!(f, "{}: {field} is not a valid URL: {value}", provider.as_str())
+            ConfigError::InvalidUrl {
+                provider,
+                field,
+                value,
+            } => {
+                write!(
+                    f,
+                    "{}: {field} is not a valid URL: {value}",
+                    provider.as_str()
+                )
             }
-            ConfigError::InsecureUrl { provider, field, value } => write!(
+            ConfigError::InsecureUrl {
+                provider,
+                field,
+                value,
+            } => write!(
                 f,
                 "{}: {field} must use https (http only on loopback): {value}",
                 provider.as_str()
@@ -255,7 +269,12 @@ mod tests {
 
     #[test]
     fn https_or_loopback_only() {
-        assert!(endpoint(ProviderId::Google, "tokenUrl", "https://oauth2.googleapis.com/token").is_ok());
+        assert!(endpoint(
+            ProviderId::Google,
+            "tokenUrl",
+            "https://oauth2.googleapis.com/token"
+        )
+        .is_ok());
         assert!(endpoint(ProviderId::Google, "tokenUrl", "http://127.0.0.1:9/token").is_ok());
         assert!(endpoint(ProviderId::Google, "tokenUrl", "http://localhost:9/token").is_ok());
         assert_eq!(
@@ -277,7 +296,9 @@ mod tests {
         let rule = IssuerRule::AnyTenantOf {
             authority: "https://login.microsoftonline.com".into(),
         };
-        assert!(rule.accepts("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"));
+        assert!(rule.accepts(
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+        ));
         assert!(!rule.accepts("https://login.microsoftonline.com/v2.0"));
         assert!(!rule.accepts("https://evil.example/tenant/v2.0"));
         assert!(!rule.accepts("https://login.microsoftonline.com/a/b/v2.0"));
@@ -305,19 +326,32 @@ pub struct Target {
 }
 
 /// The profile of `id` for a connection to `target`.
-pub fn profile_for(config: &Config, id: ProviderId, target: &Target) -> Result<ProviderProfile, ConfigError> {
+pub fn profile_for(
+    config: &Config,
+    id: ProviderId,
+    target: &Target,
+) -> Result<ProviderProfile, ConfigError> {
     let redirect = config.redirect_uri.as_str();
     match id {
         ProviderId::Microsoft => {
-            let c = config.microsoft.as_ref().ok_or(ConfigError::NotConfigured(id))?;
+            let c = config
+                .microsoft
+                .as_ref()
+                .ok_or(ConfigError::NotConfigured(id))?;
             microsoft::profile(c, redirect, target.tenant.as_deref())
         }
         ProviderId::Google => {
-            let c = config.google.as_ref().ok_or(ConfigError::NotConfigured(id))?;
+            let c = config
+                .google
+                .as_ref()
+                .ok_or(ConfigError::NotConfigured(id))?;
             google::profile(c, redirect)
         }
         ProviderId::Salesforce => {
-            let c = config.salesforce.as_ref().ok_or(ConfigError::NotConfigured(id))?;
+            let c = config
+                .salesforce
+                .as_ref()
+                .ok_or(ConfigError::NotConfigured(id))?;
             salesforce::profile(c, redirect, target.login_host.as_deref())
         }
         // On-premises Exchange signs in with a password, not OAuth (a later issue).

@@ -18,7 +18,10 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId, ProviderProfile};
+use super::{
+    endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
+    ProviderProfile,
+};
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 use crate::time::MINUTE;
 
@@ -74,7 +77,10 @@ pub const DEFAULT_SCOPES: [&str; 3] = ["api", "refresh_token", "openid"];
 
 /// Resolves the login host a user picked: a configured one (by id or URL) or an org's
 /// My Domain (`https://<name>.my.salesforce.com`, also `.sandbox.my.salesforce.com`).
-pub fn resolve_login_host(config: &SalesforceConfig, requested: Option<&str>) -> Result<String, ConfigError> {
+pub fn resolve_login_host(
+    config: &SalesforceConfig,
+    requested: Option<&str>,
+) -> Result<String, ConfigError> {
     let Some(requested) = requested.map(str::trim).filter(|s| !s.is_empty()) else {
         return config
             .login_hosts
@@ -82,11 +88,9 @@ pub fn resolve_login_host(config: &SalesforceConfig, requested: Option<&str>) ->
             .map(|h| h.url.trim_end_matches('/').to_string())
             .ok_or(ConfigError::NotConfigured(ID));
     };
-    if let Some(known) = config
-        .login_hosts
-        .iter()
-        .find(|h| h.id == requested || h.url.trim_end_matches('/') == requested.trim_end_matches('/'))
-    {
+    if let Some(known) = config.login_hosts.iter().find(|h| {
+        h.id == requested || h.url.trim_end_matches('/') == requested.trim_end_matches('/')
+    }) {
         return Ok(known.url.trim_end_matches('/').to_string());
     }
     let with_scheme = if requested.contains("://") {
@@ -94,7 +98,8 @@ pub fn resolve_login_host(config: &SalesforceConfig, requested: Option<&str>) ->
     } else {
         format!("https://{requested}")
     };
-    let url = Url::parse(&with_scheme).map_err(|_| ConfigError::UnknownLoginHost(requested.into()))?;
+    let url =
+        Url::parse(&with_scheme).map_err(|_| ConfigError::UnknownLoginHost(requested.into()))?;
     let host = url.host_str().unwrap_or_default();
     if url.scheme() == "https" && host.ends_with(".my.salesforce.com") && url.path() == "/" {
         return Ok(format!("https://{host}"));
@@ -125,7 +130,9 @@ pub fn profile(
         issuer: IssuerRule::Exact(config.issuer.clone().unwrap_or_else(|| host.clone())),
         extra_authorize_params: Vec::new(),
         first_sign_in_prompt: Some("login"),
-        access_lifetime: AccessLifetime::SessionTimeout(config.session_timeout_minutes.max(1) * MINUTE),
+        access_lifetime: AccessLifetime::SessionTimeout(
+            config.session_timeout_minutes.max(1) * MINUTE,
+        ),
         fixed_refresh_horizon: None,
         can_refresh: true,
         // Known only from the token response's instance_url.
@@ -168,7 +175,11 @@ pub fn is_invalid_session(status: u16, body: &str) -> bool {
     }
     status == 401
         && serde_json::from_str::<Vec<ApiError>>(body)
-            .map(|errors| errors.iter().any(|e| e.error_code.as_deref() == Some("INVALID_SESSION_ID")))
+            .map(|errors| {
+                errors
+                    .iter()
+                    .any(|e| e.error_code.as_deref() == Some("INVALID_SESSION_ID"))
+            })
             .unwrap_or(false)
 }
 
@@ -180,50 +191,99 @@ mod tests {
     use crate::time::Timestamp;
 
     fn run(status: u16, body: &str) -> Diagnosis {
-        classify_response(ProviderId::Salesforce, &HttpResponse::new(status, body), Timestamp(0))
+        classify_response(
+            ProviderId::Salesforce,
+            &HttpResponse::new(status, body),
+            Timestamp(0),
+        )
     }
 
     #[test]
     fn expired_access_refresh_token() {
-        let d = run(400, r#"{"error":"invalid_grant","error_description":"expired access/refresh token"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::SignInEnded, Action::Refresh, true));
+        let d = run(
+            400,
+            r#"{"error":"invalid_grant","error_description":"expired access/refresh token"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::SignInEnded, Action::Refresh, true)
+        );
     }
 
     #[test]
     fn authentication_failure() {
-        let d = run(400, r#"{"error":"invalid_grant","error_description":"authentication failure"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::AuthenticationFailure, Action::Refresh, false));
+        let d = run(
+            400,
+            r#"{"error":"invalid_grant","error_description":"authentication failure"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::AuthenticationFailure, Action::Refresh, false)
+        );
     }
 
     #[test]
     fn ip_restricted_or_login_hours() {
-        let d = run(400, r#"{"error":"invalid_grant","error_description":"ip restricted or invalid login hours"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::BlockedByPolicy, Action::ContactAdmin, false));
+        let d = run(
+            400,
+            r#"{"error":"invalid_grant","error_description":"ip restricted or invalid login hours"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::BlockedByPolicy, Action::ContactAdmin, false)
+        );
     }
 
     #[test]
     fn inactive_user() {
-        let d = run(400, r#"{"error":"inactive_user","error_description":"user is inactive"}"#);
-        assert_eq!((d.reason, d.action), (Reason::UserDeactivated, Action::ContactAdmin));
+        let d = run(
+            400,
+            r#"{"error":"inactive_user","error_description":"user is inactive"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action),
+            (Reason::UserDeactivated, Action::ContactAdmin)
+        );
     }
 
     #[test]
     fn inactive_org() {
-        let d = run(400, r#"{"error":"inactive_org","error_description":"organization is locked"}"#);
-        assert_eq!((d.reason, d.action), (Reason::OrgLocked, Action::ContactAdmin));
+        let d = run(
+            400,
+            r#"{"error":"inactive_org","error_description":"organization is locked"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action),
+            (Reason::OrgLocked, Action::ContactAdmin)
+        );
     }
 
     #[test]
     fn rate_limit_exceeded() {
-        let d = run(400, r#"{"error":"rate_limit_exceeded","error_description":"rate limit exceeded"}"#);
-        assert_eq!((d.reason, d.action, d.drop_refresh_token), (Reason::RateLimited, Action::RetryLater, false));
+        let d = run(
+            400,
+            r#"{"error":"rate_limit_exceeded","error_description":"rate limit exceeded"}"#,
+        );
+        assert_eq!(
+            (d.reason, d.action, d.drop_refresh_token),
+            (Reason::RateLimited, Action::RetryLater, false)
+        );
     }
 
     #[test]
     fn invalid_session_id_detection() {
-        assert!(is_invalid_session(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#));
-        assert!(!is_invalid_session(403, r#"[{"errorCode":"INVALID_SESSION_ID"}]"#));
-        assert!(!is_invalid_session(401, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#));
+        assert!(is_invalid_session(
+            401,
+            r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#
+        ));
+        assert!(!is_invalid_session(
+            403,
+            r#"[{"errorCode":"INVALID_SESSION_ID"}]"#
+        ));
+        assert!(!is_invalid_session(
+            401,
+            r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#
+        ));
         assert!(!is_invalid_session(401, "<html>"));
     }
 
@@ -234,16 +294,37 @@ mod tests {
     #[test]
     fn login_hosts_production_sandbox_and_my_domain() {
         let c = config();
-        assert_eq!(resolve_login_host(&c, None).unwrap(), "https://login.salesforce.com");
-        assert_eq!(resolve_login_host(&c, Some("sandbox")).unwrap(), "https://test.salesforce.com");
-        assert_eq!(resolve_login_host(&c, Some("acme.my.salesforce.com")).unwrap(), "https://acme.my.salesforce.com");
-        assert_eq!(resolve_login_host(&c, Some("https://acme--uat.sandbox.my.salesforce.com/")).unwrap(), "https://acme--uat.sandbox.my.salesforce.com");
+        assert_eq!(
+            resolve_login_host(&c, None).unwrap(),
+            "https://login.salesforce.com"
+        );
+        assert_eq!(
+            resolve_login_host(&c, Some("sandbox")).unwrap(),
+            "https://test.salesforce.com"
+        );
+        assert_eq!(
+            resolve_login_host(&c, Some("acme.my.salesforce.com")).unwrap(),
+            "https://acme.my.salesforce.com"
+        );
+        assert_eq!(
+            resolve_login_host(&c, Some("https://acme--uat.sandbox.my.salesforce.com/")).unwrap(),
+            "https://acme--uat.sandbox.my.salesforce.com"
+        );
         assert!(resolve_login_host(&c, Some("https://evil.example")).is_err());
         assert!(resolve_login_host(&c, Some("http://acme.my.salesforce.com")).is_err());
         let p = profile(&c, "https://r/", Some("sandbox")).unwrap();
-        assert_eq!(p.token_url.as_str(), "https://test.salesforce.com/services/oauth2/token");
-        assert_eq!(p.revoke_url.unwrap().as_str(), "https://test.salesforce.com/services/oauth2/revoke");
-        assert_eq!(p.access_lifetime, AccessLifetime::SessionTimeout(120 * MINUTE));
+        assert_eq!(
+            p.token_url.as_str(),
+            "https://test.salesforce.com/services/oauth2/token"
+        );
+        assert_eq!(
+            p.revoke_url.unwrap().as_str(),
+            "https://test.salesforce.com/services/oauth2/revoke"
+        );
+        assert_eq!(
+            p.access_lifetime,
+            AccessLifetime::SessionTimeout(120 * MINUTE)
+        );
         assert!(p.client_secret.is_none());
     }
 }

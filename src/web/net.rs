@@ -1,0 +1,76 @@
+//! HTTP through gloo-net (the Fetch API), with a timeout.
+
+use std::collections::BTreeMap;
+
+use gloo_net::http::{Method, RequestBuilder};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, RequestCredentials};
+
+use crate::connection::NetworkFailure;
+use crate::http::{HttpRequest, HttpResponse};
+
+/// A token or API request that has not answered by then is treated as a network failure
+/// (and so retried with backoff), never left hanging.
+const TIMEOUT_MS: i32 = 30_000;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &js_sys::Function, timeout: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
+
+pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure> {
+    let method = Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| NetworkFailure("bad method".into()))?;
+    let controller =
+        AbortController::new().map_err(|_| NetworkFailure("no AbortController".into()))?;
+    let mut builder = RequestBuilder::new(&request.url)
+        .method(method)
+        // Token endpoints are cross-origin; cookies are neither needed nor wanted.
+        .credentials(RequestCredentials::Omit)
+        .abort_signal(Some(&controller.signal()));
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let prepared =
+        if request.body.is_empty() && (request.method == "GET" || request.method == "HEAD") {
+            builder.build()
+        } else {
+            builder.body(request.body.clone())
+        }
+        .map_err(|e| NetworkFailure(format!("request not built: {}", kind_of(&e))))?;
+
+    let abort = Closure::once_into_js(move || controller.abort());
+    let timer = set_timeout(abort.unchecked_ref(), TIMEOUT_MS);
+    let result = prepared.send().await;
+    clear_timeout(&timer);
+    let response = result.map_err(|e| NetworkFailure(kind_of(&e)))?;
+    let headers: Vec<(String, String)> = response.headers().entries().collect();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| NetworkFailure(kind_of(&e)))?;
+    Ok(HttpResponse {
+        status: response.status(),
+        headers,
+        body,
+    })
+}
+
+/// The kind of failure, without URLs or bodies.
+fn kind_of(error: &gloo_net::Error) -> String {
+    match error {
+        gloo_net::Error::JsError(e) => e.name.clone(),
+        _ => "GlooError".into(),
+    }
+}
+
+pub fn headers_map(headers: &[(String, String)]) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
+}

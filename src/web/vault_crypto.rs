@@ -1,0 +1,199 @@
+//! The vault encrypted at rest: AES-GCM (256-bit) through WebCrypto, with a
+//! non-extractable key kept in IndexedDB (a `CryptoKey` is structured-cloneable, so the
+//! browser stores it without ever exposing its bytes to script).
+//!
+//! Stored form: `{"sealed":1,"alg":"A256GCM","iv":"<b64>","data":"<b64>"}`; the additional
+//! authenticated data binds the ciphertext to this purpose and format version.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use js_sys::{Array, Promise, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AesGcmParams, AesKeyGenParams, CryptoKey, IdbDatabase, IdbFactory, IdbOpenDbRequest,
+    IdbRequest, IdbTransactionMode, SubtleCrypto,
+};
+
+const DB_NAME: &str = "sidebar-auth";
+const STORE: &str = "keys";
+const KEY_NAME: &str = "vault-key-v1";
+const AAD: &[u8] = b"sidebar-auth vault v1";
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    sealed: u32,
+    alg: String,
+    iv: String,
+    data: String,
+}
+
+/// Why stored text could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Not the sealed format at all.
+    NotSealed,
+    /// The key is gone (site data cleared) or the text was altered: authentication failed.
+    CannotDecrypt,
+    /// WebCrypto or IndexedDB is unavailable.
+    Unavailable(String),
+}
+
+fn subtle() -> Result<SubtleCrypto, String> {
+    let crypto =
+        Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(|_| "no crypto")?;
+    let crypto: web_sys::Crypto = crypto
+        .dyn_into()
+        .map_err(|_| "crypto is not Crypto".to_string())?;
+    Ok(crypto.subtle())
+}
+
+/// Resolves an IndexedDB request as a promise of its `result`.
+fn idb_result(request: &IdbRequest) -> JsFuture {
+    let request = request.clone();
+    let promise = Promise::new(&mut |resolve, reject| {
+        let ok_request = request.clone();
+        let on_success = Closure::once_into_js(move |_event: JsValue| {
+            let _ = resolve.call1(
+                &JsValue::NULL,
+                &ok_request.result().unwrap_or(JsValue::UNDEFINED),
+            );
+        });
+        let err_request = request.clone();
+        let on_error = Closure::once_into_js(move |_event: JsValue| {
+            let error = err_request
+                .error()
+                .ok()
+                .flatten()
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL);
+            let _ = reject.call1(&JsValue::NULL, &error);
+        });
+        request.set_onsuccess(Some(on_success.unchecked_ref()));
+        request.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    JsFuture::from(promise)
+}
+
+async fn open_db() -> Result<IdbDatabase, String> {
+    let factory: IdbFactory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+        .map_err(|_| "no indexedDB".to_string())?
+        .dyn_into()
+        .map_err(|_| "indexedDB unavailable".to_string())?;
+    let open: IdbOpenDbRequest = factory
+        .open_with_u32(DB_NAME, 1)
+        .map_err(|_| "indexedDB open failed".to_string())?;
+    let upgrade = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let target = Reflect::get(&event, &JsValue::from_str("target")).unwrap_or(JsValue::NULL);
+        if let Ok(request) = target.dyn_into::<IdbRequest>() {
+            if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+                if !db.object_store_names().contains(STORE) {
+                    let _ = db.create_object_store(STORE);
+                }
+            }
+        }
+    });
+    open.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    let db = idb_result(&open)
+        .await
+        .map_err(|_| "indexedDB open failed".to_string())?;
+    drop(upgrade);
+    db.dyn_into().map_err(|_| "not a database".to_string())
+}
+
+async fn stored_key(db: &IdbDatabase) -> Result<Option<CryptoKey>, String> {
+    let tx = db
+        .transaction_with_str(STORE)
+        .map_err(|_| "transaction failed")?;
+    let store = tx.object_store(STORE).map_err(|_| "no key store")?;
+    let request = store
+        .get(&JsValue::from_str(KEY_NAME))
+        .map_err(|_| "key read failed")?;
+    let value = idb_result(&request)
+        .await
+        .map_err(|_| "key read failed".to_string())?;
+    Ok(value.dyn_into::<CryptoKey>().ok())
+}
+
+/// The vault key, created on first use. `add` (not `put`) so two contexts creating a key
+/// at once cannot overwrite each other's: the loser reads the winner's.
+async fn vault_key() -> Result<CryptoKey, String> {
+    let db = open_db().await?;
+    if let Some(key) = stored_key(&db).await? {
+        return Ok(key);
+    }
+    let subtle = subtle()?;
+    let params = AesKeyGenParams::new("AES-GCM", 256);
+    let usages = Array::of2(&JsValue::from_str("encrypt"), &JsValue::from_str("decrypt"));
+    let promise = subtle
+        .generate_key_with_object(&params, false, &usages)
+        .map_err(|_| "generateKey failed".to_string())?;
+    let key: CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(|_| "generateKey failed".to_string())?
+        .dyn_into()
+        .map_err(|_| "not a CryptoKey".to_string())?;
+    let tx = db
+        .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
+        .map_err(|_| "transaction failed")?;
+    let store = tx.object_store(STORE).map_err(|_| "no key store")?;
+    let request = store
+        .add_with_key(&key, &JsValue::from_str(KEY_NAME))
+        .map_err(|_| "key write failed")?;
+    if idb_result(&request).await.is_ok() {
+        return Ok(key);
+    }
+    stored_key(&db)
+        .await?
+        .ok_or_else(|| "key write failed".to_string())
+}
+
+fn gcm_params(iv: &[u8]) -> AesGcmParams {
+    let params = AesGcmParams::new("AES-GCM", &Uint8Array::from(iv));
+    params.set_additional_data(&Uint8Array::from(AAD));
+    params
+}
+
+pub async fn seal(plaintext: &str) -> Result<String, String> {
+    let key = vault_key().await?;
+    let mut iv = [0u8; 12];
+    getrandom::getrandom(&mut iv).map_err(|_| "no randomness".to_string())?;
+    let promise = subtle()?
+        .encrypt_with_object_and_u8_array(&gcm_params(&iv), &key, plaintext.as_bytes())
+        .map_err(|_| "encrypt failed".to_string())?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|_| "encrypt failed".to_string())?;
+    let data = Uint8Array::new(&buffer).to_vec();
+    let sealed = Sealed {
+        sealed: 1,
+        alg: "A256GCM".into(),
+        iv: STANDARD.encode(iv),
+        data: STANDARD.encode(data),
+    };
+    serde_json::to_string(&sealed).map_err(|_| "encode failed".to_string())
+}
+
+pub async fn open(stored: &str) -> Result<String, OpenError> {
+    let sealed: Sealed = serde_json::from_str(stored).map_err(|_| OpenError::NotSealed)?;
+    if sealed.sealed != 1 || sealed.alg != "A256GCM" {
+        return Err(OpenError::NotSealed);
+    }
+    let iv = STANDARD
+        .decode(&sealed.iv)
+        .map_err(|_| OpenError::CannotDecrypt)?;
+    let data = STANDARD
+        .decode(&sealed.data)
+        .map_err(|_| OpenError::CannotDecrypt)?;
+    let key = vault_key().await.map_err(OpenError::Unavailable)?;
+    let promise = subtle()
+        .map_err(OpenError::Unavailable)?
+        .decrypt_with_object_and_u8_array(&gcm_params(&iv), &key, &data)
+        .map_err(|_| OpenError::CannotDecrypt)?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|_| OpenError::CannotDecrypt)?;
+    String::from_utf8(Uint8Array::new(&buffer).to_vec()).map_err(|_| OpenError::CannotDecrypt)
+}

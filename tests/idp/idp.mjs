@@ -1,0 +1,130 @@
+// Local identity-provider emulator: one HTTP server on 127.0.0.1 hosting the
+// emulated Microsoft Entra ID (+ Graph), Google (+ Gmail) and Salesforce
+// (+ REST API), each a real `oidc-provider` instance, plus the /control plane.
+//
+//   import { startIdp } from './tests/idp/idp.mjs';
+//   const idp = await startIdp({ port: 0, redirectUris: ['http://127.0.0.1:8080/www/callback.html'] });
+//   ... idp.base, idp.info.microsoft.token, ...
+//   await idp.close();
+
+import http from 'node:http';
+
+import { formParams, readBody, sendJson } from './common.mjs';
+import { createControl, defaultConfig, mergeConfig } from './control.mjs';
+import { createMicrosoft } from './microsoft.mjs';
+import { createGoogle } from './google.mjs';
+import { createSalesforce } from './salesforce.mjs';
+
+export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:8080/www/callback.html';
+
+/**
+ * Starts the emulator.
+ * @param {object} [opts]
+ * @param {number} [opts.port=0] 0 picks a free port.
+ * @param {string[]} [opts.redirectUris] accepted redirect URIs (exact, `*` wildcards, loopback any port).
+ * @param {object} [opts.config] overrides of the run-time configuration (see control.mjs CONFIG_SCHEMA).
+ * @returns {Promise<{base:string, port:number, info:object, control:object, config:object, close:() => Promise<void>}>}
+ */
+export async function startIdp({ port = 0, redirectUris, config: overrides } = {}) {
+  const config = defaultConfig();
+  if (overrides) mergeConfig(config, overrides);
+  const uris = redirectUris?.length ? [...redirectUris] : [DEFAULT_REDIRECT_URI];
+
+  const server = http.createServer();
+  server.keepAliveTimeout = 1000;
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const actualPort = server.address().port;
+  const base = `http://127.0.0.1:${actualPort}`;
+
+  const control = createControl({ config });
+  const microsoft = createMicrosoft({ base, config, control, redirectUris: uris });
+  const google = createGoogle({ base, config, control, redirectUris: uris });
+  const salesforce = createSalesforce({ base, config, control, redirectUris: uris });
+  const providers = { microsoft, google, salesforce };
+  control.attach(providers);
+
+  const info = () => ({
+    ready: true,
+    port: actualPort,
+    base,
+    microsoft: microsoft.describe(),
+    google: google.describe(),
+    salesforce: salesforce.describe(),
+    control: `${base}/control`,
+    redirectUris: microsoft.redirectUris(),
+  });
+
+  server.on('request', (req, res) => {
+    handleRequest(req, res).catch((err) => {
+      // Never echo request data (it may hold tokens); the message is enough.
+      process.stderr.write(`idp: internal error on ${req.method} ${req.url.split('?')[0]}: ${err?.stack || err}\n`);
+      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'emulator internal error' });
+      else res.destroy();
+    });
+  });
+
+  async function handleRequest(req, res) {
+    const url = new URL(req.url, base);
+
+    if (url.pathname === '/control' || url.pathname.startsWith('/control/')) {
+      control.record(req, res, { provider: null, endpoint: 'control' });
+      return control.handle(req, res, url);
+    }
+    if (url.pathname === '/' || url.pathname === '/.well-known/idp-emulator') {
+      control.record(req, res, {});
+      return sendJson(res, 200, info());
+    }
+
+    for (const p of Object.values(providers)) {
+      const api = p.apiRoute(url);
+      const r = api || p.route(url);
+      if (!r) continue;
+      const isPost = req.method === 'POST';
+      const body = isPost ? await readBody(req) : undefined;
+      const params = isPost ? formParams(url, body, req.headers['content-type']) : Object.fromEntries(url.searchParams);
+      const meta = {
+        provider: p.name,
+        endpoint: r.endpoint,
+        grantType: r.endpoint === 'token' ? params.grant_type : undefined,
+        claims: r.endpoint === 'authorize' && url.searchParams.has('claims'),
+        params,
+      };
+      const entry = control.record(req, res, meta);
+      if (req.method !== 'OPTIONS') {
+        control.count(meta);
+        const fault = control.takeFault(p.name, r.endpoint, meta);
+        if (fault) {
+          entry.fault = fault.kind;
+          const done = await control.applyFault(fault, p, req, res, meta);
+          if (done) return undefined;
+        }
+      }
+      if (api) return p.handleApi(req, res, { url, route: r, body, params });
+      return p.handle(req, res, { url, route: r, body, params });
+    }
+    control.record(req, res, {});
+    return sendJson(res, 404, { error: 'not_found', error_description: `nothing at ${url.pathname}` });
+  }
+
+  let closed = false;
+  async function close() {
+    if (closed) return;
+    closed = true;
+    for (const p of Object.values(providers)) p.close();
+    server.closeAllConnections?.();
+    await new Promise((resolve) => { server.close(() => resolve()); });
+  }
+
+  return {
+    base,
+    port: actualPort,
+    get info() { return info(); },
+    control,
+    config,
+    providers,
+    close,
+  };
+}

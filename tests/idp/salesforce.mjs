@@ -1,0 +1,451 @@
+// Emulated Salesforce login host (external client app, public client + PKCE)
+// and a sliver of the REST API on an "instance".
+//
+// Layout (real host in brackets):
+//   /salesforce/services/oauth2/authorize   [login.salesforce.com/services/oauth2/authorize]
+//   /salesforce/services/oauth2/token
+//   /salesforce/services/oauth2/revoke
+//   /salesforce/services/oauth2/userinfo
+//   /salesforce/id/<orgId>/<userId>         identity URL (the "id" of a token response)
+//   /salesforce-instance/services/data/v60.0/sobjects/       [<instance_url>/services/data/...]
+//   /salesforce-instance/services/data/v60.0/query?q=...
+//
+// Behaviour and the doc each follows:
+// - Token responses have NO expires_in; they carry access_token, refresh_token
+//   (code grant; refresh grant only when rotation is on), signature (base64
+//   HMAC-SHA256 of id + issued_at), scope, id_token (openid), instance_url, id,
+//   token_type "Bearer", issued_at (ms since epoch, as a string).
+//   [help.salesforce.com "OAuth 2.0 Web Server Flow for Web App Integration"]
+// - The access token is a session: valid for the session timeout, extended by
+//   each use; an invalid session answers the REST API with
+//   401 [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}].
+//   [Salesforce REST API Developer Guide, "Status Codes and Error Responses"]
+// - Scope `refresh_token` (or `offline_access`) gives a refresh token; no
+//   prompt=consent needed.
+// - Refresh errors: {"error":"invalid_grant","error_description":"expired access/refresh token"}
+//   [help.salesforce.com "OAuth 2.0 Authorization Errors"]. Other rows of the
+//   providers.md table (authentication failure, ip restricted or invalid login
+//   hours, inactive_user, inactive_org, rate_limit_exceeded) are available as faults.
+// - Revoke: POST token=... -> 200 (revoking a refresh token revokes its grant;
+//   revoking an access token ends that session); unknown token ->
+//   400 {"error":"unsupported_token_type","error_description":"this token type is not supported"}.
+//   [help.salesforce.com "Revoke OAuth Tokens"]
+// - /userinfo with an invalid token answers 403 "Bad_OAuth_Token" (unverified).
+
+import crypto from 'node:crypto';
+
+import {
+  createOidcProvider, forward, encodeForm, sendJson, sendText, applyCors, bearerToken, basicAuth,
+  makeRedirectMatcher, registrableRedirectUris, Store, authorizeErrorRedirect, splitCode, originAllowed,
+  accountIndex, rewriteLoginSubmission,
+} from './common.mjs';
+
+export const SF_CLIENT = 'sidebar-sf-eca';
+export const SF_ORG_ID = '00D5g00000LOCALEAA';
+export const SF_ACCOUNTS = [
+  { login: 'alice@acme.test', name: 'Alice Acme', userId: '0055g00000ALICEAAA' },
+  { login: 'bob@acme.test', name: 'Bob Acme', userId: '0055g00000BOB00AAA' },
+];
+const API_VERSION = 'v60.0';
+
+// Token-endpoint error bodies (every row of providers.md's Salesforce table).
+// Salesforce answers these with HTTP 400, rate_limit_exceeded included.
+// Descriptions other than "expired access/refresh token", "authentication
+// failure" and "ip restricted or invalid login hours" are unverified.
+const SF_ERRORS = {
+  'expired access/refresh token': { error: 'invalid_grant', error_description: 'expired access/refresh token' },
+  'authentication failure': { error: 'invalid_grant', error_description: 'authentication failure' },
+  'ip restricted or invalid login hours': { error: 'invalid_grant', error_description: 'ip restricted or invalid login hours' },
+  inactive_user: { error: 'inactive_user', error_description: 'user is inactive' },
+  inactive_org: { error: 'inactive_org', error_description: 'organization is locked, closed, or suspended' },
+  rate_limit_exceeded: { error: 'rate_limit_exceeded', error_description: 'rate limit exceeded' },
+  invalid_client_id: { error: 'invalid_client_id', error_description: 'client identifier invalid' },
+  invalid_client: { error: 'invalid_client', error_description: 'invalid client credentials' },
+  redirect_uri_mismatch: { error: 'redirect_uri_mismatch', error_description: 'redirect_uri must match configuration' },
+  unsupported_grant_type: { error: 'unsupported_grant_type', error_description: 'grant type not supported' },
+};
+const SF_ALIASES = {
+  invalid_grant: 'expired access/refresh token',
+  expired_token: 'expired access/refresh token',
+  authentication_failure: 'authentication failure',
+  ip_restricted: 'ip restricted or invalid login hours',
+};
+
+export function createSalesforce({ base, config, redirectUris }) {
+  const store = new Store();
+  const issuer = `${base}/salesforce`;
+  const instanceUrl = `${base}/salesforce-instance`;
+  const cfg = () => config.salesforce;
+  const idUrl = (userId) => `${base}/salesforce/id/${SF_ORG_ID}/${userId}`;
+  // The subject of a Salesforce user is its identity URL.
+  const index = accountIndex(SF_ACCOUNTS.map((a) => ({ ...a, sub: idUrl(a.userId) })), (a) => ({
+    user_id: a.userId,
+    organization_id: SF_ORG_ID,
+    preferred_username: a.login,
+    nickname: a.login.split('@')[0],
+    name: a.name,
+    email: a.login,
+    email_verified: true,
+  }));
+  const accounts = index.bySub;
+  const redirectList = [...redirectUris];
+
+  // Sessions: access token value -> {accountId, lastUsed(ms), grantId}
+  const sessions = new Map();
+
+  const provider = createOidcProvider({
+    issuer,
+    store,
+    cookiePrefix: 'sf',
+    routes: {
+      authorization: '/services/oauth2/authorize',
+      token: '/services/oauth2/token',
+      userinfo: '/services/oauth2/userinfo',
+      jwks: '/id/keys',
+      end_session: '/services/auth/idp/oidc/logout',
+    },
+    clients: [{
+      client_id: SF_CLIENT,
+      client_name: 'Sidebar (external client app)',
+      application_type: 'web',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: registrableRedirectUris(redirectList),
+    }],
+    accounts,
+    scopes: ['openid', 'api', 'refresh_token', 'offline_access', 'id', 'profile', 'email', 'web', 'full'],
+    // Salesforce's userinfo returns the whole profile for the openid scope.
+    claims: {
+      openid: ['sub', 'preferred_username', 'name', 'nickname', 'email', 'email_verified', 'user_id', 'organization_id'],
+      profile: ['name', 'preferred_username', 'nickname', 'user_id', 'organization_id'],
+      email: ['email', 'email_verified'],
+      id: ['preferred_username', 'user_id', 'organization_id', 'name', 'email'],
+    },
+    // oidc-provider's hard cap; the real validity is the sliding session below.
+    accessTokenTtl: () => 12 * 3600,
+    refreshTokenTtl: () => 365 * 86400, // "valid until revoked"
+    rotateRefreshToken: () => cfg().rotateRefreshTokens,
+    issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
+      && (code.scopes.has('refresh_token') || code.scopes.has('offline_access')),
+    redirectAllowed: (v) => makeRedirectMatcher(redirectList)(v),
+    after: afterHook,
+  });
+
+  const sign = (id, issuedAt) => crypto.createHmac('sha256', cfg().signatureKey).update(id + issuedAt).digest('base64');
+
+  async function afterHook(ctx) {
+    const idp = ctx.req.idp;
+    if (!idp) return;
+    if (idp.endpoint === 'token') {
+      if (!cfg().corsOnOAuthEndpoints) {
+        ctx.remove('Access-Control-Allow-Origin');
+        ctx.remove('Access-Control-Expose-Headers');
+      }
+      if (ctx.status === 200 && ctx.body?.access_token) {
+        const b = ctx.body;
+        const at = ctx.oidc?.entities?.AccessToken;
+        const id = at?.accountId ?? idUrl('005000000000000AAA');
+        const issuedAt = String(Date.now());
+        sessions.set(b.access_token, { accountId: at?.accountId, lastUsed: Date.now(), grantId: at?.grantId });
+        const out = { access_token: b.access_token };
+        const rotated = idp.grantType === 'refresh_token' ? cfg().rotateRefreshTokens : true;
+        if (b.refresh_token && rotated) out.refresh_token = b.refresh_token;
+        out.signature = sign(id, issuedAt);
+        out.scope = b.scope;
+        if (b.id_token) out.id_token = b.id_token;
+        out.instance_url = instanceUrl;
+        out.id = id;
+        out.token_type = 'Bearer';
+        out.issued_at = issuedAt;
+        ctx.body = out;
+      } else if (ctx.body?.error) {
+        const { status, body } = mapTokenError(ctx, idp);
+        ctx.status = status;
+        ctx.body = body;
+      }
+    }
+  }
+
+  //   any refresh failure (revoked, replayed, expired, unknown)   -> invalid_grant "expired access/refresh token"
+  //   code replayed / unknown / expired                          -> invalid_grant "invalid authorization code" (unverified)
+  //   PKCE verifier missing or wrong                             -> invalid_grant "invalid code verifier" (unverified)
+  //   redirect_uri differs                                       -> redirect_uri_mismatch
+  function mapTokenError(ctx, idp) {
+    const err = ctx.state.idpError;
+    const detail = String(err?.error_detail || err?.cause?.message || '');
+    const e = ctx.body.error;
+    const out = (body) => ({ status: 400, body });
+    if (e === 'invalid_grant') {
+      if (idp.grantType === 'refresh_token') return out(SF_ERRORS['expired access/refresh token']);
+      if (/code_verifier/.test(detail)) return out({ error: 'invalid_grant', error_description: 'invalid code verifier' });
+      if (/redirect_uri/.test(detail)) return out(SF_ERRORS.redirect_uri_mismatch);
+      return out({ error: 'invalid_grant', error_description: 'invalid authorization code' });
+    }
+    if (e === 'unsupported_grant_type') return out(SF_ERRORS.unsupported_grant_type);
+    if (e === 'invalid_client') return out(SF_ERRORS.invalid_client_id);
+    if (e === 'invalid_request') {
+      const m = /missing required parameters? '?([a-z_]+)/.exec(ctx.body.error_description || '');
+      return out({ error: 'invalid_request', error_description: m ? `missing required parameter ${m[1]}` : 'invalid request' });
+    }
+    if (e === 'invalid_scope') return out({ error: 'invalid_scope', error_description: 'the requested scope is not allowed' });
+    return { status: 500, body: { error: 'server_error', error_description: 'internal server error' } };
+  }
+
+  // --- sessions ---------------------------------------------------------------
+  // Returns the session of a valid access token (extending it), or undefined.
+  async function useSession(token) {
+    if (!token) return undefined;
+    const s = sessions.get(token);
+    if (!s) return undefined;
+    const at = await provider.AccessToken.find(token);
+    if (!at || Date.now() - s.lastUsed > cfg().sessionTimeout * 1000) {
+      sessions.delete(token);
+      return undefined;
+    }
+    s.lastUsed = Date.now();
+    return { ...s, at };
+  }
+
+  function expireSessions(account) {
+    const want = index.resolve(account);
+    let n = 0;
+    for (const [k, s] of sessions) {
+      if (!want || s.accountId === want) { sessions.delete(k); n += 1; }
+    }
+    return n;
+  }
+
+  // --- routing ----------------------------------------------------------------
+  function route(url) {
+    const m = /^\/salesforce(\/.*)?$/.exec(url.pathname);
+    if (!m) return null;
+    const inner = m[1] || '/';
+    const endpoints = {
+      '/services/oauth2/authorize': 'authorize',
+      '/services/oauth2/token': 'token',
+      '/services/oauth2/revoke': 'revoke',
+      '/services/oauth2/userinfo': 'userinfo',
+      '/.well-known/openid-configuration': 'discovery',
+    };
+    let endpoint = endpoints[inner] || 'other';
+    if (inner.startsWith('/services/oauth2/authorize/')) endpoint = 'resume';
+    if (inner.startsWith('/interaction/')) endpoint = 'interaction';
+    if (inner.startsWith('/id/') && inner !== '/id/keys') endpoint = 'identity';
+    return { endpoint, mount: '/salesforce', inner };
+  }
+
+  function apiRoute(url) {
+    return url.pathname.startsWith('/salesforce-instance/') ? { endpoint: 'api' } : null;
+  }
+
+  async function handle(req, res, { url, route: r, body, params }) {
+    const idp = {
+      endpoint: r.endpoint,
+      params: params || {},
+      grantType: params?.grant_type,
+      clientId: params?.client_id || basicAuth(req)?.clientId,
+    };
+    let inner = r.inner + url.search;
+    let fwdBody = body;
+
+    if (r.endpoint === 'revoke') return handleRevoke(req, res, idp);
+    if (r.endpoint === 'identity') return handleIdentity(req, res, r);
+
+    if (r.endpoint === 'interaction' && req.method === 'POST') {
+      fwdBody = rewriteLoginSubmission(res, idp.params, index.loginToSub);
+      if (!fwdBody) return undefined;
+    }
+
+    if (r.endpoint === 'authorize' && req.method === 'GET') {
+      const q = new URLSearchParams(url.search);
+      // offline_access is Salesforce's synonym of refresh_token.
+      if (q.has('scope')) q.set('scope', q.get('scope').split(' ').map((s) => (s === 'offline_access' ? 'refresh_token' : s)).join(' '));
+      inner = `${r.inner}?${q.toString()}`;
+    }
+
+    if (r.endpoint === 'userinfo') {
+      if (applyCors(req, res)) return;
+      const s = await useSession(bearerToken(req));
+      if (!s) return sendText(res, 403, 'Bad_OAuth_Token');
+    }
+
+    if (r.endpoint === 'token' && req.method === 'POST') {
+      const corsOk = cfg().corsOnOAuthEndpoints;
+      const reply = (status, b) => { if (corsOk) applyCors(req, res); return sendJson(res, status, b); };
+      if (!idp.clientId) return reply(400, { error: 'invalid_client_id', error_description: 'client identifier invalid' });
+      if (idp.clientId !== SF_CLIENT) return reply(400, SF_ERRORS.invalid_client_id);
+      if (!['authorization_code', 'refresh_token'].includes(idp.grantType)) return reply(400, SF_ERRORS.unsupported_grant_type);
+      const p = { ...idp.params, client_id: idp.clientId };
+      delete p.client_secret; // a secret is optional for this public app; it is ignored
+      fwdBody = encodeForm(p);
+      if (basicAuth(req)) delete req.headers.authorization;
+    }
+    return forward(provider, req, res, { mount: r.mount, innerUrl: inner, body: fwdBody, idp });
+  }
+
+  async function handleRevoke(req, res, idp) {
+    if (cfg().corsOnOAuthEndpoints && applyCors(req, res, { methods: 'POST,GET,OPTIONS' })) return;
+    const token = idp.params.token;
+    const unsupported = () => sendJson(res, 400, { error: 'unsupported_token_type', error_description: 'this token type is not supported' });
+    if (!token) return unsupported();
+    const rt = await provider.RefreshToken.find(token, { ignoreExpiration: true });
+    if (rt && !rt.consumed) {
+      store.revokeGrant(rt.grantId, 'user_revoked');
+      for (const [k, s] of sessions) if (s.grantId === rt.grantId) sessions.delete(k);
+      return sendText(res, 200, '');
+    }
+    if (sessions.has(token)) {
+      sessions.delete(token);
+      const at = await provider.AccessToken.find(token, { ignoreExpiration: true });
+      if (at) await at.destroy();
+      return sendText(res, 200, '');
+    }
+    return unsupported();
+  }
+
+  // GET <id URL> with the access token: the identity service.
+  async function handleIdentity(req, res, r) {
+    if (applyCors(req, res)) return;
+    const s = await useSession(bearerToken(req));
+    if (!s) return sendText(res, 403, 'Bad_OAuth_Token');
+    const acct = index.row(s.accountId);
+    const id = `${base}/salesforce${r.inner}`;
+    if (id !== s.accountId) return sendText(res, 403, 'Bad_OAuth_Token');
+    return sendJson(res, 200, {
+      id,
+      asserted_user: true,
+      user_id: acct?.userId,
+      organization_id: SF_ORG_ID,
+      username: acct?.login,
+      nick_name: acct?.login.split('@')[0],
+      display_name: acct?.name,
+      email: acct?.login,
+      email_verified: true,
+      active: true,
+      user_type: 'STANDARD',
+      language: 'en_US',
+      locale: 'en_US',
+      utcOffset: 0,
+      urls: {
+        rest: `${instanceUrl}/services/data/{version}/`,
+        sobjects: `${instanceUrl}/services/data/{version}/sobjects/`,
+        query: `${instanceUrl}/services/data/{version}/query/`,
+        profile: `${instanceUrl}/${acct?.userId}`,
+      },
+      is_app_installed: true,
+    });
+  }
+
+  // --- REST API on the instance ---------------------------------------------------
+  const invalidSession = [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }];
+
+  async function handleApi(req, res, { url }) {
+    if (applyCors(req, res, { methods: 'GET,OPTIONS' })) return;
+    const path = url.pathname.replace(/\/+$/, '');
+    if (path === '/salesforce-instance/services/data') {
+      return sendJson(res, 200, [{ label: "Spring '24", url: `/services/data/${API_VERSION}`, version: API_VERSION.slice(1) }]);
+    }
+    const s = await useSession(bearerToken(req));
+    if (!s) return sendJson(res, 401, invalidSession);
+    const prefix = `/salesforce-instance/services/data/${API_VERSION}`;
+    if (path === `${prefix}/sobjects`) {
+      return sendJson(res, 200, {
+        encoding: 'UTF-8',
+        maxBatchSize: 200,
+        sobjects: ['Account', 'Contact', 'Opportunity', 'Case'].map((name) => ({
+          name, label: name, labelPlural: `${name}s`, queryable: true, retrieveable: true,
+          urls: { sobject: `/services/data/${API_VERSION}/sobjects/${name}` },
+        })),
+      });
+    }
+    if (path === `${prefix}/query`) {
+      if (!url.searchParams.get('q')) return sendJson(res, 400, [{ message: 'A query string has to be specified', errorCode: 'MALFORMED_QUERY' }]);
+      return sendJson(res, 200, {
+        totalSize: 2,
+        done: true,
+        records: [
+          { attributes: { type: 'Account', url: `/services/data/${API_VERSION}/sobjects/Account/0015g00000ACME1AAA` }, Id: '0015g00000ACME1AAA', Name: 'Acme Corporation' },
+          { attributes: { type: 'Account', url: `/services/data/${API_VERSION}/sobjects/Account/0015g00000GLOBXAAA` }, Id: '0015g00000GLOBXAAA', Name: 'Globex' },
+        ],
+      });
+    }
+    return sendJson(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+  }
+
+  // --- fault injection hooks ------------------------------------------------------
+  function errorFor(endpoint, spec, { validateOnly, params } = {}) {
+    const raw = String(spec.code ?? '').trim();
+    if (endpoint === 'api') {
+      const table = {
+        INVALID_SESSION_ID: () => ({ status: 401, body: invalidSession }),
+        REQUEST_LIMIT_EXCEEDED: () => ({ status: 403, body: [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }] }),
+        SERVER_UNAVAILABLE: () => ({ status: 503, body: [{ message: 'Server temporarily unavailable', errorCode: 'SERVER_UNAVAILABLE' }] }),
+        API_DISABLED_FOR_ORG: () => ({ status: 403, body: [{ message: 'API is not enabled for this Organization or Partner', errorCode: 'API_DISABLED_FOR_ORG' }] }),
+      };
+      if (!table[raw]) throw new Error(`unknown Salesforce API error ${raw}; one of ${Object.keys(table).join(', ')}`);
+      return validateOnly ? null : table[raw]();
+    }
+    if (endpoint === 'authorize') {
+      const { error, description } = splitCode(raw || 'access_denied');
+      return validateOnly ? null : authorizeErrorRedirect(params, error, description || 'end-user denied authorization');
+    }
+    const { error, description } = splitCode(raw);
+    const key = SF_ALIASES[raw] || (description !== undefined && error === 'invalid_grant' ? description : raw);
+    if (SF_ERRORS[key]) return validateOnly ? null : { status: spec.status || 400, body: { ...SF_ERRORS[key] } };
+    if (!error || description === undefined) {
+      throw new Error(`unknown Salesforce error ${raw}; one of ${Object.keys(SF_ERRORS).join(', ')} or "error:description"`);
+    }
+    return validateOnly ? null : { status: spec.status || 400, body: { error, error_description: description } };
+  }
+
+  function statusFor(status, endpoint) {
+    if (endpoint === 'api') {
+      return { contentType: 'application/json;charset=UTF-8', body: JSON.stringify([{ message: 'Server temporarily unavailable', errorCode: 'SERVER_UNAVAILABLE' }]) };
+    }
+    return {
+      contentType: 'text/html;charset=UTF-8',
+      body: `<html><head><title>Service Unavailable</title></head><body><h1>Service Unavailable</h1><p>Salesforce is temporarily unavailable (HTTP ${status}). We're working to restore service as quickly as possible.</p></body></html>`,
+    };
+  }
+
+  return {
+    name: 'salesforce',
+    provider,
+    store,
+    route,
+    apiRoute,
+    handle,
+    handleApi,
+    errorFor,
+    statusFor,
+    malformedFor: (endpoint) => (endpoint === 'api' ? '{"encoding":"UTF-8","maxBatchSize":200,"sobjects":[{"name":"Acc' : '{"access_token":"00D5g00000LOCALEAA!AQ4AQ'),
+    corsAllowedFor: (endpoint, origin) => endpoint !== 'authorize' && originAllowed(origin)
+      && (!['token', 'revoke'].includes(endpoint) || cfg().corsOnOAuthEndpoints),
+    errorCodes: () => [...Object.keys(SF_ERRORS), ...Object.keys(SF_ALIASES), '<error>:<description>'],
+    revokeAccount: (account) => {
+      const n = store.revokeAccount(index.resolve(account), 'password_change');
+      expireSessions(account);
+      return n;
+    },
+    endSessions: (account) => store.endSessions(index.resolve(account)),
+    expireSessions,
+    addRedirectUris: (uris) => { for (const u of uris) if (!redirectList.includes(u)) redirectList.push(u); },
+    describe: () => ({
+      issuer,
+      loginHost: `${base}/salesforce`,
+      authorize: `${base}/salesforce/services/oauth2/authorize`,
+      token: `${base}/salesforce/services/oauth2/token`,
+      revoke: `${base}/salesforce/services/oauth2/revoke`,
+      userinfo: `${base}/salesforce/services/oauth2/userinfo`,
+      discovery: `${base}/salesforce/.well-known/openid-configuration`,
+      jwks: `${base}/salesforce/id/keys`,
+      instanceUrl,
+      api: `${instanceUrl}/services/data/${API_VERSION}`,
+      clientId: SF_CLIENT,
+      orgId: SF_ORG_ID,
+      accounts: SF_ACCOUNTS.map((a) => a.login),
+    }),
+    close: () => store.close(),
+  };
+}

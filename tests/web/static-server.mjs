@@ -1,0 +1,176 @@
+// A tiny static file server for the web host and its tests.
+//
+//   import { startStaticServer } from './static-server.mjs';
+//   const { url, close } = await startStaticServer({ root, port: 0 });
+//
+//   node tests/web/static-server.mjs --port 8080 [--root <dir>] [--host 127.0.0.1]
+//
+// Serves files below `root` (default: the repository root) on 127.0.0.1 only, with the
+// MIME types the pages need (`application/wasm` for the engine, `text/javascript` for
+// `.js`/`.mjs`). No directory listings; `/dir/` serves `/dir/index.html`. Nothing is cached
+// (`Cache-Control: no-store`), so a rebuilt `pkg/` is picked up on reload.
+
+import { createServer } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(HERE, '..', '..');
+
+export const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.cjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.ts': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.xml': 'application/xml; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+};
+
+export function mimeTypeFor(filePath) {
+  return MIME_TYPES[path.extname(filePath).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/**
+ * Start serving `root` on 127.0.0.1.
+ * @param {{root?: string, port?: number, host?: string}} [options]
+ * @returns {Promise<{url: string, port: number, close: () => Promise<void>}>}
+ *   `url` is the origin without a trailing slash, e.g. `http://127.0.0.1:43121`.
+ */
+export async function startStaticServer({ root = REPO_ROOT, port = 0, host = '127.0.0.1' } = {}) {
+  const absRoot = path.resolve(root);
+  const server = createServer((req, res) => {
+    handle(absRoot, req, res).catch((err) => {
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${err.message}\n`);
+      else res.destroy();
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = server.address().port;
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return {
+    url: `http://${host}:${actualPort}`,
+    port: actualPort,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+function send(res, status, type, body, extra = {}) {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...extra,
+  });
+  res.end(body);
+}
+
+async function handle(root, req, res) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    return;
+  }
+  let pathname;
+  try {
+    pathname = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+  } catch {
+    send(res, 400, 'text/plain; charset=utf-8', 'bad request\n');
+    return;
+  }
+  if (pathname.includes('\0')) {
+    send(res, 400, 'text/plain; charset=utf-8', 'bad request\n');
+    return;
+  }
+  let filePath = path.resolve(root, '.' + pathname);
+  // Never serve anything outside the root (`..`, absolute paths, symlink-free check).
+  if (filePath !== root && !filePath.startsWith(root + path.sep)) {
+    send(res, 403, 'text/plain; charset=utf-8', 'forbidden\n');
+    return;
+  }
+  let info = await stat(filePath).catch(() => null);
+  if (info?.isDirectory()) {
+    if (!pathname.endsWith('/')) {
+      res.writeHead(301, { Location: pathname + '/', 'Cache-Control': 'no-store' });
+      res.end();
+      return;
+    }
+    filePath = path.join(filePath, 'index.html');
+    info = await stat(filePath).catch(() => null);
+  }
+  if (!info?.isFile()) {
+    send(res, 404, 'text/plain; charset=utf-8', `not found: ${pathname}\n`);
+    return;
+  }
+  res.writeHead(200, {
+    'Content-Type': mimeTypeFor(filePath),
+    'Content-Length': info.size,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  createReadStream(filePath).on('error', () => res.destroy()).pipe(res);
+}
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [key, inline] = a.startsWith('--') ? a.slice(2).split('=', 2) : [null, null];
+    if (!key) continue;
+    out[key] = inline ?? argv[++i];
+  }
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = parseArgs(process.argv.slice(2));
+  const port = args.port === undefined ? 8080 : Number(args.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`invalid --port ${args.port}`);
+    process.exit(2);
+  }
+  const { url, close } = await startStaticServer({
+    root: args.root ? path.resolve(args.root) : REPO_ROOT,
+    port,
+    host: args.host ?? '127.0.0.1',
+  });
+  console.log(`serving ${args.root ? path.resolve(args.root) : REPO_ROOT} at ${url}/ (dashboard: ${url}/www/index.html)`);
+  const stop = () => close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

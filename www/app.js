@@ -1,0 +1,151 @@
+// Bootstrap of the web host page (www/index.html), also used by www/devtools.html.
+//
+//   /www/index.html                    the real engine (/pkg/sidebar_auth.js, from wasm-pack)
+//   /www/index.html?engine=fake        the in-memory fake (www/fake-engine.js)
+//     &scenario=default|attention|empty|busy   canned state of the fake
+//     &popup=1                          the fake signs in through the real pop-up + callback path
+//   ?config=/path/config.json           another configuration (same origin only)
+//
+// Exports bootWebHost() for other pages; runs the dashboard when the page says
+// <body data-page="dashboard">.
+
+import { mountDashboard } from './dashboard.js';
+import { webHostDriver } from './host-web.js';
+
+export const DEFAULT_CONFIG_URL = '/www/config.json';
+
+export function engineChoice(params) {
+  return params.get('engine') === 'fake' ? 'fake' : 'real';
+}
+
+/**
+ * Load the engine configuration. A `?config=` URL must be on this origin: a configuration
+ * names the identity provider endpoints, so a link must not be able to point the page at
+ * someone else's.
+ */
+export async function loadConfig(params) {
+  const raw = params.get('config') || DEFAULT_CONFIG_URL;
+  const url = new URL(raw, location.href);
+  if (url.origin !== location.origin) {
+    throw { code: 'config_rejected', message: `The configuration must come from this site (${location.origin}), not ${url.origin}.` };
+  }
+  let res;
+  try {
+    res = await fetch(url, { cache: 'no-store', credentials: 'same-origin' });
+  } catch (err) {
+    throw { code: 'config_unavailable', message: `Could not load the configuration ${url.pathname}: ${err?.message ?? err}` };
+  }
+  if (!res.ok) throw { code: 'config_unavailable', message: `Could not load the configuration ${url.pathname} (HTTP ${res.status}).` };
+  try {
+    return await res.json();
+  } catch {
+    throw { code: 'config_invalid', message: `The configuration ${url.pathname} is not valid JSON.` };
+  }
+}
+
+export async function loadEngineModule(choice) {
+  if (choice === 'fake') return import('./fake-engine.js');
+  try {
+    return await import(new URL('../pkg/sidebar_auth.js', import.meta.url).href);
+  } catch (err) {
+    throw {
+      code: 'engine_missing',
+      message: 'The engine is not built. Run `wasm-pack build --target web --out-dir pkg`, or open this page with ?engine=fake.',
+      cause: String(err?.message ?? err),
+    };
+  }
+}
+
+/**
+ * Load config and engine, create the engine with the web host driver, and wire wake-ups.
+ * @returns {Promise<{auth: object, driver: object, config: object, engine: 'real'|'fake', module: object, tick: () => Promise<void>}>}
+ */
+export async function bootWebHost({ params = new URLSearchParams(location.search) } = {}) {
+  const engine = engineChoice(params);
+  let config;
+  try {
+    config = await loadConfig(params);
+  } catch (err) {
+    if (engine !== 'fake') throw err;
+    config = {}; // the fake needs no endpoints
+  }
+  if (engine === 'fake') {
+    config = {
+      ...config,
+      fake: {
+        ...(config.fake ?? {}),
+        scenario: params.get('scenario') ?? config.fake?.scenario ?? 'default',
+        popup: params.get('popup') === '1' || config.fake?.popup === true,
+      },
+    };
+  }
+  const module = await loadEngineModule(engine);
+  await module.default();
+
+  let auth = null;
+  let ticking = null;
+  // One tick at a time; a wake-up during a tick is covered by the tick's own reschedule.
+  const tick = () => {
+    if (!auth) return Promise.resolve();
+    if (!ticking) {
+      ticking = Promise.resolve()
+        .then(() => auth.tick())
+        .catch((err) => console.warn('[sidebar-auth] tick failed:', err?.code ?? err))
+        .finally(() => {
+          ticking = null;
+        });
+    }
+    return ticking;
+  };
+  const driver = webHostDriver({ onWake: () => void tick() });
+  auth = await module.SidebarAuth.create(config, driver);
+
+  // Background tabs throttle timers and a sleeping laptop skips them: catch up when the page
+  // is seen again or the network comes back. (The engine decides whether anything is due.)
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void tick();
+  });
+  window.addEventListener('online', () => void tick());
+  void tick();
+
+  return { auth, driver, config, engine, module, tick };
+}
+
+export function showBootError(root, err) {
+  const box = document.createElement('div');
+  box.className = 'sa-boot-error';
+  box.setAttribute('role', 'alert');
+  box.setAttribute('data-testid', 'boot-error');
+  const title = document.createElement('strong');
+  title.textContent = 'Sync Settings could not start. ';
+  const text = document.createElement('span');
+  text.textContent = err?.message ?? String(err);
+  box.append(title, text);
+  root.replaceChildren(box);
+}
+
+async function main() {
+  const root = document.getElementById('app');
+  const devtoolsLink = document.querySelector('a[href="devtools.html"]');
+  if (devtoolsLink) devtoolsLink.search = location.search;
+  try {
+    const host = await bootWebHost();
+    const badge = document.getElementById('engine-badge');
+    if (badge && host.engine === 'fake') {
+      badge.hidden = false;
+      badge.textContent = 'fake engine';
+    }
+    const dashboard = mountDashboard(root, host.auth);
+    if (host.engine === 'fake') {
+      // For tests and manual poking only; the real engine is not put on window.
+      window.__sidebarAuth = { auth: host.auth, driver: host.driver, dashboard };
+    }
+    document.body.setAttribute('data-ready', 'true');
+  } catch (err) {
+    console.error('[sidebar-auth] boot failed', err);
+    showBootError(root, err);
+    document.body.setAttribute('data-ready', 'error');
+  }
+}
+
+if (document.body?.dataset.page === 'dashboard') main();

@@ -1,0 +1,739 @@
+// The Sync Settings screen: renders the engine's DashboardView and calls its methods.
+//
+// Shared by every host (web page, Chrome side panel, Outlook task pane): nothing here knows
+// how a host opens windows or stores data. It decides nothing about tokens either; the view
+// says what to show (status, reason, which buttons), this file only draws it.
+//
+//   renderDashboard(root, view, actions, options?)   draw `view` into `root`
+//     actions = { refresh(service), change(service, options), disconnect(service),
+//                 selectMailService(choice) }
+//     options = { now?: number  engine time to compute relative times against (default view.now),
+//                 pending?: Iterable<string>  services with an action in flight (buttons disabled) }
+//   mountDashboard(root, auth, options?) -> { render(), showError(err, service?), unmount() }
+//     subscribes to `auth`, wires the actions to the engine, shows rejected actions in an
+//     aria-live region, refreshes "Sign-in needed in N h" every 30 s.
+//   updateRelativeTimes(root, now)   re-text the relative times only
+//   formatSignInNeeded(ms), formatRetryIn(ms), serviceForMailChoice(choice)
+
+const HOUR = 3_600_000;
+const MIN = 60_000;
+export const RELATIVE_REFRESH_MS = 30_000;
+
+/** Which connection card belongs to which mail-service choice. */
+const SERVICE_FOR_MAIL_CHOICE = {
+  microsoft365: 'microsoft',
+  outlook_com: 'microsoft',
+  gmail: 'google',
+  exchange: 'exchange',
+};
+
+export function serviceForMailChoice(choice) {
+  return SERVICE_FOR_MAIL_CHOICE[choice] ?? null;
+}
+
+const PILL_GLYPH = {
+  connected: '✓',
+  needs_attention: '!',
+  retrying: '↻',
+  refreshing: '↻',
+  signing_in: '…',
+  disconnected: '–',
+};
+
+const FALLBACK_STATUS_TEXT = {
+  disconnected: 'Not connected',
+  connected: 'Connected',
+  signing_in: 'Signing in…',
+  refreshing: 'Refreshing…',
+  retrying: 'Retrying',
+  needs_attention: 'Needs attention',
+};
+
+const ERROR_TEXT = {
+  popup_blocked: 'The sign-in window was blocked. Allow pop-ups for this page and try again.',
+  sign_in_cancelled: 'Sign-in was cancelled before it finished.',
+  interaction_required: 'Signing in needs you: use Refresh.',
+  storage_unavailable: 'Your browser did not let the sidebar save its connections.',
+};
+
+/** "Sign-in needed in 23 h" from the time left (ms). */
+export function formatSignInNeeded(msLeft) {
+  if (!Number.isFinite(msLeft)) return '';
+  if (msLeft <= 0) return 'Sign-in needed now';
+  if (msLeft < HOUR) return `Sign-in needed in ${Math.max(1, Math.ceil(msLeft / MIN))} min`;
+  if (msLeft < 48 * HOUR) return `Sign-in needed in ${Math.floor(msLeft / HOUR)} h`;
+  return `Sign-in needed in ${Math.floor(msLeft / (24 * HOUR))} days`;
+}
+
+/** "Next try in 3 min" from the time left (ms). */
+export function formatRetryIn(msLeft) {
+  if (!Number.isFinite(msLeft)) return '';
+  if (msLeft <= 0) return 'Trying again now';
+  if (msLeft < MIN) return `Next try in ${Math.max(1, Math.ceil(msLeft / 1000))} s`;
+  if (msLeft < HOUR) return `Next try in ${Math.ceil(msLeft / MIN)} min`;
+  return `Next try in ${Math.floor(msLeft / HOUR)} h ${Math.round((msLeft % HOUR) / MIN)} min`;
+}
+
+function humanize(id) {
+  if (!id) return '';
+  const s = String(id).replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** Text for a rejected engine/driver call: its message, else a known code, else the code. */
+export function errorText(err) {
+  if (err == null) return 'Something went wrong.';
+  if (typeof err === 'string') return err;
+  if (err.code && ERROR_TEXT[err.code] && (!err.message || err.code === 'sign_in_cancelled')) return ERROR_TEXT[err.code];
+  if (typeof err.message === 'string' && err.message) return err.message;
+  if (err.reasonText) return err.reasonText;
+  if (err.code) return ERROR_TEXT[err.code] ?? humanize(err.code) + '.';
+  return 'Something went wrong.';
+}
+
+// ---- tiny DOM helper ----------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'checked' || k === 'value') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// ---- per-root UI state (open forms, their fields, focus) ----------------------------------
+
+const uiStates = new WeakMap();
+let rootCounter = 0;
+
+function uiState(root) {
+  let s = uiStates.get(root);
+  if (!s) {
+    s = { uid: `sa${++rootCounter}`, forms: {}, last: null, focusAfter: null };
+    uiStates.set(root, s);
+  }
+  return s;
+}
+
+function formState(ui, service, section) {
+  if (!ui.forms[service]) {
+    const hasSaved = (section.savedLogins ?? []).length > 0;
+    ui.forms[service] = {
+      open: false,
+      choice: hasSaved ? 'saved:0' : 'new',
+      username: '',
+      host: section.loginHosts?.[0]?.id ?? 'custom',
+      customUrl: '',
+      error: null,
+    };
+  }
+  return ui.forms[service];
+}
+
+// ---- rendering ----------------------------------------------------------------------------
+
+/**
+ * Draw the dashboard for `view` into `root` (replacing its content). Keeps keyboard focus and
+ * the state of an open Change form across redraws.
+ */
+export function renderDashboard(root, view, actions, options = {}) {
+  const ui = uiState(root);
+  ui.last = { view, actions, options };
+  const now = Number.isFinite(options.now) ? options.now : view?.now ?? Date.now();
+  const pending = new Set(options.pending ?? []);
+
+  // Remember focus by key so a redraw (every engine update) does not drop it.
+  const active = root.ownerDocument.activeElement;
+  const focusKey = ui.focusAfter ?? (active && root.contains(active) ? active.getAttribute('data-focus-key') : null);
+  let selection = null;
+  if (!ui.focusAfter && active && root.contains(active) && active.tagName === 'INPUT') {
+    try {
+      selection = [active.selectionStart, active.selectionEnd];
+    } catch {
+      selection = null; // radios have no selection
+    }
+  }
+  ui.focusAfter = null;
+
+  const rerender = () => {
+    const last = uiState(root).last;
+    renderDashboard(root, last.view, last.actions, last.options);
+  };
+
+  const ctx = { root, ui, now, pending, actions, rerender };
+  const board = h(
+    'div',
+    { class: 'sa-dashboard', 'data-testid': 'dashboard' },
+    (view?.sections ?? []).map((section) => renderSection(ctx, section)),
+  );
+  root.replaceChildren(board);
+
+  if (focusKey?.startsWith('form:')) {
+    // A Change form just opened: focus its first field (the checked radio of a group).
+    const form = root.querySelector(`[data-testid="change-form-${CSS.escape(focusKey.slice(5))}"]`);
+    form?.querySelector('input[type=radio]:checked, input:not([type=radio])')?.focus({ preventScroll: true });
+  } else if (focusKey) {
+    let target = root.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+    if (!target) {
+      // The focused button went away (the engine no longer offers it): keep the user on its card.
+      const m = /^(?:refresh|change|disconnect)-(.+)$/.exec(focusKey);
+      if (m) target = root.querySelector(`[data-testid="card-${CSS.escape(m[1])}"]`);
+    }
+    if (target) {
+      target.focus({ preventScroll: true });
+      if (selection && selection[0] !== null && typeof target.setSelectionRange === 'function') {
+        try {
+          target.setSelectionRange(selection[0], selection[1]);
+        } catch {
+          /* type=url/radio inputs do not support selection ranges */
+        }
+      }
+    }
+  }
+  return board;
+}
+
+function renderSection(ctx, section) {
+  const headingId = `${ctx.ui.uid}-h-${section.id}`;
+  let connections = section.connections ?? [];
+  const parts = [h('h2', { class: 'sa-section__title', id: headingId, text: section.title })];
+
+  if (Array.isArray(section.mailServiceChoices)) {
+    parts.push(renderMailChooser(ctx, section));
+    const wanted = serviceForMailChoice(section.mailService);
+    const matching = connections.filter((c) => c.service === wanted);
+    if (wanted && matching.length) connections = matching;
+    if (!wanted) {
+      parts.push(
+        h('p', {
+          class: 'sa-hint',
+          'data-testid': 'mail-service-hint',
+          text:
+            section.mailService === 'not_sure'
+              ? 'Not sure? Microsoft 365 and Outlook.com accounts sign in with Microsoft, Gmail with Google, and an Exchange server at work with your mailbox password. Connect the one you use.'
+              : 'Choose your mail service.',
+        }),
+      );
+    }
+  }
+
+  parts.push(h('div', { class: 'sa-cards' }, connections.map((c) => renderCard(ctx, section, c))));
+  return h('section', { class: `sa-section sa-section--${section.id}`, 'aria-labelledby': headingId, 'data-testid': `section-${section.id}` }, parts);
+}
+
+function renderMailChooser(ctx, section) {
+  const name = `${ctx.ui.uid}-mail-service`;
+  return h(
+    'fieldset',
+    { class: 'sa-choice', 'data-testid': 'mail-service' },
+    h('legend', { class: 'sa-choice__legend', text: 'Mail service' }),
+    h(
+      'div',
+      { class: 'sa-choice__options' },
+      section.mailServiceChoices.map((choice) =>
+        h(
+          'label',
+          { class: 'sa-choice__option' },
+          h('input', {
+            type: 'radio',
+            name,
+            value: choice.id,
+            checked: choice.id === section.mailService,
+            'data-testid': `mail-service-${choice.id}`,
+            'data-focus-key': `mail-service-${choice.id}`,
+            onchange: (e) => {
+              if (e.target.checked) ctx.actions.selectMailService(choice.id);
+            },
+          }),
+          h('span', { class: 'sa-choice__label', text: choice.label }),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderCard(ctx, section, c) {
+  const s = c.service;
+  const busy = !!c.busy || ctx.pending.has(s);
+  const titleId = `${ctx.ui.uid}-card-${s}`;
+  const statusText = c.statusText || FALLBACK_STATUS_TEXT[c.status] || humanize(c.status);
+  const hasForm = Array.isArray(section.loginHosts);
+  const form = hasForm ? formState(ctx.ui, s, section) : null;
+  const isNew = c.status === 'disconnected' && !c.account;
+  const showDisconnect = c.status !== 'disconnected' && c.status !== 'signing_in';
+
+  const pill = h(
+    'span',
+    { class: `sa-pill sa-pill--${c.status}`, 'data-testid': `status-${s}`, 'data-status': c.status },
+    h('span', { class: 'sa-pill__glyph', 'aria-hidden': 'true', text: PILL_GLYPH[c.status] ?? '•' }),
+    h('span', { class: 'sa-pill__text', text: statusText }),
+  );
+
+  const details = [];
+  if (c.reason || c.reasonText) {
+    details.push(
+      h('p', {
+        class: `sa-card__reason sa-card__reason--${c.action ?? 'none'}`,
+        'data-testid': `reason-${s}`,
+        'data-reason': c.reason ?? '',
+        text: c.reasonText || humanize(c.reason),
+      }),
+    );
+  }
+  if (c.action === 'contact_admin') {
+    details.push(h('p', { class: 'sa-card__advice', 'data-testid': `advice-${s}`, text: 'This needs your administrator; signing in again will not fix it.' }));
+  }
+  if (Number.isFinite(c.signInNeededAt)) {
+    const left = c.signInNeededAt - ctx.now;
+    details.push(
+      h('p', {
+        class: `sa-card__deadline${left < 4 * HOUR ? ' sa-card__deadline--soon' : ''}`,
+        'data-testid': `signin-needed-${s}`,
+        'data-signin-needed-at': String(c.signInNeededAt),
+        text: formatSignInNeeded(left),
+      }),
+    );
+  }
+  if (c.status === 'retrying' && Number.isFinite(c.nextRetryAt)) {
+    details.push(
+      h('p', {
+        class: 'sa-card__retry',
+        'data-testid': `next-retry-${s}`,
+        'data-next-retry-at': String(c.nextRetryAt),
+        text: formatRetryIn(c.nextRetryAt - ctx.now),
+      }),
+    );
+  }
+
+  const button = (kind, label, ariaLabel, primary, onActivate) =>
+    h('button', {
+      type: 'button',
+      class: `sa-btn${primary ? ' sa-btn--primary' : ''}${kind === 'disconnect' ? ' sa-btn--quiet' : ''}`,
+      'data-testid': `${kind}-${s}`,
+      'data-focus-key': `${kind}-${s}`,
+      'aria-label': ariaLabel,
+      // aria-disabled rather than `disabled`: a busy button keeps keyboard focus, and the
+      // engine update that ends `busy` finds the user where they were.
+      'aria-disabled': busy ? 'true' : null,
+      'aria-expanded': kind === 'change' && hasForm ? String(!!form.open) : null,
+      onclick: (e) => {
+        if (busy) {
+          e.preventDefault();
+          return;
+        }
+        onActivate();
+      },
+      text: label,
+    });
+
+  const buttons = [];
+  if (c.canRefresh) {
+    buttons.push(button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh', () => ctx.actions.refresh(s)));
+  }
+  if (c.canChange) {
+    const label = isNew ? 'Connect' : 'Change';
+    const primary = isNew || c.action === 'change';
+    buttons.push(
+      button('change', label, `${label} ${c.title}${isNew ? '' : ' account'}`, primary, () => {
+        if (hasForm) {
+          form.open = !form.open;
+          form.error = null;
+          if (form.open) ctx.ui.focusAfter = `form:${s}`;
+          ctx.rerender();
+        } else {
+          ctx.actions.change(s, {});
+        }
+      }),
+    );
+  }
+  if (showDisconnect) {
+    buttons.push(button('disconnect', 'Disconnect', `Disconnect ${c.title}`, false, () => ctx.actions.disconnect(s)));
+  }
+
+  const card = h(
+    'article',
+    {
+      class: `sa-card sa-card--${c.status}`,
+      'data-testid': `card-${s}`,
+      'data-service': s,
+      'aria-labelledby': titleId,
+      'aria-busy': busy ? 'true' : null,
+      tabindex: '-1',
+    },
+    h(
+      'div',
+      { class: 'sa-card__head' },
+      h('span', { class: `sa-logo sa-logo--${s}`, 'aria-hidden': 'true', text: (c.title || s).charAt(0).toUpperCase() }),
+      h(
+        'div',
+        { class: 'sa-card__id' },
+        h('h3', { class: 'sa-card__title', id: titleId, text: c.title || humanize(s) }),
+        h('p', {
+          class: `sa-card__account${c.account ? '' : ' sa-card__account--none'}`,
+          'data-testid': `account-${s}`,
+          text: c.account || 'No account connected',
+        }),
+      ),
+      pill,
+    ),
+    details.length ? h('div', { class: 'sa-card__details' }, details) : null,
+    buttons.length ? h('div', { class: 'sa-card__actions' }, buttons) : null,
+    hasForm && form.open && c.canChange && !busy ? renderChangeForm(ctx, section, c, form) : null,
+  );
+  return card;
+}
+
+function hostLabel(section, url) {
+  const known = (section.loginHosts ?? []).find((h) => h.url === url);
+  if (known) return known.label;
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function savedHostText(section, url) {
+  const label = hostLabel(section, url);
+  let host = url;
+  try {
+    host = new URL(url).host;
+  } catch {
+    /* keep as given */
+  }
+  return label === host ? host : `${label} · ${host}`;
+}
+
+function renderChangeForm(ctx, section, c, form) {
+  const s = c.service;
+  const id = (x) => `${ctx.ui.uid}-${s}-${x}`;
+  const saved = section.savedLogins ?? [];
+  const hosts = section.loginHosts ?? [];
+  const close = (focusChange) => {
+    form.open = false;
+    form.error = null;
+    if (focusChange) ctx.ui.focusAfter = `change-${s}`;
+    ctx.rerender();
+  };
+
+  const choiceRadio = (value, label, sub) => {
+    return h(
+      'label',
+      { class: 'sa-option' },
+      h('input', {
+        type: 'radio',
+        name: id('choice'),
+        value,
+        checked: form.choice === value,
+        'data-testid': `change-choice-${s}-${value}`,
+        'data-focus-key': `change-choice-${s}-${value}`,
+        onchange: () => {
+          form.choice = value;
+          form.error = null;
+          ctx.ui.focusAfter = `change-choice-${s}-${value}`;
+          ctx.rerender();
+        },
+      }),
+      h('span', { class: 'sa-option__text' }, h('span', { class: 'sa-option__main', text: label }), sub ? h('span', { class: 'sa-option__sub', text: sub }) : null),
+    );
+  };
+
+  const parts = [];
+  if (saved.length) {
+    parts.push(
+      h(
+        'fieldset',
+        { class: 'sa-fieldset' },
+        h('legend', { text: 'Sign in as' }),
+        saved.map((l, i) => choiceRadio(`saved:${i}`, l.username, savedHostText(section, l.loginHost))),
+        choiceRadio('new', 'Another username', null),
+      ),
+    );
+  }
+  if (form.choice === 'new') {
+    parts.push(
+      h(
+        'div',
+        { class: 'sa-field' },
+        h('label', { for: id('username'), text: 'Username' }),
+        h('input', {
+          id: id('username'),
+          type: 'text',
+          autocomplete: 'username',
+          inputmode: 'email',
+          spellcheck: 'false',
+          placeholder: 'name@company.com',
+          value: form.username,
+          'data-testid': `change-username-${s}`,
+          'data-focus-key': `change-username-${s}`,
+          oninput: (e) => {
+            form.username = e.target.value;
+          },
+        }),
+      ),
+    );
+    const hostChoices = [...hosts.map((x) => ({ id: x.id, label: x.label, sub: hostLabel({}, x.url) })), { id: 'custom', label: 'My Domain', sub: 'your company’s own address' }];
+    parts.push(
+      h(
+        'fieldset',
+        { class: 'sa-fieldset sa-fieldset--inline' },
+        h('legend', { text: 'Login host' }),
+        hostChoices.map((x) =>
+          h(
+            'label',
+            { class: 'sa-option' },
+            h('input', {
+              type: 'radio',
+              name: id('host'),
+              value: x.id,
+              checked: form.host === x.id,
+              'data-testid': `change-host-${s}-${x.id}`,
+              'data-focus-key': `change-host-${s}-${x.id}`,
+              onchange: () => {
+                form.host = x.id;
+                form.error = null;
+                ctx.ui.focusAfter = `change-host-${s}-${x.id}`;
+                ctx.rerender();
+              },
+            }),
+            h('span', { class: 'sa-option__text' }, h('span', { class: 'sa-option__main', text: x.label }), h('span', { class: 'sa-option__sub', text: x.sub })),
+          ),
+        ),
+      ),
+    );
+    if (form.host === 'custom') {
+      parts.push(
+        h(
+          'div',
+          { class: 'sa-field' },
+          h('label', { for: id('custom'), text: 'My Domain URL' }),
+          h('input', {
+            id: id('custom'),
+            type: 'url',
+            inputmode: 'url',
+            spellcheck: 'false',
+            placeholder: 'https://yourcompany.my.salesforce.com',
+            value: form.customUrl,
+            'aria-invalid': form.error ? 'true' : null,
+            'aria-describedby': form.error ? id('error') : null,
+            'data-testid': `change-custom-host-${s}`,
+            'data-focus-key': `change-custom-host-${s}`,
+            oninput: (e) => {
+              form.customUrl = e.target.value;
+            },
+          }),
+        ),
+      );
+    }
+  }
+  if (form.error) parts.push(h('p', { class: 'sa-form-error', id: id('error'), role: 'alert', 'data-testid': `change-error-${s}`, text: form.error }));
+  parts.push(
+    h(
+      'div',
+      { class: 'sa-card__actions' },
+      h('button', { type: 'submit', class: 'sa-btn sa-btn--primary', 'data-testid': `change-submit-${s}`, 'data-focus-key': `change-submit-${s}`, text: 'Sign in' }),
+      h('button', { type: 'button', class: 'sa-btn', 'data-testid': `change-cancel-${s}`, 'data-focus-key': `change-cancel-${s}`, text: 'Cancel', onclick: () => close(true) }),
+    ),
+  );
+
+  const submit = (e) => {
+    e.preventDefault();
+    let options;
+    if (form.choice.startsWith('saved:')) {
+      const l = saved[Number(form.choice.slice(6))];
+      if (!l) {
+        form.error = 'Pick a saved login or enter a username.';
+        ctx.rerender();
+        return;
+      }
+      options = { loginHint: l.username, loginHost: l.loginHost };
+    } else {
+      let loginHost;
+      if (form.host === 'custom') {
+        let u = null;
+        try {
+          u = new URL(form.customUrl.trim());
+        } catch {
+          u = null;
+        }
+        if (!u || u.protocol !== 'https:' || !u.hostname) {
+          form.error = 'Enter your My Domain address starting with https://, for example https://yourcompany.my.salesforce.com';
+          ctx.ui.focusAfter = `change-custom-host-${s}`;
+          ctx.rerender();
+          return;
+        }
+        loginHost = u.origin;
+      } else {
+        loginHost = hosts.find((x) => x.id === form.host)?.url;
+      }
+      options = {};
+      const hint = form.username.trim();
+      if (hint) options.loginHint = hint;
+      if (loginHost) options.loginHost = loginHost;
+    }
+    delete ctx.ui.forms[s]; // the next Change starts from a fresh form
+    ctx.ui.focusAfter = `change-${s}`;
+    ctx.rerender();
+    ctx.actions.change(s, options);
+  };
+
+  return h(
+    'form',
+    {
+      class: 'sa-change',
+      'data-testid': `change-form-${s}`,
+      'aria-label': `Change ${c.title} login`,
+      novalidate: true,
+      onsubmit: submit,
+      onkeydown: (e) => {
+        if (e.key === 'Escape') {
+          e.preventDefault();
+          close(true);
+        }
+      },
+    },
+    parts,
+  );
+}
+
+/** Re-text every relative time below `root` for engine time `now` (no redraw). */
+export function updateRelativeTimes(root, now) {
+  for (const el of root.querySelectorAll('[data-signin-needed-at]')) {
+    const left = Number(el.getAttribute('data-signin-needed-at')) - now;
+    el.textContent = formatSignInNeeded(left);
+    el.classList.toggle('sa-card__deadline--soon', left < 4 * HOUR);
+  }
+  for (const el of root.querySelectorAll('[data-next-retry-at]')) {
+    el.textContent = formatRetryIn(Number(el.getAttribute('data-next-retry-at')) - now);
+  }
+}
+
+// ---- mounting on a live engine ------------------------------------------------------------
+
+function serviceTitle(view, service) {
+  for (const section of view?.sections ?? []) {
+    for (const c of section.connections ?? []) if (c.service === service) return c.title;
+  }
+  return null;
+}
+
+/**
+ * Show the dashboard for `auth` in `root` and keep it current.
+ * @param {HTMLElement} root
+ * @param {object} auth   a SidebarAuth (engine) instance
+ * @param {{refreshMs?: number}} [options]
+ */
+export function mountDashboard(root, auth, options = {}) {
+  const doc = root.ownerDocument;
+  const refreshMs = options.refreshMs ?? RELATIVE_REFRESH_MS;
+  const content = h('div', { class: 'sa-dashboard-root' });
+  const liveText = h('div', { class: 'sa-toast__text', 'aria-live': 'assertive', 'aria-atomic': 'true', 'data-testid': 'errors' });
+  const dismiss = h('button', {
+    type: 'button',
+    class: 'sa-btn sa-btn--quiet sa-toast__close',
+    'data-testid': 'errors-dismiss',
+    'aria-label': 'Dismiss message',
+    text: '×',
+    onclick: () => clearError(),
+  });
+  const toast = h('div', { class: 'sa-toast', 'data-empty': 'true' }, h('span', { class: 'sa-toast__icon', 'aria-hidden': 'true', text: '!' }), liveText, dismiss);
+  root.replaceChildren(content, toast);
+
+  let view = auth.view();
+  let receivedAt = performance.now();
+  const pending = new Set();
+
+  const engineNow = () => (view?.now ?? Date.now()) + (performance.now() - receivedAt);
+
+  function clearError() {
+    liveText.textContent = '';
+    toast.setAttribute('data-empty', 'true');
+  }
+
+  function showError(err, service) {
+    const title = service ? serviceTitle(view, service) : null;
+    const text = errorText(err);
+    liveText.textContent = title ? `${title}: ${text}` : text;
+    toast.setAttribute('data-empty', 'false');
+    toast.setAttribute('data-code', err?.code ?? '');
+  }
+
+  function render() {
+    renderDashboard(content, view, actions, { now: engineNow(), pending });
+  }
+
+  function setView(v) {
+    if (!v || !Array.isArray(v.sections)) return;
+    view = v;
+    receivedAt = performance.now();
+    render();
+  }
+
+  function run(service, call) {
+    clearError();
+    if (service) pending.add(service);
+    render();
+    let p;
+    try {
+      p = Promise.resolve(call());
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p
+      .then((v) => setView(v))
+      .catch((err) => {
+        showError(err, service);
+        // An engine whose call failed still changed state (e.g. needs_attention): pick it up.
+        try {
+          setView(auth.view());
+        } catch {
+          /* keep the last view */
+        }
+      })
+      .finally(() => {
+        if (service) pending.delete(service);
+        render();
+      });
+  }
+
+  const actions = {
+    refresh: (service) => run(service, () => auth.reauthorize(service)),
+    change: (service, opts) => run(service, () => auth.connect(service, opts ?? {})),
+    disconnect: (service) => run(service, () => auth.disconnect(service)),
+    selectMailService: (choice) => run(null, () => auth.selectMailService(choice)),
+  };
+
+  const subscription = auth.subscribe((v) => setView(v));
+  const timer = setInterval(() => updateRelativeTimes(content, engineNow()), refreshMs);
+  const onVisible = () => {
+    if (doc.visibilityState === 'visible') updateRelativeTimes(content, engineNow());
+  };
+  doc.addEventListener('visibilitychange', onVisible);
+  render();
+
+  return {
+    render,
+    showError,
+    clearError,
+    actions,
+    unmount() {
+      clearInterval(timer);
+      doc.removeEventListener('visibilitychange', onVisible);
+      try {
+        auth.unsubscribe(subscription);
+      } catch {
+        /* already gone */
+      }
+      root.replaceChildren();
+    },
+  };
+}
