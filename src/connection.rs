@@ -143,9 +143,12 @@ impl Account {
         match (&self.subject, &other.subject) {
             (Some(a), Some(b)) => a == b && self.target == other.target,
             _ => {
-                self.username.as_deref().map(str::to_lowercase)
-                    == other.username.as_deref().map(str::to_lowercase)
-                    && self.target == other.target
+                let same_name = match (&self.username, &other.username) {
+                    // Sign-in names are e-mail addresses: compared without case.
+                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                    (a, b) => a == b,
+                };
+                same_name && self.target == other.target
             }
         }
     }

@@ -44,11 +44,11 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: Config) -> Result<Engine, ConfigError> {
         config.validate()?;
-        let connections = config
-            .configured()
-            .into_iter()
-            .map(|id| (id, Connection::new(id)))
-            .collect();
+        // Inserted one by one: `collect` into a BTreeMap links a stable sort (size budget).
+        let mut connections = BTreeMap::new();
+        for id in config.configured() {
+            connections.insert(id, Connection::new(id));
+        }
         let mail_service = if config.microsoft.is_some() {
             MailService::Microsoft365
         } else if config.google.is_some() {
@@ -106,11 +106,9 @@ impl Engine {
     /// The text to persist.
     pub fn vault_text(&self) -> String {
         let mut vault = Vault::new();
-        vault.connections = self
-            .connections
-            .iter()
-            .map(|(id, c)| (*id, c.state.clone()))
-            .collect();
+        for (id, c) in &self.connections {
+            vault.connections.insert(*id, c.state.clone());
+        }
         vault.mail_service = Some(self.mail_service);
         vault.saved_logins = self.saved_logins.clone();
         if let Some(text) = &self.unreadable_previous {
@@ -350,10 +348,9 @@ impl Engine {
 
     /// Per connection, what a support engineer needs, with every secret redacted.
     pub fn debug_state(&self, now: Timestamp) -> serde_json::Value {
-        let connections: serde_json::Map<String, serde_json::Value> = self
-            .connections
-            .iter()
-            .map(|(id, c)| {
+        let mut connections = serde_json::Map::new();
+        for (id, c) in &self.connections {
+            {
                 let s = &c.state;
                 let value = serde_json::json!({
                     "account": s.account,
@@ -382,9 +379,9 @@ impl Engine {
                     "serverClockOffsetMs": s.server_clock.offset_ms,
                     "busy": c.is_busy(),
                 });
-                (id.as_str().to_string(), value)
-            })
-            .collect();
+                connections.insert(id.as_str().to_string(), value);
+            }
+        }
         serde_json::json!({ "now": now, "mailService": self.mail_service.id(), "connections": connections })
     }
 }

@@ -11,23 +11,6 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
-    /// Converts a request built by the `oauth2` crate (see `authorize::capture`).
-    pub(crate) fn from_http(request: oauth2::HttpRequest) -> HttpRequest {
-        let headers = request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
-            })
-            .collect();
-        HttpRequest {
-            method: request.method().as_str().to_string(),
-            url: request.uri().to_string(),
-            headers,
-            body: String::from_utf8_lossy(request.body()).into_owned(),
-        }
-    }
-
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }

@@ -90,6 +90,7 @@ impl LoopGuard {
 mod tests {
     use super::*;
     use crate::token::ExpirySource;
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
 
     fn expiry(issued: u64, lifetime: u64) -> Expiry {
@@ -134,6 +135,7 @@ mod tests {
         assert_eq!(backoff_delay(1, 0.1, Some(30 * 24 * HOUR)), RETRY_AFTER_CAP);
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
         fn refresh_happens_after_halfway_and_before_expiry(

@@ -97,21 +97,17 @@ pub enum TokenResponseError {
 }
 
 /// `expires_in` and `issued_at` arrive as numbers from some providers and strings from
-/// others (Salesforce's `issued_at`, Entra v1's `expires_in`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum NumberOrString {
-    Number(f64),
-    String(String),
-}
-
-impl NumberOrString {
-    fn as_u64(&self) -> Option<u64> {
-        match self {
-            NumberOrString::Number(n) if n.is_finite() && *n >= 0.0 => Some(*n as u64),
-            NumberOrString::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
+/// others (Salesforce's `issued_at`, Entra v1's `expires_in`). Read as a JSON value rather
+/// than an untagged enum, whose buffering code is large in WebAssembly.
+fn number_or_string(value: &serde_json::Value) -> Option<u64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -119,12 +115,12 @@ impl NumberOrString {
 struct Body {
     access_token: Option<String>,
     token_type: Option<String>,
-    expires_in: Option<NumberOrString>,
+    expires_in: Option<serde_json::Value>,
     refresh_token: Option<String>,
     scope: Option<String>,
     id_token: Option<String>,
     instance_url: Option<String>,
-    issued_at: Option<NumberOrString>,
+    issued_at: Option<serde_json::Value>,
 }
 
 /// What the ID token must match.
@@ -161,14 +157,14 @@ pub fn parse_token_response(
 
     let issued_at = match (
         &profile.access_lifetime,
-        body.issued_at.as_ref().and_then(|v| v.as_u64()),
+        body.issued_at.as_ref().and_then(number_or_string),
     ) {
         // Salesforce: milliseconds since the epoch on Salesforce's clock; a value in the
         // future of `now` (clock trouble) is clamped to `now`.
         (AccessLifetime::SessionTimeout(_), Some(ms)) => server.to_device(Timestamp(ms)).min(now),
         _ => now,
     };
-    let expiry = if let Some(seconds) = body.expires_in.as_ref().and_then(|v| v.as_u64()) {
+    let expiry = if let Some(seconds) = body.expires_in.as_ref().and_then(number_or_string) {
         let lifetime = seconds.saturating_mul(SECOND);
         Expiry {
             at: now.plus(lifetime),
@@ -218,19 +214,13 @@ pub fn parse_token_response(
 struct Claims {
     exp: Option<u64>,
     iss: Option<String>,
-    aud: Option<Audience>,
+    /// A string or an array of strings (RFC 7519 §4.1.3).
+    aud: Option<serde_json::Value>,
     sub: Option<String>,
     nonce: Option<String>,
     preferred_username: Option<String>,
     email: Option<String>,
     name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
 }
 
 /// The payload of a JWS compact serialization, unverified. Used for `exp` of an access token
@@ -257,9 +247,11 @@ fn check_id_token(
         }
     }
     let audience_ok = match &claims.aud {
-        Some(Audience::One(a)) => a == &profile.client_id,
-        Some(Audience::Many(list)) => list.contains(&profile.client_id),
-        None => false,
+        Some(serde_json::Value::String(a)) => a == &profile.client_id,
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .any(|a| a.as_str() == Some(profile.client_id.as_str())),
+        _ => false,
     };
     if !audience_ok {
         return Err(TokenResponseError::AudienceMismatch);

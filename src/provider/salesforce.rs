@@ -168,19 +168,15 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
 /// REST API 401 with `[{"errorCode":"INVALID_SESSION_ID", ...}]`: the session (access
 /// token) expired or was revoked. The caller refreshes once and retries.
 pub fn is_invalid_session(status: u16, body: &str) -> bool {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct ApiError {
-        error_code: Option<String>,
-    }
     status == 401
-        && serde_json::from_str::<Vec<ApiError>>(body)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .any(|e| e.error_code.as_deref() == Some("INVALID_SESSION_ID"))
+        && serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .is_some_and(|errors| {
+                errors.iter().any(|e| {
+                    e.get("errorCode").and_then(|c| c.as_str()) == Some("INVALID_SESSION_ID")
+                })
             })
-            .unwrap_or(false)
 }
 
 #[cfg(test)]

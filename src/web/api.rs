@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use js_sys::{Function, Promise};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -116,7 +116,8 @@ impl Inner {
     }
 
     fn schedule_wake(&self) {
-        if let Some(at) = self.engine.borrow().next_wake() {
+        let next = self.engine.borrow().next_wake();
+        if let Some(at) = next {
             // The engine's clock may run ahead (devtools); the host's timer runs on real time.
             self.driver
                 .schedule_wake(at.0 as f64 - self.clock_offset_ms.get());
@@ -243,19 +244,59 @@ async fn sign_in(inner: Rc<Inner>, service: ProviderId, input: Input) -> Result<
     Ok(inner.view_js())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// A string property of a plain object (read with `Reflect`, not serde: two small
+/// option objects do not need a deserializer each).
+fn string_property(object: &JsValue, name: &str) -> Option<String> {
+    js_sys::Reflect::get(object, &JsValue::from_str(name))
+        .ok()?
+        .as_string()
+}
+
+#[derive(Default)]
 struct ConnectOptions {
     login_hint: Option<String>,
     login_host: Option<String>,
     tenant: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+impl ConnectOptions {
+    fn from_js(value: &JsValue) -> ConnectOptions {
+        ConnectOptions {
+            login_hint: string_property(value, "loginHint"),
+            login_host: string_property(value, "loginHost"),
+            tenant: string_property(value, "tenant"),
+        }
+    }
+}
+
+#[derive(Default)]
 struct ApiRequestInit {
     method: Option<String>,
-    headers: Option<BTreeMap<String, String>>,
+    headers: Vec<(String, String)>,
     body: Option<String>,
+}
+
+impl ApiRequestInit {
+    fn from_js(value: &JsValue) -> Result<ApiRequestInit, String> {
+        let mut headers = Vec::new();
+        let raw = js_sys::Reflect::get(value, &JsValue::from_str("headers"))
+            .unwrap_or(JsValue::UNDEFINED);
+        if raw.is_object() {
+            let entries = js_sys::Object::entries(raw.unchecked_ref());
+            for entry in entries.iter() {
+                let pair: js_sys::Array = entry.unchecked_into();
+                match (pair.get(0).as_string(), pair.get(1).as_string()) {
+                    (Some(k), Some(v)) => headers.push((k, v)),
+                    _ => return Err("header values must be strings".into()),
+                }
+            }
+        }
+        Ok(ApiRequestInit {
+            method: string_property(value, "method"),
+            headers,
+            body: string_property(value, "body"),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -265,9 +306,23 @@ struct ApiResponse {
     body: String,
 }
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+/// Values cross the boundary as JSON text parsed by the browser's `JSON`: one serde
+/// format (serde_json) for the vault and the API keeps the module small (a second format,
+/// serde-wasm-bindgen, duplicated every (de)serializer and cost ~12 KB brotli, measured).
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|text| js_sys::JSON::parse(&text).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
+/// Reads a plain JavaScript object into `T` (through `JSON.stringify`).
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| "not a plain object".to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 fn parse_service(name: &str) -> Result<ProviderId, ApiError> {
@@ -287,7 +342,82 @@ fn promise<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, ApiError>> + 'static,
 {
+    run(future.boxed_local())
+}
+
+/// One (non-generic) bridge from Rust futures to promises: every API method's future is
+/// boxed and goes through here, so `future_to_promise` is instantiated once, not once per
+/// method (the module is measured against a size budget).
+fn run(future: LocalBoxFuture<'static, Result<JsValue, ApiError>>) -> Promise {
     future_to_promise(async move { future.await.map_err(|e| e.to_js()) })
+}
+
+impl SidebarAuth {
+    /// `create` for Rust callers (the wasm-bindgen tests).
+    pub async fn open(config: JsValue, driver: HostDriver) -> Result<SidebarAuth, ApiError> {
+        let config: Config = from_js::<Config>(&config).map_err(|e| {
+            ApiError::new(
+                "invalid_config",
+                format!("The configuration is not valid: {e}"),
+            )
+        })?;
+        let engine =
+            Engine::new(config).map_err(|e| ApiError::new("invalid_config", e.to_string()))?;
+        driver
+            .check()
+            .map_err(|why| ApiError::new("invalid_driver", why))?;
+        let mut probe = [0u8; 1];
+        getrandom::getrandom(&mut probe).map_err(|_| {
+            ApiError::new("invalid_driver", "crypto.getRandomValues is unavailable")
+        })?;
+        let inner = Rc::new(Inner {
+            engine: RefCell::new(engine),
+            driver,
+            clock_offset_ms: Cell::new(0.0),
+            listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(1),
+            in_flight: RefCell::new(BTreeMap::new()),
+        });
+        let stored = inner.driver.load().await.map_err(|why| {
+            ApiError::new(
+                "storage_error",
+                format!("The vault could not be loaded: {why}"),
+            )
+        })?;
+        if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
+            let opened = vault_crypto::open(&stored).await;
+            let restored = match &opened {
+                Ok(text) => inner
+                    .engine
+                    .borrow_mut()
+                    .restore(Some(text))
+                    .map_err(|e| e.to_string()),
+                Err(OpenError::Unavailable(why)) => {
+                    return Err(ApiError::new(
+                        "storage_error",
+                        format!("WebCrypto or IndexedDB is unavailable: {why}"),
+                    ))
+                }
+                Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => {
+                    // Keep the stored text as it is; the engine records it as unreadable.
+                    let _ = inner.engine.borrow_mut().restore(Some(&stored));
+                    Err("the stored vault could not be decrypted".to_string())
+                }
+            };
+            if let Err(why) = restored {
+                let first_service = inner.engine.borrow().services().into_iter().next();
+                if let Some(service) = first_service {
+                    let now = inner.now();
+                    inner
+                        .engine
+                        .borrow_mut()
+                        .note(now, service, "vault_unreadable", why.clone());
+                }
+            }
+        }
+        inner.schedule_wake();
+        Ok(SidebarAuth { inner })
+    }
 }
 
 /// The credential keeper, as the hosts see it.
@@ -306,71 +436,7 @@ impl SidebarAuth {
         #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
         driver: HostDriver,
     ) -> Promise {
-        promise(async move {
-            let config: Config = serde_wasm_bindgen::from_value(config).map_err(|e| {
-                ApiError::new(
-                    "invalid_config",
-                    format!("The configuration is not valid: {e}"),
-                )
-            })?;
-            let engine =
-                Engine::new(config).map_err(|e| ApiError::new("invalid_config", e.to_string()))?;
-            driver
-                .check()
-                .map_err(|why| ApiError::new("invalid_driver", why))?;
-            let mut probe = [0u8; 1];
-            getrandom::getrandom(&mut probe).map_err(|_| {
-                ApiError::new("invalid_driver", "crypto.getRandomValues is unavailable")
-            })?;
-            let inner = Rc::new(Inner {
-                engine: RefCell::new(engine),
-                driver,
-                clock_offset_ms: Cell::new(0.0),
-                listeners: RefCell::new(Vec::new()),
-                next_listener: Cell::new(1),
-                in_flight: RefCell::new(BTreeMap::new()),
-            });
-            let stored = inner.driver.load().await.map_err(|why| {
-                ApiError::new(
-                    "storage_error",
-                    format!("The vault could not be loaded: {why}"),
-                )
-            })?;
-            if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
-                let opened = vault_crypto::open(&stored).await;
-                let restored = match &opened {
-                    Ok(text) => inner
-                        .engine
-                        .borrow_mut()
-                        .restore(Some(text))
-                        .map_err(|e| e.to_string()),
-                    Err(OpenError::Unavailable(why)) => {
-                        return Err(ApiError::new(
-                            "storage_error",
-                            format!("WebCrypto or IndexedDB is unavailable: {why}"),
-                        ))
-                    }
-                    Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => {
-                        // Keep the stored text as it is; the engine records it as unreadable.
-                        let _ = inner.engine.borrow_mut().restore(Some(&stored));
-                        Err("the stored vault could not be decrypted".to_string())
-                    }
-                };
-                if let Err(why) = restored {
-                    for service in inner.engine.borrow().services().into_iter().take(1) {
-                        let now = inner.now();
-                        inner.engine.borrow_mut().note(
-                            now,
-                            service,
-                            "vault_unreadable",
-                            why.clone(),
-                        );
-                    }
-                }
-            }
-            inner.schedule_wake();
-            Ok(JsValue::from(SidebarAuth { inner }))
-        })
+        promise(async move { SidebarAuth::open(config, driver).await.map(JsValue::from) })
     }
 
     /// The Sync Settings view model.
@@ -437,18 +503,10 @@ impl SidebarAuth {
                 .for_service(service),
             );
         }
-        let options: ConnectOptions = if options.is_undefined() || options.is_null() {
-            ConnectOptions::default()
+        let options = if options.is_object() {
+            ConnectOptions::from_js(&options)
         } else {
-            match serde_wasm_bindgen::from_value(options) {
-                Ok(o) => o,
-                Err(e) => {
-                    return reject(ApiError::new(
-                        "invalid_argument",
-                        format!("Bad connect options: {e}"),
-                    ))
-                }
-            }
+            ConnectOptions::default()
         };
         let input = Input::Connect {
             login_hint: options.login_hint.filter(|h| !h.trim().is_empty()),
@@ -543,10 +601,8 @@ impl SidebarAuth {
             Ok(s) => s,
             Err(e) => return reject(e),
         };
-        let init: ApiRequestInit = if init.is_undefined() || init.is_null() {
-            ApiRequestInit::default()
-        } else {
-            match serde_wasm_bindgen::from_value(init) {
+        let init = if init.is_object() {
+            match ApiRequestInit::from_js(&init) {
                 Ok(i) => i,
                 Err(e) => {
                     return reject(ApiError::new(
@@ -555,6 +611,8 @@ impl SidebarAuth {
                     ))
                 }
             }
+        } else {
+            ApiRequestInit::default()
         };
         let inner = self.inner.clone();
         promise(async move { authorized_fetch(inner, service, url, init).await })
@@ -565,7 +623,7 @@ impl SidebarAuth {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn tick(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let services = inner.engine.borrow().services();
             for service in services {
                 if inner.in_flight.borrow().contains_key(&service) {
@@ -625,7 +683,6 @@ async fn send_api(url: &str, init: &ApiRequestInit, token: &str) -> Result<HttpR
     let mut headers: Vec<(String, String)> = init
         .headers
         .iter()
-        .flatten()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("authorization"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();

@@ -35,7 +35,7 @@ async fn settle(value: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
 impl HostDriver {
     pub fn check(&self) -> Result<(), String> {
         for name in ["openSignIn", "load", "save"] {
-            if !self.method(name).is_some() {
+            if self.method(name).is_none() {
                 return Err(format!("the host driver has no {name}() function"));
             }
         }

@@ -114,9 +114,10 @@ impl ApiError {
     }
 
     pub fn to_js(&self) -> JsValue {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        self.serialize(&serializer)
-            .unwrap_or_else(|_| JsValue::from_str(self.code))
+        match super::api::to_js(self) {
+            v if v.is_null() => JsValue::from_str(self.code),
+            v => v,
+        }
     }
 }
 

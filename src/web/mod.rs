@@ -9,6 +9,8 @@ mod net;
 mod vault_crypto;
 
 pub use api::{classify_refresh_error, SidebarAuth};
+pub use driver::HostDriver;
+pub use error::ApiError;
 
 use wasm_bindgen::prelude::*;
 

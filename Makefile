@@ -1,0 +1,19 @@
+# The two commands of README.md, and the benchmark.
+.PHONY: demo test bench build
+
+## Runs the product: builds the engine, starts the local identity providers and the
+## dashboard, prints the URLs; Ctrl-C stops everything.
+demo:
+	bash tests/setup.sh
+	wasm-pack --quiet build --target web --out-dir pkg --release
+	node tests/support/demo.mjs
+
+## Runs every test (sets up a fresh machine first).
+test:
+	bash tests/run.sh
+
+build:
+	wasm-pack --quiet build --target web --out-dir pkg --release
+
+bench: build
+	node tests/bench/size.mjs

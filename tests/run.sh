@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The README test command: set up (idempotent), then every test of the project:
+#   1. formatting and clippy (host and wasm32)
+#   2. the sans-I/O core: cargo test
+#   3. src/web in headless Chromium: wasm-bindgen tests against a loopback token server
+#   4. the release build (wasm-pack) and the node suites: identity-provider emulator,
+#      dashboard and web host, end-to-end with the real engine
+#   5. the size benchmark (prints numbers; never fails on them)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check / clippy (host, wasm32)"
+cargo fmt --check
+cargo clippy --all-targets -q -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --all-targets -q -- -D warnings
+
+step "cargo test (core)"
+cargo test -q 2>&1 | grep -v '^$'
+
+step "wasm-bindgen tests in headless Chromium"
+workdir=$(mktemp -d)
+node tests/support/token-server.mjs > "$workdir/token-server.json" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true; rm -rf "$workdir"' EXIT
+for _ in $(seq 50); do [ -s "$workdir/token-server.json" ] && break; sleep 0.1; done
+port=$(node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$workdir/token-server.json','utf8')).port))")
+SIDEBAR_AUTH_TOKEN_SERVER="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
+  wasm-pack --quiet test --headless --chrome -- --test web_api
+
+step "wasm-pack build (release)"
+wasm-pack --quiet build --target web --out-dir pkg --release
+
+step "node tests: identity providers, dashboard, end to end"
+suites=(tests/idp/ tests/web/)
+[ -d tests/e2e ] && suites+=(tests/e2e/)
+node --test --test-concurrency=1 "${suites[@]}"
+
+step "size benchmark"
+node tests/bench/size.mjs
