@@ -289,6 +289,29 @@ impl Connection {
         }
     }
 
+    /// Takes the persisted state another context wrote (it may hold a rotated refresh token
+    /// this instance never saw), keeping what is in flight here. Returns whether it changed.
+    pub fn adopt_persisted(&mut self, stored: PersistedConnection) -> bool {
+        if stored == self.state {
+            return false;
+        }
+        // Our access token stays valid (another context's refresh does not revoke it); the
+        // session cache, if the host has one, brings the newer one.
+        self.state = stored;
+        true
+    }
+
+    /// An access token from the session cache, taken if it is newer than ours.
+    pub fn adopt_access_token(&mut self, token: AccessToken, random: &mut dyn RandomSource) {
+        let newer = self
+            .access
+            .as_ref()
+            .is_none_or(|mine| token.issued_at > mine.issued_at);
+        if newer && self.state.account.is_some() {
+            self.restore_access_token(token, random);
+        }
+    }
+
     pub fn access_token(&self) -> Option<&AccessToken> {
         self.access.as_ref()
     }

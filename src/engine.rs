@@ -103,6 +103,49 @@ impl Engine {
         }
     }
 
+    /// Re-reads one connection's persisted state written by another context (a second
+    /// engine instance in a side panel, a restarted service worker). Called under the
+    /// host's cross-context lock before a renewal, so a rotated refresh token is never
+    /// replayed (a replay revokes the whole grant at providers that detect it).
+    pub fn reload_connection(&mut self, service: ProviderId, text: &str) -> bool {
+        let Ok(mut vault) = Vault::decode(text) else {
+            return false;
+        };
+        match (
+            vault.connections.remove(&service),
+            self.connections.get_mut(&service),
+        ) {
+            (Some(stored), Some(connection)) => connection.adopt_persisted(stored),
+            _ => false,
+        }
+    }
+
+    /// Access tokens for a session cache (`chrome.storage.session`): never the vault.
+    pub fn session_text(&self) -> String {
+        let mut tokens = BTreeMap::new();
+        for (id, c) in &self.connections {
+            if let Some(token) = c.access_token() {
+                tokens.insert(*id, token.clone());
+            }
+        }
+        serde_json::to_string(&tokens).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Restores access tokens from the session cache; unreadable text is ignored (the
+    /// tokens are only a cache: a refresh gets new ones).
+    pub fn restore_session(&mut self, text: &str, random: &mut dyn crate::random::RandomSource) {
+        let Ok(tokens) =
+            serde_json::from_str::<BTreeMap<ProviderId, crate::token::AccessToken>>(text)
+        else {
+            return;
+        };
+        for (id, token) in tokens {
+            if let Some(connection) = self.connections.get_mut(&id) {
+                connection.adopt_access_token(token, random);
+            }
+        }
+    }
+
     /// The text to persist.
     pub fn vault_text(&self) -> String {
         let mut vault = Vault::new();

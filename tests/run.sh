@@ -28,7 +28,7 @@ trap 'kill $server_pid 2>/dev/null || true; rm -rf "$workdir"' EXIT
 for _ in $(seq 50); do [ -s "$workdir/token-server.json" ] && break; sleep 0.1; done
 port=$(node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$workdir/token-server.json','utf8')).port))")
 SIDEBAR_AUTH_TOKEN_SERVER="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
-  wasm-pack --quiet test --headless --chrome -- --test web_api
+  wasm-pack test --headless --chrome -- --test web_api
 
 step "wasm-pack build (release)"
 wasm-pack --quiet build --target web --out-dir pkg --release

@@ -28,6 +28,14 @@ export function makeDriver(store) {
     async save(text) { store.saves = (store.saves || 0) + 1; store.text = text; },
   };
 }
+export function makeLockedDriver(store) {
+  // Like the extension: a session cache and the Web Locks API across engine instances.
+  const driver = makeDriver(store);
+  driver.loadSession = async () => store.session ?? null;
+  driver.saveSession = async (text) => { store.session = text; };
+  driver.withLock = (name, task) => navigator.locks.request(name, task);
+  return driver;
+}
 export function makeStore(text) { return { text }; }
 export function storeText(store) { return store.text ?? null; }
 export async function control(base, path, body) {
@@ -39,6 +47,7 @@ export function all(promises) { return Promise.allSettled(promises); }
 "#)]
 extern "C" {
     fn makeDriver(store: &JsValue) -> JsValue;
+    fn makeLockedDriver(store: &JsValue) -> JsValue;
     fn makeStore(text: JsValue) -> JsValue;
     fn storeText(store: &JsValue) -> JsValue;
     fn control(base: &str, path: &str, body: JsValue) -> Promise;
@@ -363,4 +372,42 @@ async fn corrupted_storage_is_kept_and_reported() {
     // The next save keeps the unreadable text inside the (sealed) vault; nothing is lost.
     let e = settle(auth.access_token("google")).await.unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("not_connected"));
+}
+
+#[wasm_bindgen_test]
+async fn two_engine_instances_share_one_refresh_under_the_lock() {
+    call(server(), "/control/reset", Some("{}")).await;
+    let store = makeStore(JsValue::NULL);
+    let open_locked = || async {
+        let driver: HostDriver = makeLockedDriver(&store).unchecked_into();
+        match SidebarAuth::open(config(), driver).await {
+            Ok(auth) => auth,
+            Err(e) => panic!("create: {}", e.message),
+        }
+    };
+    let worker = open_locked().await;
+    settle(worker.connect("google", JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    // A second context (a side panel) opens the same storage.
+    let panel = open_locked().await;
+    worker.advance_clock(2.0 * 3_600_000.0);
+    panel.advance_clock(2.0 * 3_600_000.0);
+    let calls = js_sys::Array::of2(
+        &worker.access_token("google"),
+        &panel.access_token("google"),
+    );
+    let results: js_sys::Array = JsFuture::from(all(&calls)).await.unwrap().unchecked_into();
+    let tokens: Vec<Option<String>> = results.iter().map(|r| get_str(&r, "value")).collect();
+    assert!(
+        tokens[0].is_some(),
+        "{:?}",
+        get_str(&results.get(0), "reason.message")
+    );
+    assert_eq!(
+        tokens[0], tokens[1],
+        "the panel took the worker's new token"
+    );
+    // One refresh, and no replay of the rotated refresh token (the server would refuse it).
+    assert_eq!(stats("refresh_token").await, 1.0);
 }

@@ -115,6 +115,34 @@ impl Inner {
         })
     }
 
+    async fn save_session(&self) {
+        let text = self.engine.borrow().session_text();
+        if let Err(why) = self.driver.save_session(&text).await {
+            let service = self.engine.borrow().services().into_iter().next();
+            if let Some(service) = service {
+                self.note(service, "session_cache_error", why);
+            }
+        }
+    }
+
+    /// Under the cross-context lock: take what another context may have written since
+    /// (a rotated refresh token in the vault, newer access tokens in the session cache).
+    async fn reload_from_storage(&self, service: ProviderId) {
+        if let Ok(Some(stored)) = self.driver.load().await {
+            if let Ok(text) = vault_crypto::open(&stored).await {
+                let changed = self.engine.borrow_mut().reload_connection(service, &text);
+                if changed {
+                    self.note(service, "reloaded_from_storage", String::new());
+                }
+            }
+        }
+        if let Some(session) = self.driver.load_session().await {
+            self.engine
+                .borrow_mut()
+                .restore_session(&session, &mut WebRandom);
+        }
+    }
+
     fn schedule_wake(&self) {
         let next = self.engine.borrow().next_wake();
         if let Some(at) = next {
@@ -169,6 +197,7 @@ async fn drive(inner: Rc<Inner>, service: ProviderId, input: Input) -> Result<()
                     // Nothing that was not persisted is handed out (design rule 5).
                     return Err(e.for_service(service));
                 }
+                inner.save_session().await;
             }
             Command::WakeAt(_) => {}
             Command::Complete(result) => outcome = result,
@@ -177,6 +206,51 @@ async fn drive(inner: Rc<Inner>, service: ProviderId, input: Input) -> Result<()
     inner.schedule_wake();
     inner.notify();
     outcome.map_err(|e| ApiError::from_operation(service, &e))
+}
+
+/// Runs a renewal under the host's cross-context lock (`withLock(name, task)`, the Web
+/// Locks API in the extension), after re-reading storage: two engine instances (service
+/// worker, side panel) then never refresh at once, nor with a refresh token the other has
+/// already rotated. Without a `withLock` the host has one instance and this is `drive`.
+async fn drive_exclusive(
+    inner: Rc<Inner>,
+    service: ProviderId,
+    input: Input,
+) -> Result<(), ApiError> {
+    let Some(with_lock) = inner.driver.method("withLock") else {
+        return drive(inner, service, input).await;
+    };
+    let outcome: Rc<RefCell<Option<Result<(), ApiError>>>> = Rc::new(RefCell::new(None));
+    let (task_inner, task_outcome) = (inner.clone(), outcome.clone());
+    let task = Closure::once_into_js(move || -> Promise {
+        future_to_promise(async move {
+            task_inner.reload_from_storage(service).await;
+            let result = drive(task_inner, service, input).await;
+            *task_outcome.borrow_mut() = Some(result);
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let name = JsValue::from_str(&format!("sidebar-auth:{}", service.as_str()));
+    let locked = with_lock
+        .call2(&inner.driver, &name, &task)
+        .map(|p| Promise::resolve(&p));
+    let settled = match locked {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = settled {
+        let why = super::driver::describe(&e);
+        return Err(
+            ApiError::new("host_error", format!("The host lock failed: {why}"))
+                .for_service(service),
+        );
+    }
+    let result = outcome.borrow_mut().take();
+    result.unwrap_or_else(|| {
+        Err(ApiError::new("host_error", "The host lock never ran the task.").for_service(service))
+    })
 }
 
 /// Starts `input` as the service's one operation, or joins the one in flight.
@@ -191,7 +265,10 @@ fn shared_operation(
     }
     let runner = inner.clone();
     let future = async move {
-        let result = drive(runner.clone(), service, input).await;
+        let result = match kind {
+            OpKind::Renewal => drive_exclusive(runner.clone(), service, input).await,
+            OpKind::SignIn => drive(runner.clone(), service, input).await,
+        };
         runner.in_flight.borrow_mut().remove(&service);
         result
     }
@@ -414,6 +491,12 @@ impl SidebarAuth {
                         .note(now, service, "vault_unreadable", why.clone());
                 }
             }
+        }
+        if let Some(session) = inner.driver.load_session().await {
+            inner
+                .engine
+                .borrow_mut()
+                .restore_session(&session, &mut WebRandom);
         }
         inner.schedule_wake();
         Ok(SidebarAuth { inner })

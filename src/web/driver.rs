@@ -42,7 +42,7 @@ impl HostDriver {
         Ok(())
     }
 
-    fn method(&self, name: &str) -> Option<Function> {
+    pub(crate) fn method(&self, name: &str) -> Option<Function> {
         Reflect::get(self, &JsValue::from_str(name))
             .ok()?
             .dyn_into::<Function>()
@@ -77,6 +77,22 @@ impl HostDriver {
 
     pub async fn save(&self, text: &str) -> Result<(), String> {
         settle(self.save_raw(text))
+            .await
+            .map(|_| ())
+            .map_err(|e| describe(&e))
+    }
+
+    /// The session cache of access tokens (`chrome.storage.session`), if the host has one.
+    pub async fn load_session(&self) -> Option<String> {
+        let f = self.method("loadSession")?;
+        settle(f.call0(self)).await.ok()?.as_string()
+    }
+
+    pub async fn save_session(&self, text: &str) -> Result<(), String> {
+        let Some(f) = self.method("saveSession") else {
+            return Ok(());
+        };
+        settle(f.call1(self, &JsValue::from_str(text)))
             .await
             .map(|_| ())
             .map_err(|e| describe(&e))

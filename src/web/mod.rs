@@ -36,6 +36,12 @@ export interface HostDriver {
   scheduleWake?(epochMs: number): void;
   /** True when openSignIn can complete without a window (chrome.identity). */
   silentSignIn?: boolean;
+  /** A session cache for access tokens (chrome.storage.session); never the vault. */
+  loadSession?(): Promise<string | null>;
+  saveSession?(text: string): Promise<void>;
+  /** Run `task` holding the cross-context lock `name` (navigator.locks.request). With it, a
+   *  renewal re-reads storage first, so several engine instances never refresh at once. */
+  withLock?(name: string, task: () => Promise<unknown>): Promise<unknown>;
 }
 
 export interface Config {
