@@ -562,11 +562,25 @@ impl Connection {
             },
             Err(failure) => OperationError::SignIn(failure),
         };
-        self.sign_in_failed(intent, failure)
+        self.sign_in_failed(intent, failure, ctx)
     }
 
-    fn sign_in_failed(&mut self, intent: Intent, failure: OperationError) -> Vec<Command> {
+    fn sign_in_failed(
+        &mut self,
+        intent: Intent,
+        failure: OperationError,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
         if let Intent::SilentRenewal { cause } = intent {
+            // A silent renewal whose token request failed for a transient reason is retried
+            // like a refresh: a transient failure never asks for a sign-in.
+            if let OperationError::TokenRequest(d) = &failure {
+                if d.reason.is_transient() {
+                    self.state.consecutive_failures =
+                        self.state.consecutive_failures.saturating_add(1);
+                    return self.schedule_retry(d.clone(), ctx);
+                }
+            }
             // The silent attempt did not work (no session, or consent needed): the user is
             // needed now, for the reason the renewal was tried.
             self.state.attention = Some(cause.clone());
@@ -599,12 +613,13 @@ impl Connection {
                 return self.sign_in_failed(
                     intent,
                     OperationError::TokenRequest(Diagnosis::network_failure()),
+                    ctx,
                 )
             }
         };
         if !response.is_success() {
             let diagnosis = diagnosis::classify(self.service, &response, ctx.now);
-            return self.sign_in_failed(intent, OperationError::TokenRequest(diagnosis));
+            return self.sign_in_failed(intent, OperationError::TokenRequest(diagnosis), ctx);
         }
         let grant = match token::parse_token_response(
             &profile,
@@ -615,7 +630,7 @@ impl Connection {
             },
         ) {
             Ok(g) => g,
-            Err(e) => return self.sign_in_failed(intent, OperationError::TokenResponse(e)),
+            Err(e) => return self.sign_in_failed(intent, OperationError::TokenResponse(e), ctx),
         };
         let login_hint = match &intent {
             Intent::Change { login_hint, .. } => login_hint.clone(),
@@ -787,6 +802,17 @@ impl Connection {
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
         if ctx.silent_sign_in && self.state.account.is_some() {
+            // Silent sign-ins count against the same loop guard as refreshes: a provider
+            // handing out instantly expiring tokens must not get a sign-in every tick.
+            if let Err(until) = self.state.loop_guard.check(ctx.now) {
+                self.state.next_attempt_at = Some(until);
+                return vec![
+                    Command::Persist,
+                    Command::WakeAt(until),
+                    Command::Complete(Err(OperationError::Throttled { until })),
+                ];
+            }
+            self.state.loop_guard.record(ctx.now);
             return self.start_sign_in(config, Intent::SilentRenewal { cause }, ctx);
         }
         self.state.attention = Some(cause.clone());
@@ -874,6 +900,36 @@ impl Connection {
         commands
     }
 
+    /// Backoff after a transient failure (counted in `consecutive_failures` by the caller),
+    /// or the pause after six in a row.
+    fn schedule_retry(&mut self, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
+        if self.state.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
+            // The sidebar rule: after six rejections in a row, stop and ask.
+            self.state.attention = Some(diagnosis.clone());
+            self.state.next_attempt_at = None;
+            return vec![
+                Command::Persist,
+                Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+            ];
+        }
+        let mut delay = schedule::backoff_delay(
+            self.state.consecutive_failures,
+            ctx.random.unit(),
+            diagnosis.retry_after_ms,
+        );
+        if diagnosis.reason == Reason::RequestLoopDetected {
+            delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
+        }
+        let at = ctx.now.plus(delay);
+        self.state.next_attempt_at = Some(at);
+        self.state.last_failure = Some(diagnosis.clone());
+        vec![
+            Command::Persist,
+            Command::WakeAt(at),
+            Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis })),
+        ]
+    }
+
     fn refresh_failed(
         &mut self,
         config: &Config,
@@ -888,31 +944,7 @@ impl Connection {
             self.refresh_due_at = None;
         }
         if diagnosis.action == Action::RetryLater {
-            if self.state.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
-                // The sidebar rule: after six rejections in a row, stop and ask.
-                self.state.attention = Some(diagnosis.clone());
-                self.state.next_attempt_at = None;
-                return vec![
-                    Command::Persist,
-                    Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
-                ];
-            }
-            let mut delay = schedule::backoff_delay(
-                self.state.consecutive_failures,
-                ctx.random.unit(),
-                diagnosis.retry_after_ms,
-            );
-            if diagnosis.reason == Reason::RequestLoopDetected {
-                delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
-            }
-            let at = ctx.now.plus(delay);
-            self.state.next_attempt_at = Some(at);
-            self.state.last_failure = Some(diagnosis.clone());
-            return vec![
-                Command::Persist,
-                Command::WakeAt(at),
-                Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis })),
-            ];
+            return self.schedule_retry(diagnosis, ctx);
         }
         self.state.last_failure = None;
         self.state.next_attempt_at = None;

@@ -1147,3 +1147,43 @@ fn event_log_never_contains_secrets() {
     let debug = h.engine.debug_state(h.now).to_string();
     assert!(!debug.contains("RT-1") && !debug.contains("AT-alice"));
 }
+
+#[test]
+fn a_transient_failure_during_silent_renewal_is_retried_not_shown_as_sign_in() {
+    let mut h = Harness::new();
+    h.silent = true;
+    connect_microsoft(&mut h);
+    h.advance(25 * HOUR);
+    let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+    let url = open_sign_in(&commands).expect("silent renewal");
+    let state = query(&url, "state").unwrap();
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Ok(format!("{REDIRECT}?code=SILENT&state={state}"))),
+    );
+    token_request(&commands).expect("code exchange");
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(503, "<html>busy</html>"))),
+    );
+    match completion(&commands) {
+        Some(Err(OperationError::RetryScheduled { diagnosis, .. })) => {
+            assert_eq!(diagnosis.action, Action::RetryLater)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Retrying);
+    let at = h.engine.next_wake().expect("a retry is scheduled");
+    h.now = at;
+    let commands = h.feed(ProviderId::Microsoft, Input::Tick);
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [Command::OpenSignIn {
+                interactive: false,
+                ..
+            }]
+        ),
+        "{commands:?}"
+    );
+}
