@@ -56,7 +56,8 @@ impl Prompt {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignInOptions {
     pub login_hint: Option<String>,
-    pub prompt: Option<Prompt>,
+    /// `prompt` values, sent space-delimited (OIDC Core §3.1.2.1).
+    pub prompts: Vec<Prompt>,
     /// A Microsoft claims challenge from an API (passed as the `claims` parameter).
     pub claims: Option<String>,
 }
@@ -109,8 +110,9 @@ pub fn authorization_url(
     if let Some(hint) = options.login_hint.as_deref().filter(|h| !h.is_empty()) {
         request = request.add_extra_param("login_hint", hint.to_string());
     }
-    if let Some(prompt) = options.prompt {
-        request = request.add_extra_param("prompt", prompt.as_str());
+    if !options.prompts.is_empty() {
+        let prompt: Vec<&str> = options.prompts.iter().map(|p| p.as_str()).collect();
+        request = request.add_extra_param("prompt", prompt.join(" "));
     }
     if let Some(claims) = &options.claims {
         request = request.add_extra_param("claims", claims.clone());
@@ -121,7 +123,7 @@ pub fn authorization_url(
         nonce,
         pkce_verifier: verifier.secret().clone(),
         started_at: now,
-        interactive: options.prompt != Some(Prompt::None),
+        interactive: !options.prompts.contains(&Prompt::None),
     };
     (url, pending)
 }
@@ -323,10 +325,11 @@ fn token_endpoint_post(
 
 /// Reads `prompt` back from an authorization URL (used by hosts to decide whether a window
 /// may be shown, and by tests).
-pub fn prompt_of(url: &Url) -> Option<Prompt> {
+pub fn prompts_of(url: &Url) -> Vec<Prompt> {
     url.query_pairs()
         .find(|(k, _)| k == "prompt")
-        .and_then(|(_, v)| Prompt::parse(&v))
+        .map(|(_, v)| v.split(' ').filter_map(Prompt::parse).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -381,7 +384,7 @@ mod tests {
         let p = ms_profile();
         let opts = SignInOptions {
             login_hint: Some("alice@contoso.com".into()),
-            prompt: Some(Prompt::Login),
+            prompts: vec![Prompt::Login],
             claims: Some("{\"access_token\":{}}".into()),
         };
         let (url, pending) = authorization_url(&p, &opts, &mut SeededRandom(7), Timestamp(5));
@@ -419,7 +422,7 @@ mod tests {
         assert_ne!(pending.state, pending.nonce);
         assert_eq!(URL_SAFE_DECODE(&pending.state).len(), 32);
         assert!(pending.interactive);
-        assert_eq!(prompt_of(&url), Some(Prompt::Login));
+        assert_eq!(prompts_of(&url), vec![Prompt::Login]);
     }
 
     #[allow(non_snake_case)]
@@ -437,14 +440,17 @@ mod tests {
         let (url, _) = authorization_url(
             &p,
             &SignInOptions {
-                prompt: Some(Prompt::Consent),
+                prompts: vec![Prompt::SelectAccount, Prompt::Consent],
                 ..Default::default()
             },
             &mut SeededRandom(1),
             Timestamp(0),
         );
         assert_eq!(query(&url, "access_type").as_deref(), Some("offline"));
-        assert_eq!(query(&url, "prompt").as_deref(), Some("consent"));
+        assert_eq!(
+            query(&url, "prompt").as_deref(),
+            Some("select_account consent")
+        );
     }
 
     fn pending_for(p: &ProviderProfile) -> PendingAuthorization {

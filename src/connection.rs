@@ -487,24 +487,22 @@ impl Connection {
             other => other,
         };
         let current_user = self.state.account.as_ref().and_then(|a| a.username.clone());
-        let (login_hint, prompt) = match &intent {
-            // Change: the provider's account picker or login page (Salesforce `prompt=login`
-            // forces the login page so another username can be typed).
-            Intent::Change { login_hint, .. } => (
-                login_hint.clone(),
-                profile.first_sign_in_prompt.and_then(prompt_named),
-            ),
+        let (login_hint, prompts) = match &intent {
+            // Change: the provider's account picker or login page.
+            Intent::Change { login_hint, .. } => {
+                (login_hint.clone(), profile.change_prompts.clone())
+            }
             // Refresh: the same account. Google issues a new refresh token only on a consent
             // screen; the others let the provider decide what to ask.
             Intent::Reauthorize => (
                 current_user,
                 if self.service == ProviderId::Google && profile.can_refresh {
-                    Some(Prompt::Consent)
+                    vec![Prompt::Consent]
                 } else {
-                    None
+                    Vec::new()
                 },
             ),
-            Intent::SilentRenewal { .. } => (current_user, Some(Prompt::None)),
+            Intent::SilentRenewal { .. } => (current_user, vec![Prompt::None]),
         };
         let claims = match intent {
             Intent::SilentRenewal { .. } => None,
@@ -512,7 +510,7 @@ impl Connection {
         };
         let options = SignInOptions {
             login_hint,
-            prompt,
+            prompts,
             claims,
         };
         let (url, pending) = authorize::authorization_url(&profile, &options, ctx.random, ctx.now);
@@ -783,6 +781,7 @@ impl Connection {
         };
         if let Err(until) = self.state.loop_guard.check(ctx.now) {
             self.state.next_attempt_at = Some(until);
+            self.state.last_failure = Some(loop_guard_diagnosis());
             return vec![
                 Command::Persist,
                 Command::WakeAt(until),
@@ -806,6 +805,7 @@ impl Connection {
             // handing out instantly expiring tokens must not get a sign-in every tick.
             if let Err(until) = self.state.loop_guard.check(ctx.now) {
                 self.state.next_attempt_at = Some(until);
+                self.state.last_failure = Some(loop_guard_diagnosis());
                 return vec![
                     Command::Persist,
                     Command::WakeAt(until),
@@ -1077,14 +1077,10 @@ impl Connection {
     }
 }
 
-fn prompt_named(name: &str) -> Option<Prompt> {
-    match name {
-        "login" => Some(Prompt::Login),
-        "consent" => Some(Prompt::Consent),
-        "select_account" => Some(Prompt::SelectAccount),
-        "none" => Some(Prompt::None),
-        _ => None,
-    }
+/// Our own loop guard held a request back: shown like the provider's AADSTS50196, so the
+/// dashboard says "will retry" instead of "connected" while no token can be had.
+fn loop_guard_diagnosis() -> Diagnosis {
+    Diagnosis::transient(Reason::RequestLoopDetected).with_code("loop_guard")
 }
 
 fn update_account(account: &mut Account, identity: &Identity) {

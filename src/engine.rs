@@ -146,6 +146,34 @@ impl Engine {
         }
     }
 
+    /// The text to persist when other instances share the storage: the stored vault with
+    /// only `changed`'s connection (and the user's settings) replaced by ours. Unreadable
+    /// stored text is replaced by the full vault, which then keeps it (`unreadable_previous`).
+    pub fn vault_text_merged(&self, stored: &str, changed: Option<ProviderId>) -> String {
+        let Ok(mut vault) = Vault::decode(stored) else {
+            return self.vault_text();
+        };
+        if let Some(id) = changed {
+            if let Some(connection) = self.connections.get(&id) {
+                vault.connections.insert(id, connection.state.clone());
+            }
+        }
+        vault.version = crate::vault::VAULT_VERSION;
+        vault.mail_service = Some(self.mail_service);
+        let mut logins = self.saved_logins.clone();
+        for login in vault.saved_logins.drain(..) {
+            if !logins.contains(&login) {
+                logins.push(login);
+            }
+        }
+        logins.truncate(10);
+        vault.saved_logins = logins;
+        if let Some(text) = &self.unreadable_previous {
+            vault.keep_unreadable(text);
+        }
+        vault.encode()
+    }
+
     /// The text to persist.
     pub fn vault_text(&self) -> String {
         let mut vault = Vault::new();

@@ -155,13 +155,18 @@ pub fn parse_token_response(
         .and_then(|d| ServerClock::from_date_header(d, now));
     let server = clock.unwrap_or_default();
 
+    // Salesforce's `issued_at` is milliseconds on Salesforce's clock. It can be moved onto
+    // the device's clock only with a `Date` header, which a browser reads cross-origin only
+    // when the server exposes it (`Date` is not a CORS-safelisted response header). Without
+    // one the session is taken to start now: it was issued by the response just received.
     let issued_at = match (
         &profile.access_lifetime,
         body.issued_at.as_ref().and_then(number_or_string),
+        clock,
     ) {
-        // Salesforce: milliseconds since the epoch on Salesforce's clock; a value in the
-        // future of `now` (clock trouble) is clamped to `now`.
-        (AccessLifetime::SessionTimeout(_), Some(ms)) => server.to_device(Timestamp(ms)).min(now),
+        (AccessLifetime::SessionTimeout(_), Some(ms), Some(clock)) => {
+            clock.to_device(Timestamp(ms)).min(now)
+        }
         _ => now,
     };
     let expiry = if let Some(seconds) = body.expires_in.as_ref().and_then(number_or_string) {
@@ -171,8 +176,14 @@ pub fn parse_token_response(
             source: ExpirySource::ExpiresIn,
             lifetime,
         }
-    } else if let Some(exp) = jwt_claims(&access_token).and_then(|c| c.exp) {
-        let at = server.to_device(Timestamp(exp.saturating_mul(SECOND)));
+    } else if let Some(claims) = jwt_claims(&access_token).filter(|c| c.exp.is_some()) {
+        let exp = Timestamp(claims.exp.unwrap_or_default().saturating_mul(SECOND));
+        let at = match (clock, claims.iat) {
+            (Some(clock), _) => clock.to_device(exp),
+            // No server clock: `exp - iat` is a lifetime on one clock, counted from now.
+            (None, Some(iat)) => now.plus(exp.0.saturating_sub(iat.saturating_mul(SECOND))),
+            (None, None) => server.to_device(exp),
+        };
         Expiry {
             at,
             source: ExpirySource::JwtExp,
@@ -213,6 +224,7 @@ pub fn parse_token_response(
 #[derive(Debug, Default, Deserialize)]
 struct Claims {
     exp: Option<u64>,
+    iat: Option<u64>,
     iss: Option<String>,
     /// A string or an array of strings (RFC 7519 §4.1.3).
     aud: Option<serde_json::Value>,
@@ -371,6 +383,31 @@ pub(crate) mod tests {
             g.instance_url.as_deref(),
             Some("https://acme.my.salesforce.com")
         );
+    }
+
+    #[test]
+    fn salesforce_without_a_readable_date_starts_the_session_now() {
+        // The device clock is 5 minutes ahead and the Date header is not exposed (CORS).
+        let device_now = Timestamp(1_700_000_000_000 + 5 * MINUTE);
+        let r = HttpResponse::new(
+            200,
+            r#"{"access_token":"00D!AQ","instance_url":"https://acme.my.salesforce.com","token_type":"Bearer","issued_at":"1700000000000"}"#,
+        );
+        let g = parse_token_response(&sf(), &r, device_now, NONE).unwrap();
+        assert_eq!(g.access.issued_at, device_now);
+        assert_eq!(g.access.expiry.at, device_now.plus(120 * MINUTE));
+    }
+
+    #[test]
+    fn jwt_lifetime_from_iat_when_no_date_header() {
+        let device_now = Timestamp(5_000_000_000_000); // far from the token's clock
+        let at = jwt(&serde_json::json!({"iat": 1_700_000_000u64, "exp": 1_700_003_600u64}));
+        let r = HttpResponse::new(
+            200,
+            format!(r#"{{"access_token":"{at}","token_type":"Bearer"}}"#),
+        );
+        let g = parse_token_response(&ms(), &r, device_now, NONE).unwrap();
+        assert_eq!(g.access.expiry.at, device_now.plus(HOUR));
     }
 
     #[test]

@@ -562,6 +562,13 @@ fn loop_guard_throttles_a_provider_that_hands_out_instantly_expiring_tokens() {
     }
     let until = throttled.expect("the loop guard stops the 11th request");
     assert!(until > h.now);
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(
+        card.status,
+        Status::Retrying,
+        "not \"connected\" while held back"
+    );
+    assert_eq!(card.next_retry_at, Some(until));
 }
 
 #[test]
@@ -1186,4 +1193,55 @@ fn a_transient_failure_during_silent_renewal_is_retried_not_shown_as_sign_in() {
         ),
         "{commands:?}"
     );
+}
+
+#[test]
+fn google_change_offers_the_account_picker_and_the_consent_screen() {
+    let mut h = Harness::new();
+    let url = open_sign_in(&h.feed(
+        ProviderId::Google,
+        Input::Connect {
+            login_hint: None,
+            target: Target::default(),
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        query(&url, "prompt").as_deref(),
+        Some("select_account consent")
+    );
+    assert_eq!(query(&url, "access_type").as_deref(), Some("offline"));
+}
+
+#[test]
+fn a_merged_save_replaces_only_the_changed_connection() {
+    // Two engine instances share one vault; B's memory still holds A's old Google token.
+    let mut a = Harness::new();
+    a.sign_in(ProviderId::Google, Input::Connect { login_hint: None, target: Target::default() }, "alice", |nonce| {
+        let id = jwt(serde_json::json!({"iss":"https://accounts.google.com","aud":"g-client","sub":"g1","nonce":nonce,"email":"alice@gmail.test"}));
+        format!(r#"{{"access_token":"ya29.A","expires_in":3599,"refresh_token":"G-RT-OLD","token_type":"Bearer","id_token":"{id}"}}"#)
+    });
+    let mut b = Harness::new();
+    b.engine.restore(Some(&a.engine.vault_text())).unwrap();
+    // A refreshes Google and the rotated token is stored.
+    a.advance(2 * HOUR);
+    refresh_request_now(&mut a, ProviderId::Google);
+    let body = r#"{"access_token":"ya29.B","expires_in":3599,"refresh_token":"G-RT-NEW","token_type":"Bearer"}"#;
+    a.feed(
+        ProviderId::Google,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    let stored = a.engine.vault_text();
+    // B connects Microsoft and saves with a merge.
+    connect_microsoft(&mut b);
+    let merged = b
+        .engine
+        .vault_text_merged(&stored, Some(ProviderId::Microsoft));
+    assert!(
+        merged.contains("G-RT-NEW") && !merged.contains("G-RT-OLD"),
+        "{merged}"
+    );
+    assert!(merged.contains("RT-1"), "B's own change is in");
+    // A plain save from B would have put the old token back.
+    assert!(b.engine.vault_text().contains("G-RT-OLD"));
 }

@@ -90,7 +90,9 @@ fn config() -> JsValue {
         r#"{{"redirectUri":"http://127.0.0.1:9/callback.html",
             "google":{{"clientId":"test-client","clientSecret":"test-secret",
               "authorizeUrl":"{base}/authorize","tokenUrl":"{base}/token","revokeUrl":"{base}/revoke",
-              "issuer":"{base}","apiOrigins":["{base}"]}}}}"#
+              "issuer":"{base}","apiOrigins":["{base}"]}},
+            "salesforce":{{"clientId":"sf-client","issuer":"{base}",
+              "loginHosts":[{{"id":"local","label":"Local","url":"{base}/sf"}}]}}}}"#
     );
     js_sys::JSON::parse(&text).unwrap()
 }
@@ -241,8 +243,8 @@ async fn unknown_service_and_foreign_origin_are_refused() {
     .await
     .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("foreign_origin"));
-    let e = settle(auth.access_token("salesforce")).await.unwrap_err();
-    assert_eq!(get_str(&e, "code").as_deref(), Some("invalid_config"));
+    let e = settle(auth.access_token("salesforce")).await.unwrap_err(); // configured, never connected
+    assert_eq!(get_str(&e, "code").as_deref(), Some("not_connected"));
 }
 
 #[wasm_bindgen_test]
@@ -410,4 +412,39 @@ async fn two_engine_instances_share_one_refresh_under_the_lock() {
     );
     // One refresh, and no replay of the rotated refresh token (the server would refuse it).
     assert_eq!(stats("refresh_token").await, 1.0);
+}
+
+#[wasm_bindgen_test]
+async fn an_instance_never_writes_back_another_connections_stale_refresh_token() {
+    call(server(), "/control/reset", Some("{}")).await;
+    let store = makeStore(JsValue::NULL);
+    let open_locked = || async {
+        let driver: HostDriver = makeLockedDriver(&store).unchecked_into();
+        match SidebarAuth::open(config(), driver).await {
+            Ok(auth) => auth,
+            Err(e) => panic!("create: {}", e.message),
+        }
+    };
+    let a = open_locked().await;
+    settle(a.connect("google", JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    settle(a.connect("salesforce", JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let b = open_locked().await;
+    a.advance_clock(2.0 * 3_600_000.0);
+    b.advance_clock(2.0 * 3_600_000.0);
+    // A rotates Google's refresh token; then B renews Salesforce and saves.
+    settle(a.access_token("google")).await.unwrap();
+    settle(b.access_token("salesforce")).await.unwrap();
+    // A renews Google again from storage: B's save must not have put the old token back.
+    a.advance_clock(2.0 * 3_600_000.0);
+    let token = settle(a.access_token("google")).await;
+    assert!(
+        token.is_ok(),
+        "{:?}",
+        token.err().and_then(|e| get_str(&e, "reason"))
+    );
+    assert_eq!(stats("refresh_token").await, 3.0);
 }

@@ -5,6 +5,8 @@
 //     &scenario=default|attention|empty|busy   canned state of the fake
 //     &popup=1                          the fake signs in through the real pop-up + callback path
 //   ?config=/path/config.json           another configuration (same origin only)
+//   ?e2e=1                              TEST-ONLY: put the real engine on window.__sidebarAuth
+//                                       (see exposeForTests below)
 //
 // Exports bootWebHost() for other pages; runs the dashboard when the page says
 // <body data-page="dashboard">.
@@ -13,6 +15,8 @@ import { mountDashboard } from './dashboard.js';
 import { webHostDriver } from './host-web.js';
 
 export const DEFAULT_CONFIG_URL = '/www/config.json';
+/** The Web Lock held by the one page (tab) whose engine keeps the connections current. */
+export const ENGINE_LOCK = 'sidebar-auth.engine';
 
 export function engineChoice(params) {
   return params.get('engine') === 'fake' ? 'fake' : 'real';
@@ -57,10 +61,38 @@ export async function loadEngineModule(choice) {
 }
 
 /**
- * Load config and engine, create the engine with the web host driver, and wire wake-ups.
- * @returns {Promise<{auth: object, driver: object, config: object, engine: 'real'|'fake', module: object, tick: () => Promise<void>}>}
+ * One engine per browser profile at a time. Every page of the web host (dashboard, devtools)
+ * runs its own engine instance over the same stored vault, and the engine keeps refresh
+ * tokens in memory: two tabs would each refresh with their own copy, and with rotating
+ * refresh tokens (Microsoft, Salesforce) the second use of a rotated-away token makes the
+ * provider revoke the whole grant (AADSTS50173). So the newest page takes the Web Lock
+ * (`steal`), loads the vault after the previous holder let go, and the page that lost the
+ * lock stops its engine (`onLost`). Without Web Locks there is nothing to coordinate with.
  */
-export async function bootWebHost({ params = new URLSearchParams(location.search) } = {}) {
+export async function takeEngineLock(onLost) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks?.request) return;
+  await new Promise((resolve) => {
+    locks
+      .request(ENGINE_LOCK, { steal: true }, () => {
+        resolve();
+        return new Promise(() => {}); // held until the page goes away or another one steals it
+      })
+      .catch((err) => {
+        resolve();
+        if (err?.name === 'AbortError') onLost();
+      });
+  });
+}
+
+/**
+ * Load config and engine, create the engine with the web host driver, and wire wake-ups.
+ * `onSuperseded()` is called when another page of this profile took over the engine (see
+ * takeEngineLock); this page's engine has then stopped waking up and must not be used.
+ * @returns {Promise<{auth: object, driver: object, config: object, engine: 'real'|'fake', module: object,
+ *   tick: () => Promise<void>, isSuperseded: () => boolean}>}
+ */
+export async function bootWebHost({ params = new URLSearchParams(location.search), onSuperseded } = {}) {
   const engine = engineChoice(params);
   let config;
   try {
@@ -84,9 +116,10 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
 
   let auth = null;
   let ticking = null;
+  let superseded = false;
   // One tick at a time; a wake-up during a tick is covered by the tick's own reschedule.
   const tick = () => {
-    if (!auth) return Promise.resolve();
+    if (!auth || superseded) return Promise.resolve();
     if (!ticking) {
       ticking = Promise.resolve()
         .then(() => auth.tick())
@@ -98,6 +131,17 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
     return ticking;
   };
   const driver = webHostDriver({ onWake: () => void tick() });
+  if (engine === 'real') {
+    await takeEngineLock(() => {
+      superseded = true;
+      driver.dispose();
+      try {
+        onSuperseded?.();
+      } catch (err) {
+        console.error('[sidebar-auth] onSuperseded failed', err);
+      }
+    });
+  }
   auth = await module.SidebarAuth.create(config, driver);
 
   // Background tabs throttle timers and a sleeping laptop skips them: catch up when the page
@@ -108,7 +152,37 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
   window.addEventListener('online', () => void tick());
   void tick();
 
-  return { auth, driver, config, engine, module, tick };
+  return { auth, driver, config, engine, module, tick, isSuperseded: () => superseded };
+}
+
+/** The box a page shows after another page took over the engine. */
+export function supersededBox() {
+  const box = document.createElement('div');
+  box.className = 'sa-superseded';
+  box.setAttribute('role', 'status');
+  box.setAttribute('data-testid', 'superseded');
+  const text = document.createElement('p');
+  text.textContent =
+    'Sync Settings is open in another tab or window, which now keeps your connections up to date. Reload to use it here.';
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'sa-btn sa-btn--primary';
+  button.textContent = 'Reload';
+  button.addEventListener('click', () => location.reload());
+  box.append(text, button);
+  return box;
+}
+
+/**
+ * TEST-ONLY hook. The end-to-end tests (tests/e2e/) drive the real engine: they move its
+ * clock, ask for access tokens and read its redacted debug state. The real engine is put on
+ * `window.__sidebarAuth` ONLY when the page URL carries `?e2e=1`; without that switch it is
+ * never reachable from the page's global scope (the fake engine always is: it holds no real
+ * tokens). Anything on window is reachable by every script of the page, so production hosts
+ * must never be opened with this switch.
+ */
+export function exposeForTests(params, engine) {
+  return engine === 'fake' || params.get('e2e') === '1';
 }
 
 export function showBootError(root, err) {
@@ -128,17 +202,24 @@ async function main() {
   const root = document.getElementById('app');
   const devtoolsLink = document.querySelector('a[href="devtools.html"]');
   if (devtoolsLink) devtoolsLink.search = location.search;
+  let dashboard = null;
+  let superseded = false;
+  const onSuperseded = () => {
+    superseded = true;
+    dashboard?.unmount();
+    root.replaceChildren(supersededBox());
+  };
   try {
-    const host = await bootWebHost();
+    const host = await bootWebHost({ onSuperseded });
     const badge = document.getElementById('engine-badge');
     if (badge && host.engine === 'fake') {
       badge.hidden = false;
       badge.textContent = 'fake engine';
     }
-    const dashboard = mountDashboard(root, host.auth);
-    if (host.engine === 'fake') {
-      // For tests and manual poking only; the real engine is not put on window.
-      window.__sidebarAuth = { auth: host.auth, driver: host.driver, dashboard };
+    if (!superseded) dashboard = mountDashboard(root, host.auth);
+    if (exposeForTests(new URLSearchParams(location.search), host.engine)) {
+      // For tests and manual poking only: the fake always, the real engine only with ?e2e=1.
+      window.__sidebarAuth = { auth: host.auth, driver: host.driver, dashboard, tick: host.tick, engine: host.engine };
     }
     document.body.setAttribute('data-ready', 'true');
   } catch (err) {

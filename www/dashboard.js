@@ -6,7 +6,7 @@
 //
 //   renderDashboard(root, view, actions, options?)   draw `view` into `root`
 //     actions = { refresh(service), change(service, options), disconnect(service),
-//                 selectMailService(choice) }
+//                 selectMailService(choice), retryNow?(service) }
 //     options = { now?: number  engine time to compute relative times against (default view.now),
 //                 pending?: Iterable<string>  services with an action in flight (buttons disabled) }
 //   mountDashboard(root, auth, options?) -> { render(), showError(err, service?), unmount() }
@@ -14,6 +14,11 @@
 //     aria-live region, refreshes "Sign-in needed in N h" every 30 s.
 //   updateRelativeTimes(root, now)   re-text the relative times only
 //   formatSignInNeeded(ms), formatRetryIn(ms), serviceForMailChoice(choice)
+//
+// View fields drawn (src/view.rs): per section `hint`; per connection `canRetry` ("Try again"
+// after the engine paused on repeated transient failures, calls retryNow), `providerCode`
+// (small, for support: "AADSTS50173"); top-level `notice` (a banner above the sections,
+// e.g. saved sign-ins that could not be read).
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -170,9 +175,15 @@ export function renderDashboard(root, view, actions, options = {}) {
   };
 
   const ctx = { root, ui, now, pending, actions, rerender };
+  const notice = typeof view?.notice === 'string' && view.notice
+    ? h('div', { class: 'sa-notice', role: 'status', 'data-testid': 'notice' },
+        h('span', { class: 'sa-notice__icon', 'aria-hidden': 'true', text: 'i' }),
+        h('span', { class: 'sa-notice__text', text: view.notice }))
+    : null;
   const board = h(
     'div',
     { class: 'sa-dashboard', 'data-testid': 'dashboard' },
+    notice,
     (view?.sections ?? []).map((section) => renderSection(ctx, section)),
   );
   root.replaceChildren(board);
@@ -185,7 +196,7 @@ export function renderDashboard(root, view, actions, options = {}) {
     let target = root.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
     if (!target) {
       // The focused button went away (the engine no longer offers it): keep the user on its card.
-      const m = /^(?:refresh|change|disconnect)-(.+)$/.exec(focusKey);
+      const m = /^(?:retry|refresh|change|disconnect)-(.+)$/.exec(focusKey);
       if (m) target = root.querySelector(`[data-testid="card-${CSS.escape(m[1])}"]`);
     }
     if (target) {
@@ -212,7 +223,7 @@ function renderSection(ctx, section) {
     const wanted = serviceForMailChoice(section.mailService);
     const matching = connections.filter((c) => c.service === wanted);
     if (wanted && matching.length) connections = matching;
-    if (!wanted) {
+    if (!wanted && !section.hint) {
       parts.push(
         h('p', {
           class: 'sa-hint',
@@ -224,6 +235,11 @@ function renderSection(ctx, section) {
         }),
       );
     }
+  }
+
+  if (typeof section.hint === 'string' && section.hint) {
+    // The engine's explanation for this section ("Not sure?", "not configured").
+    parts.push(h('p', { class: 'sa-hint', 'data-testid': `hint-${section.id}`, text: section.hint }));
   }
 
   parts.push(h('div', { class: 'sa-cards' }, connections.map((c) => renderCard(ctx, section, c))));
@@ -289,6 +305,14 @@ function renderCard(ctx, section, c) {
       }),
     );
   }
+  if (c.providerCode) {
+    // For support: the provider's own code (AADSTS50173, invalid_grant, INVALID_SESSION_ID).
+    details.push(
+      h('p', { class: 'sa-card__code', 'data-testid': `provider-code-${s}` },
+        h('span', { class: 'sa-card__code-label', text: 'Code for support: ' }),
+        h('code', { text: c.providerCode })),
+    );
+  }
   if (c.action === 'contact_admin') {
     details.push(h('p', { class: 'sa-card__advice', 'data-testid': `advice-${s}`, text: 'This needs your administrator; signing in again will not fix it.' }));
   }
@@ -336,8 +360,12 @@ function renderCard(ctx, section, c) {
     });
 
   const buttons = [];
+  if (c.canRetry && typeof ctx.actions.retryNow === 'function') {
+    // The engine paused after repeated transient failures: the user may try again now.
+    buttons.push(button('retry', 'Try again', `Try ${c.title} again now`, true, () => ctx.actions.retryNow(s)));
+  }
   if (c.canRefresh) {
-    buttons.push(button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh', () => ctx.actions.refresh(s)));
+    buttons.push(button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh' && !c.canRetry, () => ctx.actions.refresh(s)));
   }
   if (c.canChange) {
     const label = isNew ? 'Connect' : 'Change';
@@ -345,9 +373,16 @@ function renderCard(ctx, section, c) {
     buttons.push(
       button('change', label, `${label} ${c.title}${isNew ? '' : ' account'}`, primary, () => {
         if (hasForm) {
-          form.open = !form.open;
-          form.error = null;
-          if (form.open) ctx.ui.focusAfter = `form:${s}`;
+          if (form.open) {
+            form.open = false;
+            form.error = null;
+          } else {
+            // A fresh form on every opening, so that its default choice reflects the saved
+            // logins of the current view (the engine adds one after each sign-in).
+            delete ctx.ui.forms[s];
+            formState(ctx.ui, s, section).open = true;
+            ctx.ui.focusAfter = `form:${s}`;
+          }
           ctx.rerender();
         } else {
           ctx.actions.change(s, {});
@@ -710,6 +745,7 @@ export function mountDashboard(root, auth, options = {}) {
     change: (service, opts) => run(service, () => auth.connect(service, opts ?? {})),
     disconnect: (service) => run(service, () => auth.disconnect(service)),
     selectMailService: (choice) => run(null, () => auth.selectMailService(choice)),
+    retryNow: (service) => run(service, () => auth.retryNow(service)),
   };
 
   const subscription = auth.subscribe((v) => setView(v));

@@ -15,7 +15,7 @@
 //                                   knows beyond the documented list are offered under "Other"
 // With ?engine=fake and no controlUrl, the fake engine's fakeControl() stands in.
 
-import { bootWebHost, showBootError } from './app.js';
+import { bootWebHost, exposeForTests, showBootError, supersededBox } from './app.js';
 import { mountDashboard } from './dashboard.js';
 
 const PROVIDERS = [
@@ -139,8 +139,17 @@ function connectionsOf(debug) {
 async function main() {
   const bootBox = $('boot');
   let host;
+  let dashboard = null;
+  let superseded = false;
+  const onSuperseded = () => {
+    // Another page took over the engine (app.js takeEngineLock): stop showing this one.
+    superseded = true;
+    dashboard?.unmount();
+    document.querySelector('.dt-grid').hidden = true;
+    bootBox.replaceChildren(supersededBox());
+  };
   try {
-    host = await bootWebHost();
+    host = await bootWebHost({ onSuperseded });
   } catch (err) {
     showBootError(bootBox, err);
     $('dashboard').replaceChildren();
@@ -151,10 +160,17 @@ async function main() {
   if (engine === 'fake') {
     $('engine-badge').hidden = false;
     $('engine-badge').textContent = 'fake engine';
-    window.__sidebarAuth = { auth, driver: host.driver };
+  }
+  if (exposeForTests(new URLSearchParams(location.search), engine)) {
+    // TEST-ONLY (see exposeForTests in app.js): the real engine only with ?e2e=1.
+    window.__sidebarAuth = { auth, driver: host.driver, tick: host.tick, engine };
   }
   $('dashboard-link').search = location.search;
-  const dashboard = mountDashboard($('dashboard'), auth);
+  if (superseded) {
+    document.body.setAttribute('data-ready', 'superseded');
+    return;
+  }
+  dashboard = mountDashboard($('dashboard'), auth);
 
   const controlUrl = config?.devtools?.controlUrl ? String(config.devtools.controlUrl).replace(/\/+$/, '') : null;
   const wallStart = Date.now();

@@ -5,6 +5,7 @@
 //   openSignIn(url, redirectUri, interactive): Promise<string>  full redirect URL
 //   load(): Promise<string|null>     save(text): Promise<void>
 //   now(): number                    scheduleWake(epochMs): void
+//   withLock(name, task): Promise    the Web Locks API (navigator.locks), when the browser has it
 // plus host-side helpers the engine never calls:
 //   onWake(fn)          register the callback a wake-up runs (the page passes () => auth.tick())
 //   ignoredMessages()   what the sign-in listener ignored (reason, origin, time; never a URL)
@@ -179,6 +180,21 @@ export function webHostDriver(options = {}) {
 
     now() {
       return Date.now();
+    },
+
+    // No loadSession/saveSession: the engine's session cache holds access tokens as text,
+    // and in a page that would mean sessionStorage, which every script of the origin reads.
+    // Each page refreshes once when it starts instead.
+
+    /**
+     * Run `task` holding the cross-context lock `name`. The engine renews under it and
+     * re-reads the vault first, so two pages of this origin (two tabs, the dashboard and the
+     * devtools page) never refresh at once nor replay a refresh token the other rotated.
+     */
+    withLock(name, task) {
+      const locks = win.navigator?.locks;
+      if (!locks?.request) return Promise.resolve().then(() => task());
+      return locks.request(String(name), () => task());
     },
 
     /** One timer for the whole engine: each call replaces the previous wake-up. */

@@ -16,6 +16,7 @@ use super::{
     endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
     ProviderProfile,
 };
+use crate::authorize::Prompt;
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 
 const ID: ProviderId = ProviderId::Google;
@@ -88,11 +89,13 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
         } else {
             Vec::new()
         },
-        first_sign_in_prompt: Some(if can_refresh {
-            "consent"
+        // Change must let the user pick another account (select_account) even while a
+        // Google session is alive, and get a refresh token (consent).
+        change_prompts: if can_refresh {
+            vec![Prompt::SelectAccount, Prompt::Consent]
         } else {
-            "select_account"
-        }),
+            vec![Prompt::SelectAccount]
+        },
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon: None,
         can_refresh,
@@ -268,6 +271,9 @@ mod tests {
             p.extra_authorize_params,
             vec![("access_type".to_string(), "offline".to_string())]
         );
-        assert_eq!(p.first_sign_in_prompt, Some("consent"));
+        assert_eq!(
+            p.change_prompts,
+            vec![Prompt::SelectAccount, Prompt::Consent]
+        );
     }
 }

@@ -12,6 +12,7 @@ use super::{
     endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
     ProviderProfile,
 };
+use crate::authorize::Prompt;
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 use crate::time::HOUR;
 
@@ -156,7 +157,7 @@ pub fn profile(
         refresh_scopes,
         issuer,
         extra_authorize_params: Vec::new(),
-        first_sign_in_prompt: Some("select_account"),
+        change_prompts: vec![Prompt::SelectAccount],
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon,
         can_refresh: true,

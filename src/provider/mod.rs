@@ -12,6 +12,7 @@ pub mod salesforce;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::authorize::Prompt;
 use crate::diagnosis::{Diagnosis, OAuthErrorBody};
 use crate::time::Millis;
 
@@ -129,9 +130,10 @@ pub struct ProviderProfile {
     pub issuer: IssuerRule,
     /// Parameters every authorization request carries (Google `access_type=offline`).
     pub extra_authorize_params: Vec<(String, String)>,
-    /// `prompt` for the first, interactive sign-in where a provider needs one to issue a
-    /// refresh token (Google `prompt=consent`).
-    pub first_sign_in_prompt: Option<&'static str>,
+    /// `prompt` values for **Change** (OIDC Core §3.1.2.1, space-delimited): the account
+    /// picker or login page, plus the consent screen where a provider issues a refresh
+    /// token only there (Google).
+    pub change_prompts: Vec<Prompt>,
     pub access_lifetime: AccessLifetime,
     /// A fixed refresh-token lifetime counted from the interactive sign-in that no refresh
     /// extends (Microsoft `spa`: 24 h, AADSTS700084).

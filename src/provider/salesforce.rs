@@ -22,6 +22,7 @@ use super::{
     endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
     ProviderProfile,
 };
+use crate::authorize::Prompt;
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 use crate::time::MINUTE;
 
@@ -129,7 +130,8 @@ pub fn profile(
         refresh_scopes: Vec::new(),
         issuer: IssuerRule::Exact(config.issuer.clone().unwrap_or_else(|| host.clone())),
         extra_authorize_params: Vec::new(),
-        first_sign_in_prompt: Some("login"),
+        // The login page, so another username can be typed.
+        change_prompts: vec![Prompt::Login],
         access_lifetime: AccessLifetime::SessionTimeout(
             config.session_timeout_minutes.max(1) * MINUTE,
         ),

@@ -99,22 +99,6 @@ impl Inner {
         to_js(&view)
     }
 
-    async fn persist(&self) -> Result<(), ApiError> {
-        let text = self.engine.borrow().vault_text();
-        let sealed = vault_crypto::seal(&text).await.map_err(|why| {
-            ApiError::new(
-                "storage_error",
-                format!("The vault could not be encrypted: {why}"),
-            )
-        })?;
-        self.driver.save(&sealed).await.map_err(|why| {
-            ApiError::new(
-                "storage_error",
-                format!("The vault could not be saved: {why}"),
-            )
-        })
-    }
-
     async fn save_session(&self) {
         let text = self.engine.borrow().session_text();
         if let Err(why) = self.driver.save_session(&text).await {
@@ -191,7 +175,7 @@ async fn drive(inner: Rc<Inner>, service: ProviderId, input: Input) -> Result<()
                 inner.note(service, "revocation_result", detail);
             }
             Command::Persist => {
-                if let Err(e) = inner.persist().await {
+                if let Err(e) = persist(&inner, Some(service)).await {
                     inner.note(service, "storage_error", e.message.clone());
                     inner.notify();
                     // Nothing that was not persisted is handed out (design rule 5).
@@ -217,22 +201,38 @@ async fn drive_exclusive(
     service: ProviderId,
     input: Input,
 ) -> Result<(), ApiError> {
-    let Some(with_lock) = inner.driver.method("withLock") else {
+    if inner.driver.method("withLock").is_none() {
         return drive(inner, service, input).await;
+    }
+    let name = format!("sidebar-auth:{}", service.as_str());
+    let task_inner = inner.clone();
+    under_host_lock(&inner, &name, async move {
+        task_inner.reload_from_storage(service).await;
+        drive(task_inner, service, input).await
+    })
+    .await
+    .map_err(|e| e.for_service(service))
+}
+
+/// Runs `task` while holding the host's lock `name` (`withLock`), or directly when the
+/// host has none (a single engine instance needs no lock).
+async fn under_host_lock<F>(inner: &Rc<Inner>, name: &str, task: F) -> Result<(), ApiError>
+where
+    F: std::future::Future<Output = Result<(), ApiError>> + 'static,
+{
+    let Some(with_lock) = inner.driver.method("withLock") else {
+        return task.await;
     };
     let outcome: Rc<RefCell<Option<Result<(), ApiError>>>> = Rc::new(RefCell::new(None));
-    let (task_inner, task_outcome) = (inner.clone(), outcome.clone());
+    let task_outcome = outcome.clone();
     let task = Closure::once_into_js(move || -> Promise {
         future_to_promise(async move {
-            task_inner.reload_from_storage(service).await;
-            let result = drive(task_inner, service, input).await;
-            *task_outcome.borrow_mut() = Some(result);
+            *task_outcome.borrow_mut() = Some(task.await);
             Ok(JsValue::UNDEFINED)
         })
     });
-    let name = JsValue::from_str(&format!("sidebar-auth:{}", service.as_str()));
     let locked = with_lock
-        .call2(&inner.driver, &name, &task)
+        .call2(&inner.driver, &JsValue::from_str(name), &task)
         .map(|p| Promise::resolve(&p));
     let settled = match locked {
         Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
@@ -242,15 +242,54 @@ async fn drive_exclusive(
     };
     if let Err(e) = settled {
         let why = super::driver::describe(&e);
-        return Err(
-            ApiError::new("host_error", format!("The host lock failed: {why}"))
-                .for_service(service),
-        );
+        return Err(ApiError::new(
+            "host_error",
+            format!("The host lock failed: {why}"),
+        ));
     }
     let result = outcome.borrow_mut().take();
     result.unwrap_or_else(|| {
-        Err(ApiError::new("host_error", "The host lock never ran the task.").for_service(service))
+        Err(ApiError::new(
+            "host_error",
+            "The host lock never ran the task.",
+        ))
     })
+}
+
+/// Persists the vault. With several engine instances (the host has `withLock`), a
+/// read-modify-write under the vault lock that replaces only the connection this
+/// operation changed: an instance never writes back another connection's refresh token
+/// from its memory, which may be older than what another instance stored (a replayed
+/// rotated token revokes the grant).
+async fn persist(inner: &Rc<Inner>, changed: Option<ProviderId>) -> Result<(), ApiError> {
+    let writer = inner.clone();
+    under_host_lock(inner, "sidebar-auth:vault", async move {
+        let stored = if writer.driver.method("withLock").is_some() {
+            match writer.driver.load().await {
+                Ok(Some(sealed)) => vault_crypto::open(&sealed).await.ok(),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let text = match stored {
+            Some(stored) => writer.engine.borrow().vault_text_merged(&stored, changed),
+            None => writer.engine.borrow().vault_text(),
+        };
+        let sealed = vault_crypto::seal(&text).await.map_err(|why| {
+            ApiError::new(
+                "storage_error",
+                format!("The vault could not be encrypted: {why}"),
+            )
+        })?;
+        writer.driver.save(&sealed).await.map_err(|why| {
+            ApiError::new(
+                "storage_error",
+                format!("The vault could not be saved: {why}"),
+            )
+        })
+    })
+    .await
 }
 
 /// Starts `input` as the service's one operation, or joins the one in flight.
@@ -558,7 +597,7 @@ impl SidebarAuth {
         self.inner.engine.borrow_mut().select_mail_service(choice);
         let inner = self.inner.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = inner.persist().await {
+            if let Err(e) = persist(&inner, None).await {
                 inner.note(ProviderId::Microsoft, "storage_error", e.message);
             }
         });

@@ -6,6 +6,9 @@
 //
 //   node tests/support/token-server.mjs [--port N]   prints {"port":N} when ready
 //
+// Paths match by suffix (`/authorize`, `/token`, `/revoke`), so one server can stand in
+// for several providers' path layouts (e.g. Salesforce's /services/oauth2/token).
+//
 // GET  /authorize?...   -> {"location": "<redirect_uri>?code=..&state=..&iss=.."}
 //                          (a stand-in for the user agent following the 302)
 // POST /token           authorization_code (verifies code_verifier) | refresh_token
@@ -69,7 +72,7 @@ const server = http.createServer(async (req, res) => {
   const base = `http://127.0.0.1:${server.address().port}${ISSUER_PATH}`;
   const url = new URL(req.url, base);
   try {
-    if (req.method === 'GET' && url.pathname === '/authorize') {
+    if (req.method === 'GET' && url.pathname.endsWith('/authorize')) {
       const p = url.searchParams;
       if (p.get('response_type') !== 'code' || p.get('code_challenge_method') !== 'S256' || !p.get('code_challenge')) {
         return send(res, 400, { error: 'invalid_request', error_description: 'PKCE S256 required' });
@@ -83,7 +86,7 @@ const server = http.createServer(async (req, res) => {
       location.searchParams.set('iss', base);
       return send(res, 200, { location: location.toString() });
     }
-    if (req.method === 'POST' && url.pathname === '/token') {
+    if (req.method === 'POST' && url.pathname.endsWith('/token')) {
       const form = new URLSearchParams(await readBody(req));
       const grant = form.get('grant_type');
       if (grant in stats) stats[grant] += 1;
@@ -112,7 +115,7 @@ const server = http.createServer(async (req, res) => {
       }
       return send(res, 400, { error: 'unsupported_grant_type' });
     }
-    if (req.method === 'POST' && url.pathname === '/revoke') {
+    if (req.method === 'POST' && url.pathname.endsWith('/revoke')) {
       stats.revoke += 1;
       const form = new URLSearchParams(await readBody(req));
       if (refreshTokens.delete(form.get('token'))) stats.tokens_revoked += 1;

@@ -27,7 +27,9 @@ let browser;
 let base;
 
 before(async () => {
-  server = await startStaticServer({ port: 0 });
+  // No engine configuration: a www/config.json left by the demo (git-ignored) points at a
+  // provider that is gone, and the fake-engine pages must not pick it up.
+  server = await startStaticServer({ port: 0, files: { '/www/config.json': null } });
   base = server.url;
   browser = await chromium.launch(LAUNCH);
 });
@@ -264,6 +266,65 @@ describe('dashboard (fake engine)', () => {
 });
 
 // ---- devtools page -----------------------------------------------------------------------
+
+describe('dashboard: fields of the real engine’s view (src/view.rs)', () => {
+  it('draws notice, section hint, provider code and “Try again” (canRetry → retryNow)', async (t) => {
+    const { context, page } = await newPage(t);
+    await context.route(`${base}/__test/view.html`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>view</title><link rel="stylesheet" href="/www/dashboard.css"><div id="root"></div>' }),
+    );
+    await page.goto(`${base}/__test/view.html`);
+    await page.evaluate(async () => {
+      const { renderDashboard } = await import('/www/dashboard.js');
+      const conn = (service, title, extra) => ({
+        service, title, account: null, status: 'disconnected', statusText: 'Not connected', reason: null, reasonText: null,
+        action: null, providerCode: null, signInNeededAt: null, signInNeededText: null, accessTokenExpiresAt: null,
+        expiryProvenance: null, nextRetryAt: null, canRefresh: false, canChange: true, canRetry: false, busy: false, ...extra,
+      });
+      const view = {
+        now: Date.now(),
+        notice: 'Saved sign-ins could not be read (syntax error). They were kept for support; please connect again.',
+        sections: [
+          {
+            id: 'email', title: 'E-Mail Configuration', mailService: 'not_sure',
+            mailServiceChoices: [{ id: 'microsoft365', label: 'Microsoft 365' }, { id: 'not_sure', label: 'Not sure' }],
+            hint: 'Addresses ending in gmail.com: Gmail.',
+            connections: [
+              conn('microsoft', 'Microsoft 365', {
+                account: 'alice@contoso.com', status: 'needs_attention', statusText: 'Paused after repeated failures',
+                reason: 'provider_unavailable', reasonText: 'The service is temporarily unavailable. Sync will retry by itself.',
+                action: 'retry_later', providerCode: 'AADSTS50033', canRefresh: true, canRetry: true,
+              }),
+              conn('google', 'Gmail'),
+            ],
+          },
+          { id: 'crm', title: 'CRM', hint: 'Salesforce is not configured for this installation.', connections: [], savedLogins: [], loginHosts: [] },
+        ],
+      };
+      window.calls = [];
+      const record = (name) => (...args) => window.calls.push([name, ...args]);
+      renderDashboard(document.getElementById('root'), view, {
+        refresh: record('refresh'), change: record('change'), disconnect: record('disconnect'),
+        selectMailService: record('selectMailService'), retryNow: record('retryNow'),
+      });
+    });
+    const notice = byTestId(page, 'notice');
+    assert.equal(await notice.getAttribute('role'), 'status');
+    assert.match(await notice.textContent(), /could not be read/);
+    assert.equal((await byTestId(page, 'hint-email').textContent()).trim(), 'Addresses ending in gmail.com: Gmail.');
+    assert.equal(await byTestId(page, 'mail-service-hint').count(), 0, 'the engine’s hint replaces the built-in one');
+    assert.match(await byTestId(page, 'hint-crm').textContent(), /not configured/);
+    assert.equal((await byTestId(page, 'provider-code-microsoft').locator('code').textContent()).trim(), 'AADSTS50033');
+    assert.equal(await byTestId(page, 'provider-code-google').count(), 0);
+    const retry = byTestId(page, 'retry-microsoft');
+    assert.equal((await retry.textContent()).trim(), 'Try again');
+    assert.match(await retry.getAttribute('class'), /sa-btn--primary/);
+    assert.doesNotMatch(await byTestId(page, 'refresh-microsoft').getAttribute('class'), /sa-btn--primary/, 'one suggested action');
+    assert.equal(await byTestId(page, 'retry-google').count(), 0);
+    await retry.click();
+    assert.deepEqual(await page.evaluate(() => window.calls), [['retryNow', 'microsoft']]);
+  });
+});
 
 describe('devtools page (fake engine)', () => {
   it('advances the clock, arms a provider error, shows redacted state and exports the log', async (t) => {

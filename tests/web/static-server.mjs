@@ -9,6 +9,10 @@
 // MIME types the pages need (`application/wasm` for the engine, `text/javascript` for
 // `.js`/`.mjs`). No directory listings; `/dir/` serves `/dir/index.html`. Nothing is cached
 // (`Cache-Control: no-store`), so a rebuilt `pkg/` is picked up on reload.
+//
+// `files` maps URL paths to in-memory content (a string, or a function returning one; null
+// means 404), served before the disk: the end-to-end tests publish each environment's
+// engine configuration at /www/config.json this way, without sharing a file on disk.
 
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -50,14 +54,15 @@ export function mimeTypeFor(filePath) {
 
 /**
  * Start serving `root` on 127.0.0.1.
- * @param {{root?: string, port?: number, host?: string}} [options]
+ * @param {{root?: string, port?: number, host?: string,
+ *          files?: Record<string, string | null | (() => string | null)>}} [options]
  * @returns {Promise<{url: string, port: number, close: () => Promise<void>}>}
  *   `url` is the origin without a trailing slash, e.g. `http://127.0.0.1:43121`.
  */
-export async function startStaticServer({ root = REPO_ROOT, port = 0, host = '127.0.0.1' } = {}) {
+export async function startStaticServer({ root = REPO_ROOT, port = 0, host = '127.0.0.1', files = {} } = {}) {
   const absRoot = path.resolve(root);
   const server = createServer((req, res) => {
-    handle(absRoot, req, res).catch((err) => {
+    handle(absRoot, req, res, files).catch((err) => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${err.message}\n`);
       else res.destroy();
     });
@@ -97,7 +102,7 @@ function send(res, status, type, body, extra = {}) {
   res.end(body);
 }
 
-async function handle(root, req, res) {
+async function handle(root, req, res, files = {}) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
     return;
@@ -111,6 +116,19 @@ async function handle(root, req, res) {
   }
   if (pathname.includes('\0')) {
     send(res, 400, 'text/plain; charset=utf-8', 'bad request\n');
+    return;
+  }
+  if (Object.hasOwn(files, pathname)) {
+    const entry = files[pathname];
+    const body = typeof entry === 'function' ? entry() : entry;
+    if (body === null || body === undefined) {
+      send(res, 404, 'text/plain; charset=utf-8', `not found: ${pathname}\n`);
+    } else if (req.method === 'HEAD') {
+      res.writeHead(200, { 'Content-Type': mimeTypeFor(pathname), 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      res.end();
+    } else {
+      send(res, 200, mimeTypeFor(pathname), body);
+    }
     return;
   }
   let filePath = path.resolve(root, '.' + pathname);
