@@ -86,6 +86,18 @@ describe('static server', () => {
     assert.equal((await fetch(`${s.url}/nope.js`)).status, 404);
     assert.equal((await fetch(`${s.url}/..%2f..%2fetc%2fpasswd`)).status, 403);
   });
+
+  it('serves only www/ and pkg/ of the repository, never .git, sources or tests', async (t) => {
+    const s = await startStaticServer({ port: 0 });
+    t.after(() => s.close());
+    assert.equal((await fetch(`${s.url}/www/index.html`)).status, 200);
+    for (const p of ['/.git/HEAD', '/Cargo.toml', '/src/lib.rs', '/tests/run.sh', '/node_modules/.package-lock.json']) {
+      assert.equal((await fetch(`${s.url}${p}`)).status, 404, p);
+    }
+    const root = await fetch(`${s.url}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/www/index.html');
+  });
 });
 
 // ---- dashboard rendering ------------------------------------------------------------------

@@ -23,6 +23,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
 
+/** What is served from the repository root: the web host and the built engine. */
+export const PUBLIC_PREFIXES = ['/www/', '/pkg/'];
+
 export const MIME_TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.htm': 'text/html; charset=utf-8',
@@ -129,6 +132,18 @@ async function handle(root, req, res, files = {}) {
     } else {
       send(res, 200, mimeTypeFor(pathname), body);
     }
+    return;
+  }
+  // From the repository root only the web host's own folders are served: never .git,
+  // target/, node_modules/ or the tests (the demo listens on loopback, but a page it serves
+  // should not be able to read the rest of a developer's checkout).
+  if (root === REPO_ROOT && !PUBLIC_PREFIXES.some((prefix) => pathname.startsWith(prefix))) {
+    if (pathname === '/') {
+      res.writeHead(302, { Location: '/www/index.html', 'Cache-Control': 'no-store' });
+      res.end();
+      return;
+    }
+    send(res, 404, 'text/plain; charset=utf-8', `not found: ${pathname}\n`);
     return;
   }
   let filePath = path.resolve(root, '.' + pathname);
