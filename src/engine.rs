@@ -363,17 +363,29 @@ impl Engine {
                 view::connection_view(c, profile.as_ref(), now)
             })
         };
-        let mail_connections: Vec<_> = match self.mail_service.provider() {
+        const MAIL: [ProviderId; 3] = [
+            ProviderId::Microsoft,
+            ProviderId::Google,
+            ProviderId::Exchange,
+        ];
+        let mut mail_connections: Vec<_> = match self.mail_service.provider() {
             Some(id) => card(id).into_iter().collect(),
-            None => [
-                ProviderId::Microsoft,
-                ProviderId::Google,
-                ProviderId::Exchange,
-            ]
-            .into_iter()
-            .filter_map(card)
-            .collect(),
+            None => MAIL.into_iter().filter_map(card).collect(),
         };
+        // A mail connection the user has signed in to stays visible after another mail
+        // service is chosen: it is still renewed, and if it needs the user, the dashboard
+        // (and the extension's badge) must be able to say so, and offer Disconnect.
+        if let Some(selected) = self.mail_service.provider() {
+            for id in MAIL.into_iter().filter(|id| *id != selected) {
+                let signed_in = self
+                    .connections
+                    .get(&id)
+                    .is_some_and(|c| c.state.account.is_some());
+                if signed_in {
+                    mail_connections.extend(card(id));
+                }
+            }
+        }
         let hint = match self.mail_service {
             MailService::NotSure => Some(
                 "Addresses ending in gmail.com or using Google Workspace: Gmail. Work or school accounts of organizations on Microsoft 365: Microsoft 365. Hotmail, Live and Outlook.com addresses: Outlook.com. A company mail server: Exchange.",

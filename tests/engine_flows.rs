@@ -1245,3 +1245,19 @@ fn a_merged_save_replaces_only_the_changed_connection() {
     // A plain save from B would have put the old token back.
     assert!(b.engine.vault_text().contains("G-RT-OLD"));
 }
+
+#[test]
+fn a_signed_in_mail_account_stays_visible_after_choosing_another_service() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.engine
+        .select_mail_service(sidebar_auth::vault::MailService::Gmail);
+    let view = h.engine.view(h.now);
+    let email = view.sections.iter().find(|s| s.id == "email").unwrap();
+    let services: Vec<_> = email.connections.iter().map(|c| c.service).collect();
+    assert_eq!(
+        services,
+        vec![ProviderId::Google, ProviderId::Microsoft],
+        "chosen first"
+    );
+}

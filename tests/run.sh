@@ -4,8 +4,8 @@
 #   2. the sans-I/O core: cargo test
 #   3. src/web in headless Chromium: wasm-bindgen tests against a loopback token server
 #   4. the release build (wasm-pack) and the node suites: identity-provider emulator,
-#      dashboard and web host, end-to-end with the real engine
-#   5. the size benchmark (prints numbers; never fails on them)
+#      dashboard and web host, end-to-end with the real engine, the Chrome extension
+#   5. the benchmarks: module size, service-worker wake (print numbers; never fail on them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
@@ -34,9 +34,8 @@ step "wasm-pack build (release)"
 wasm-pack --quiet build --target web --out-dir pkg --release
 
 step "node tests: identity providers, dashboard, end to end"
-suites=(tests/idp/ tests/web/)
-[ -d tests/e2e ] && suites+=(tests/e2e/)
-node --test --test-concurrency=1 "${suites[@]}"
+node --test --test-concurrency=1 tests/idp/ tests/web/ tests/e2e/ tests/extension/
 
-step "size benchmark"
+step "benchmarks (print numbers; never fail on them)"
 node tests/bench/size.mjs
+node tests/bench/wake.mjs --runs 7

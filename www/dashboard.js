@@ -220,9 +220,9 @@ function renderSection(ctx, section) {
 
   if (Array.isArray(section.mailServiceChoices)) {
     parts.push(renderMailChooser(ctx, section));
+    // The engine decides which cards the section holds (the chosen service first, then
+    // any other mail account still signed in); the page renders them as they come.
     const wanted = serviceForMailChoice(section.mailService);
-    const matching = connections.filter((c) => c.service === wanted);
-    if (wanted && matching.length) connections = matching;
     if (!wanted && !section.hint) {
       parts.push(
         h('p', {

@@ -290,6 +290,13 @@ export class SidebarAuth {
   }
 
   // ---- view ---------------------------------------------------------------------------------
+  _mailCards() {
+    const all = ['microsoft', 'google', 'exchange'];
+    const chosen = { microsoft365: 'microsoft', outlook_com: 'microsoft', gmail: 'google', exchange: 'exchange' }[this._mailService];
+    if (!chosen) return all;
+    return [chosen, ...all.filter((s) => s !== chosen && this._conns.get(s)?.account)];
+  }
+
   view() {
     const now = this._now();
     const conn = (s) => {
@@ -323,7 +330,9 @@ export class SidebarAuth {
           title: 'E-Mail Configuration',
           mailService: this._mailService,
           mailServiceChoices: MAIL_CHOICES.map((x) => ({ ...x })),
-          connections: ['microsoft', 'google', 'exchange'].map(conn),
+          // As the real engine (src/engine.rs view): the chosen service's card first, then
+          // other mail accounts still signed in; every card for "not sure".
+          connections: this._mailCards().map(conn),
         },
         {
           id: 'crm',

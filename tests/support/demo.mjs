@@ -18,6 +18,7 @@ import path from 'node:path';
 
 import { startEnvironment, ACCOUNTS, CONFIG_FILE, DEMO_LIFETIMES } from './e2e-env.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
+import { buildDemoExtension } from './build-extension.mjs';
 
 function parseArgs(argv) {
   const out = { port: 8080 };
@@ -71,6 +72,8 @@ async function main() {
 
   const base = env.baseUrl;
   const idp = env.idp;
+  // The Chrome extension, built against these providers (its redirect URI registered).
+  const extension = await buildDemoExtension(idp);
   const line = '─'.repeat(78);
   const out = [];
   out.push(line);
@@ -98,8 +101,9 @@ async function main() {
   out.push('             (e.g. AADSTS50173) or a transient fault, revoke an account\'s grants,');
   out.push('             read the redacted state and event log.');
   out.push('   Change    another account: Salesforce asks for the username; Microsoft shows the');
-  out.push('             login page. Gmail keeps the signed-in Google account: use "End');
-  out.push('             provider login sessions" (Devtools, Google) first to switch.');
+  out.push('             login page; Gmail shows the account picker.');
+  out.push('');
+  for (const l of extension.lines) out.push(` ${l}`);
   out.push('');
   out.push(' One page runs the engine at a time: the dashboard or devtools page opened last takes');
   out.push(' over, the other one asks to be reloaded. Allow pop-ups for the page.');

@@ -153,11 +153,12 @@ describe('dashboard (fake engine)', () => {
     assert.equal((await byTestId(page, 'change-salesforce').textContent()).trim(), 'Connect');
   });
 
-  it('choosing another mail service shows its card', async (t) => {
+  it('choosing another mail service shows its card first; a signed-in one stays listed', async (t) => {
     const { page } = await openDashboard(t);
     await page.locator('label', { has: byTestId(page, 'mail-service-gmail') }).click();
     await byTestId(page, 'card-google').waitFor();
-    assert.equal(await byTestId(page, 'card-microsoft').count(), 0);
+    const cards = await page.locator('[data-testid="section-email"] [data-testid^="card-"]').evaluateAll((els) => els.map((e) => e.dataset.testid));
+    assert.deepEqual(cards, ['card-google', 'card-microsoft'], 'Microsoft is still signed in, so it stays visible');
     const calls = await page.evaluate(() => window.__sidebarAuth.auth.fakeCalls());
     assert.deepEqual(calls.at(-1), { method: 'selectMailService', service: null, options: { choice: 'gmail' } });
   });

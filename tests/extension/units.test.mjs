@@ -1,0 +1,103 @@
+// The extension's few pure helpers, in node: match patterns, the sender check, the
+// run-time host permissions of a Salesforce sign-in, launchWebAuthFlow's error texts, the
+// host permissions a build derives from a configuration.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { matchesAny, originCovered, patternForOrigin } from '../../extension/lib/match.js';
+import { senderKind } from '../../extension/lib/senders.js';
+import { signInError } from '../../extension/lib/driver.js';
+import { needingAttention } from '../../extension/lib/attention.js';
+import { salesforceOrigins } from '../../extension/panel-client.js';
+import { hostPermissionsFor, emulatorConfig } from '../support/build-extension.mjs';
+
+const ID = 'diclmnbkbepnmpjcmipcdafbkmfmcbal';
+const MATCHES = ['https://mail.google.com/*'];
+
+describe('match patterns', () => {
+  it('scheme, host, any port when none is given, path', () => {
+    assert.ok(matchesAny('https://mail.google.com/mail/u/0/#inbox', MATCHES));
+    assert.ok(!matchesAny('https://mail.google.com.evil.test/', MATCHES));
+    assert.ok(!matchesAny('http://mail.google.com/', MATCHES), 'scheme');
+    assert.ok(matchesAny('http://127.0.0.1:4321/mail/index.html', ['http://127.0.0.1/mail/*']));
+    assert.ok(!matchesAny('http://127.0.0.1:4321/plain/', ['http://127.0.0.1/mail/*']));
+    assert.ok(matchesAny('https://acme.my.salesforce.com/x', ['https://*.my.salesforce.com/*']));
+    assert.ok(!matchesAny('https://acme.my.salesforce.com.evil.test/x', ['https://*.my.salesforce.com/*']));
+    assert.ok(!matchesAny('not a url', MATCHES));
+    assert.ok(originCovered('http://127.0.0.1:9000', ['http://127.0.0.1/*']));
+    assert.ok(!originCovered('https://acme.my.salesforce.com', ['https://login.salesforce.com/*']));
+    assert.equal(patternForOrigin('http://127.0.0.1:9000'), 'http://127.0.0.1/*');
+  });
+});
+
+describe('who may ask the worker', () => {
+  const kind = (sender) => senderKind(sender, { id: ID, matches: MATCHES });
+  it('the extension’s own pages', () => {
+    assert.equal(kind({ id: ID, url: `chrome-extension://${ID}/sidepanel.html`, origin: `chrome-extension://${ID}` }), 'extension');
+  });
+  it('its content script on the manifest’s pages, in a tab', () => {
+    assert.equal(kind({ id: ID, url: 'https://mail.google.com/mail/u/0/', origin: 'https://mail.google.com', tab: { id: 3 }, frameId: 0 }), 'content');
+  });
+  it('nobody else', () => {
+    assert.equal(kind({ id: 'another-extension', url: `chrome-extension://another-extension/x.html`, origin: 'chrome-extension://another-extension' }), null);
+    assert.equal(kind({ id: ID, url: 'https://evil.test/', origin: 'https://evil.test', tab: { id: 3 }, frameId: 0 }), null);
+    assert.equal(kind({ id: ID, url: 'https://mail.google.com/', origin: 'https://mail.google.com' }), null, 'not in a tab');
+    assert.equal(kind({ id: ID, url: `chrome-extension://${ID}/x.html`, origin: 'https://evil.test' }), null, 'origin and URL disagree');
+    assert.equal(kind(undefined), null);
+  });
+});
+
+describe('run-time host permissions of a Salesforce sign-in', () => {
+  const granted = ['https://login.salesforce.com/*', 'https://test.salesforce.com/*'];
+  it('production: the instances (*.my.salesforce.com)', () => {
+    assert.deepEqual(salesforceOrigins('https://login.salesforce.com', granted), ['https://*.my.salesforce.com/*']);
+  });
+  it('a My Domain: that origin, and the instances', () => {
+    assert.deepEqual(salesforceOrigins('https://acme.my.salesforce.com', granted), ['https://acme.my.salesforce.com/*', 'https://*.my.salesforce.com/*']);
+  });
+  it('already granted, or a local emulator: nothing to ask', () => {
+    assert.deepEqual(salesforceOrigins('https://login.salesforce.com', [...granted, 'https://*.my.salesforce.com/*']), []);
+    assert.deepEqual(salesforceOrigins('http://127.0.0.1:9000/salesforce', ['http://127.0.0.1/*']), []);
+    assert.deepEqual(salesforceOrigins(undefined, granted), []);
+  });
+});
+
+describe('launchWebAuthFlow errors → the engine’s codes', () => {
+  it('closed window, interaction needed, anything else (without URLs)', () => {
+    assert.equal(signInError(new Error('The user did not approve access.')).code, 'sign_in_cancelled');
+    assert.equal(signInError(new Error('User interaction required.')).code, 'interaction_required');
+    const other = signInError(new Error('Authorization page could not be loaded: https://x.test/?code=secret'));
+    assert.equal(other.code, 'host_error');
+    assert.ok(!other.message.includes('secret'));
+  });
+});
+
+describe('attention from the view', () => {
+  it('the connections that need the user', () => {
+    const view = { sections: [{ connections: [{ service: 'microsoft', status: 'needs_attention' }] }, { connections: [{ service: 'salesforce', status: 'connected' }] }] };
+    assert.deepEqual(needingAttention(view).map((c) => c.service), ['microsoft']);
+    assert.deepEqual(needingAttention(undefined), []);
+  });
+});
+
+describe('host permissions from a configuration', () => {
+  it('the real providers’ defaults', () => {
+    assert.deepEqual(hostPermissionsFor({ microsoft: { clientId: 'x' }, google: { clientId: 'y' }, salesforce: { clientId: 'z' } }).sort(), [
+      'https://gmail.googleapis.com/*', 'https://graph.microsoft.com/*', 'https://login.microsoftonline.com/*', 'https://login.salesforce.com/*',
+      'https://oauth2.googleapis.com/*', 'https://test.salesforce.com/*', 'https://www.googleapis.com/*',
+    ]);
+  });
+  it('the local emulator: its loopback origin only', () => {
+    const base = 'http://127.0.0.1:9000';
+    const info = {
+      microsoft: { clientId: 'sidebar-ms-spa', issuer: `${base}/microsoft/t/v2.0`, api: `${base}/graph/v1.0` },
+      google: { clientId: 'g', clientSecret: 's', authorize: `${base}/google/o/oauth2/v2/auth`, token: `${base}/google/token`, revoke: `${base}/google/revoke`, issuer: `${base}/google`, api: `${base}/google-api/gmail/v1` },
+      salesforce: { clientId: 'sf', loginHost: `${base}/salesforce`, issuer: `${base}/salesforce` },
+      control: `${base}/control`,
+    };
+    const config = emulatorConfig({ base, info });
+    assert.equal(config.engine.redirectUri, undefined, 'the extension’s redirect URI comes from chrome.identity');
+    assert.deepEqual(hostPermissionsFor(config.engine), ['http://127.0.0.1/*']);
+  });
+});

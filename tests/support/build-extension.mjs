@@ -1,0 +1,202 @@
+// Builds a loadable copy of the Chrome extension (extension/) into a directory:
+// extension/ + the engine (pkg/sidebar_auth.js, pkg/sidebar_auth_bg.wasm) + the dashboard
+// (www/dashboard.js, www/dashboard.css → dashboard/) + its config.json.
+//
+//   node tests/support/build-extension.mjs [--out DIR] [--idp http://127.0.0.1:PORT] [--test]
+//
+//   (no --idp)   config.json as in extension/ (real providers; fill in your client ids)
+//   --idp URL    pointed at a running local identity-provider emulator (tests/idp, or the
+//                one `make demo` runs, http://127.0.0.1:8081): the engine config of the web
+//                host's tests (e2e-env.mjs engineConfig), host permissions for the emulator's
+//                origin only; the emulator is told to accept the extension's redirect URI
+//   --test       TEST build: adds the test hooks (tests/extension/fixtures → test/), a
+//                content-script match on http://127.0.0.1/mail/* (mail.google.com is not
+//                reachable here). Never ship a test build.
+//
+// In node: `buildExtension({outDir, idp, test})`, `buildDemoExtension(idp)` (for the demo).
+// The engine must be built first: wasm-pack build --target web --out-dir pkg --release
+
+import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { engineConfig as webEngineConfig } from './e2e-env.mjs';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SOURCE_DIR = path.join(REPO_ROOT, 'extension');
+export const DEFAULT_OUT = path.join(REPO_ROOT, 'target', 'extension');
+export const FIXTURES_DIR = path.join(REPO_ROOT, 'tests', 'extension', 'fixtures');
+/** Where the test build's content script also runs (a loopback stand-in for Gmail). */
+export const TEST_MAIL_MATCH = 'http://127.0.0.1/mail/*';
+
+/** The extension id Chromium derives from the manifest's "key" (base64 DER public key). */
+export function extensionIdFromKey(keyBase64) {
+  const hex = createHash('sha256').update(Buffer.from(keyBase64, 'base64')).digest('hex').slice(0, 32);
+  return [...hex].map((h) => String.fromCharCode(97 + parseInt(h, 16))).join('');
+}
+
+export function redirectUriFor(id) {
+  return `https://${id}.chromiumapp.org/`;
+}
+
+/** `scheme://host/*` for a URL (any port: match patterns without a port match them all). */
+function originPattern(url) {
+  const u = new URL(url);
+  return `${u.protocol}//${u.hostname}/*`;
+}
+
+/** Host permissions for exactly the endpoints an engine config names. */
+export function hostPermissionsFor(engine) {
+  const urls = [];
+  const ms = engine.microsoft;
+  if (ms) {
+    urls.push(ms.authority ?? 'https://login.microsoftonline.com');
+    urls.push(...(ms.apiOrigins ?? [{ graph: 'https://graph.microsoft.com', ews: 'https://outlook.office365.com' }[ms.mailApi ?? 'graph'] ?? 'https://graph.microsoft.com']));
+  }
+  const g = engine.google;
+  if (g) {
+    urls.push(g.tokenUrl ?? 'https://oauth2.googleapis.com/token', g.revokeUrl ?? 'https://oauth2.googleapis.com/revoke');
+    urls.push(...(g.apiOrigins ?? ['https://gmail.googleapis.com', 'https://www.googleapis.com']));
+  }
+  const sf = engine.salesforce;
+  if (sf) urls.push(...(sf.loginHosts ?? [{ url: 'https://login.salesforce.com' }, { url: 'https://test.salesforce.com' }]).map((h) => h.url));
+  if (engine.exchange?.ewsUrl) urls.push(engine.exchange.ewsUrl);
+  return [...new Set(urls.filter(Boolean).map(originPattern))];
+}
+
+/**
+ * config.json for an emulator `idp` ({base, info}, as startIdp() returns or GET / answers).
+ * The engine part is the web host's (tests/support/e2e-env.mjs), minus its redirect URI
+ * (the extension's is chrome.identity.getRedirectURL()) and its devtools link.
+ */
+export function emulatorConfig(idp, { sessionTimeoutMinutes } = {}) {
+  const timeout = sessionTimeoutMinutes ?? Math.max(1, Math.round((idp.config?.salesforce?.sessionTimeout ?? 120) / 60));
+  const { redirectUri: _r, devtools: _d, ...engine } = webEngineConfig(idp, 'http://127.0.0.1', { sessionTimeoutMinutes: timeout });
+  return {
+    engine,
+    apiBases: { microsoft: idp.info.microsoft.api, google: idp.info.google.api },
+  };
+}
+
+async function exists(p) {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Build the extension into `outDir`.
+ * @param {object} [o]
+ * @param {string} [o.outDir]   default target/extension
+ * @param {{base: string, info: object, config?: object}} [o.idp]  point it at this emulator
+ * @param {object} [o.config]   a config.json object to use as is (overrides idp)
+ * @param {boolean} [o.test]    add the test hooks and the loopback content-script match
+ * @returns {Promise<{dir: string, id: string, redirectUri: string, manifest: object, config: object}>}
+ */
+export async function buildExtension({ outDir = DEFAULT_OUT, idp = null, config = null, test = false } = {}) {
+  const pkg = path.join(REPO_ROOT, 'pkg');
+  for (const f of ['sidebar_auth.js', 'sidebar_auth_bg.wasm']) {
+    if (!(await exists(path.join(pkg, f)))) {
+      throw new Error(`pkg/${f} is missing: build the engine first (wasm-pack build --target web --out-dir pkg --release).`);
+    }
+  }
+  const dir = path.resolve(outDir);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await cp(SOURCE_DIR, dir, { recursive: true, filter: (src) => path.basename(src) !== 'README.md' });
+  await mkdir(path.join(dir, 'pkg'));
+  for (const f of ['sidebar_auth.js', 'sidebar_auth_bg.wasm']) await cp(path.join(pkg, f), path.join(dir, 'pkg', f));
+  await mkdir(path.join(dir, 'dashboard'));
+  for (const f of ['dashboard.js', 'dashboard.css']) await cp(path.join(REPO_ROOT, 'www', f), path.join(dir, 'dashboard', f));
+
+  const manifest = JSON.parse(await readFile(path.join(SOURCE_DIR, 'manifest.json'), 'utf8'));
+  let finalConfig = config ?? (idp ? emulatorConfig(idp) : JSON.parse(await readFile(path.join(SOURCE_DIR, 'config.json'), 'utf8')));
+  manifest.host_permissions = hostPermissionsFor(finalConfig.engine);
+
+  if (test) {
+    manifest.name += ' (TEST BUILD)';
+    manifest.background.service_worker = 'test/background.js';
+    for (const cs of manifest.content_scripts) cs.matches = [...new Set([...cs.matches, TEST_MAIL_MATCH])];
+    await cp(FIXTURES_DIR, path.join(dir, 'test'), { recursive: true });
+    finalConfig = { ...finalConfig, test: true };
+  }
+
+  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify(finalConfig, null, 2) + '\n');
+  const id = extensionIdFromKey(manifest.key);
+  return { dir, id, redirectUri: redirectUriFor(id), manifest, config: finalConfig };
+}
+
+/** The lines that tell a person how to load a build. */
+export function loadInstructions({ dir, id, redirectUri }) {
+  return [
+    `Chrome extension built in ${dir} (id ${id}), pointed at the local identity providers.`,
+    '  Load it: chrome://extensions → Developer mode → Load unpacked → choose that folder,',
+    `  or: chromium --disable-extensions-except=${dir} --load-extension=${dir}`,
+    '  Click its toolbar icon for Sync Settings in the side panel.',
+    `  Its redirect URI ${redirectUri} is registered with the local providers.`,
+  ];
+}
+
+/** Tell a running emulator to accept the extension's redirect URI (POST /control/redirect-uris). */
+export async function registerRedirectUri(idp, redirectUri) {
+  const res = await fetch(`${idp.info.control}/redirect-uris`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ uris: [redirectUri] }),
+  });
+  if (!res.ok) throw new Error(`the emulator refused the extension's redirect URI: HTTP ${res.status}`);
+}
+
+/**
+ * For the demo: build into target/extension against the running emulator and tell the
+ * emulator to accept the extension's redirect URI. Returns the build and the lines to print.
+ * @param {{base: string, info: object}} idp  startIdp()'s handle
+ */
+export async function buildDemoExtension(idp, { outDir = DEFAULT_OUT } = {}) {
+  const build = await buildExtension({ outDir, idp });
+  await registerRedirectUri(idp, build.redirectUri);
+  return { ...build, lines: loadInstructions(build) };
+}
+
+// ---- CLI ----------------------------------------------------------------------------------
+
+async function main(argv) {
+  const args = { out: DEFAULT_OUT, idp: null, test: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--out') args.out = argv[++i];
+    else if (a === '--idp') args.idp = argv[++i];
+    else if (a === '--test') args.test = true;
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node tests/support/build-extension.mjs [--out DIR] [--idp http://127.0.0.1:PORT] [--test]');
+      return;
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  let idp = null;
+  if (args.idp) {
+    const base = args.idp.replace(/\/$/, '');
+    const res = await fetch(`${base}/`);
+    if (!res.ok) throw new Error(`${base}/ answered HTTP ${res.status}; is the emulator running?`);
+    const info = await res.json();
+    idp = { base: info.base ?? base, info };
+  }
+  const build = await buildExtension({ outDir: args.out, idp, test: args.test });
+  if (idp) {
+    await registerRedirectUri(idp, build.redirectUri);
+    console.log(loadInstructions(build).join('\n'));
+  } else {
+    console.log(`Chrome extension built in ${build.dir} (id ${build.id}); load it unpacked. Real-provider config: put your client ids in config.json (see extension/README.md).`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(err.message ?? err);
+    process.exit(1);
+  });
+}
