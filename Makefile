@@ -17,3 +17,4 @@ build:
 
 bench: build
 	node tests/bench/size.mjs
+	node tests/bench/wake.mjs
