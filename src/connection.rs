@@ -767,7 +767,8 @@ impl Connection {
             .state
             .refresh_token
             .as_ref()
-            .filter(|_| profile.can_refresh && !deadline_passed);
+            .filter(|_| profile.can_refresh && !deadline_passed)
+            .map(|r| r.secret.clone());
         let Some(refresh_token) = refresh_token else {
             // No usable refresh token: Google without a client secret, a `spa` token past
             // its 24 h, or a dropped token. A silent sign-in works while the provider's
@@ -779,19 +780,28 @@ impl Connection {
             };
             return self.silent_or_attention(config, cause, ctx);
         };
-        if let Err(until) = self.state.loop_guard.check(ctx.now) {
+        if let Err(throttled) = self.admit_token_request(ctx.now) {
+            return throttled;
+        }
+        let request = authorize::refresh_request(&profile, &refresh_token);
+        self.phase = Phase::Refreshing { since: ctx.now };
+        vec![Command::SendTokenRequest(request)]
+    }
+
+    /// The loop guard: records a token request (refresh or silent sign-in) that may go out
+    /// now, or answers with the commands for holding it back until the window allows.
+    fn admit_token_request(&mut self, now: Timestamp) -> Result<(), Vec<Command>> {
+        if let Err(until) = self.state.loop_guard.check(now) {
             self.state.next_attempt_at = Some(until);
             self.state.last_failure = Some(loop_guard_diagnosis());
-            return vec![
+            return Err(vec![
                 Command::Persist,
                 Command::WakeAt(until),
                 Command::Complete(Err(OperationError::Throttled { until })),
-            ];
+            ]);
         }
-        self.state.loop_guard.record(ctx.now);
-        let request = authorize::refresh_request(&profile, &refresh_token.secret);
-        self.phase = Phase::Refreshing { since: ctx.now };
-        vec![Command::SendTokenRequest(request)]
+        self.state.loop_guard.record(now);
+        Ok(())
     }
 
     fn silent_or_attention(
@@ -803,16 +813,9 @@ impl Connection {
         if ctx.silent_sign_in && self.state.account.is_some() {
             // Silent sign-ins count against the same loop guard as refreshes: a provider
             // handing out instantly expiring tokens must not get a sign-in every tick.
-            if let Err(until) = self.state.loop_guard.check(ctx.now) {
-                self.state.next_attempt_at = Some(until);
-                self.state.last_failure = Some(loop_guard_diagnosis());
-                return vec![
-                    Command::Persist,
-                    Command::WakeAt(until),
-                    Command::Complete(Err(OperationError::Throttled { until })),
-                ];
+            if let Err(throttled) = self.admit_token_request(ctx.now) {
+                return throttled;
             }
-            self.state.loop_guard.record(ctx.now);
             return self.start_sign_in(config, Intent::SilentRenewal { cause }, ctx);
         }
         self.state.attention = Some(cause.clone());
