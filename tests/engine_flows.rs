@@ -180,13 +180,48 @@ fn sf_tokens(user: &'static str, rt: &'static str) -> impl Fn(&str) -> String {
     }
 }
 
+/// **Change** with no hint, to the configured tenant or default login host.
+fn change() -> Input {
+    Input::Connect {
+        login_hint: None,
+        target: Target::default(),
+    }
+}
+
+/// A Google token response for alice (`refresh_token` only when given).
+fn google_tokens(refresh_token: Option<&'static str>) -> impl Fn(&str) -> String {
+    move |nonce| {
+        let id = jwt(serde_json::json!({
+            "iss": "https://accounts.google.com", "aud": "g-client", "sub": "g1",
+            "nonce": nonce, "email": "alice@gmail.test"
+        }));
+        let rt = refresh_token
+            .map(|t| format!(r#","refresh_token":"{t}""#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"access_token":"ya29.AT","expires_in":3599,"token_type":"Bearer","id_token":"{id}"{rt}}}"#
+        )
+    }
+}
+
+/// The commands are exactly one sign-in without a window.
+fn assert_silent_sign_in(commands: &[Command]) {
+    assert!(
+        matches!(
+            commands,
+            [Command::OpenSignIn {
+                interactive: false,
+                ..
+            }]
+        ),
+        "{commands:?}"
+    );
+}
+
 fn connect_microsoft(h: &mut Harness) {
     let commands = h.sign_in(
         ProviderId::Microsoft,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
+        change(),
         "alice@contoso.com",
         ms_tokens("alice@contoso.com", "RT-1"),
     );
@@ -223,10 +258,7 @@ fn microsoft_sign_in_connects_and_shows_the_24h_spa_horizon() {
     let mut h = Harness::new();
     let commands = h.sign_in(
         ProviderId::Microsoft,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
+        change(),
         "alice@contoso.com",
         ms_tokens("alice@contoso.com", "RT-1"),
     );
@@ -439,13 +471,7 @@ fn silent_renewal_without_a_provider_session_needs_the_user() {
     // Past the spa deadline, no doomed refresh is sent: straight to a silent sign-in.
     let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
     assert!(token_request(&commands).is_none());
-    assert!(matches!(
-        commands.as_slice(),
-        [Command::OpenSignIn {
-            interactive: false,
-            ..
-        }]
-    ));
+    assert_silent_sign_in(&commands);
     let commands = h.feed(
         ProviderId::Microsoft,
         Input::SignInResult(Err(SignInFailure::InteractionRequired)),
@@ -656,13 +682,7 @@ fn a_failed_change_leaves_the_connection_as_it_was() {
     let mut h = Harness::new();
     connect_microsoft(&mut h);
     let before = h.engine.vault_text();
-    h.feed(
-        ProviderId::Microsoft,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    );
+    h.feed(ProviderId::Microsoft, change());
     let commands = h.feed(
         ProviderId::Microsoft,
         Input::SignInResult(Err(SignInFailure::Cancelled)),
@@ -680,14 +700,7 @@ fn a_failed_change_leaves_the_connection_as_it_was() {
 #[test]
 fn forged_state_and_foreign_issuer_are_refused() {
     let mut h = Harness::new();
-    let url = open_sign_in(&h.feed(
-        ProviderId::Microsoft,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    ))
-    .unwrap();
+    let url = open_sign_in(&h.feed(ProviderId::Microsoft, change())).unwrap();
     let commands = h.feed(
         ProviderId::Microsoft,
         Input::SignInResult(Ok(format!("{REDIRECT}?code=EVIL&state=forged"))),
@@ -712,14 +725,7 @@ fn forged_state_and_foreign_issuer_are_refused() {
         .is_empty());
 
     let mut h = Harness::new();
-    let url = open_sign_in(&h.feed(
-        ProviderId::Salesforce,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    ))
-    .unwrap();
+    let url = open_sign_in(&h.feed(ProviderId::Salesforce, change())).unwrap();
     let state = query(&url, "state").unwrap();
     let commands = h.feed(
         ProviderId::Salesforce,
@@ -738,14 +744,7 @@ fn forged_state_and_foreign_issuer_are_refused() {
 #[test]
 fn id_token_with_another_nonce_is_refused() {
     let mut h = Harness::new();
-    let url = open_sign_in(&h.feed(
-        ProviderId::Microsoft,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    ))
-    .unwrap();
+    let url = open_sign_in(&h.feed(ProviderId::Microsoft, change())).unwrap();
     let state = query(&url, "state").unwrap();
     h.feed(
         ProviderId::Microsoft,
@@ -775,10 +774,7 @@ fn salesforce_invalid_session_refreshes_once_and_use_extends_the_session() {
     let mut h = Harness::new();
     h.sign_in(
         ProviderId::Salesforce,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
+        change(),
         "alice@acme.test",
         sf_tokens("alice@acme.test", "SF-RT"),
     );
@@ -901,21 +897,7 @@ fn google_without_a_secret_renews_silently_or_asks() {
     let mut cfg = config();
     cfg.google.as_mut().unwrap().client_secret = None;
     let mut h = Harness::with_config(cfg);
-    let google_tokens = |nonce: &str| {
-        let id = jwt(
-            serde_json::json!({"iss":"https://accounts.google.com","aud":"g-client","sub":"g1","nonce":nonce,"email":"alice@gmail.test"}),
-        );
-        format!(
-            r#"{{"access_token":"ya29.AT","expires_in":3599,"scope":"openid email","token_type":"Bearer","id_token":"{id}"}}"#
-        )
-    };
-    let commands = h.feed(
-        ProviderId::Google,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    );
+    let commands = h.feed(ProviderId::Google, change());
     let url = open_sign_in(&commands).unwrap();
     assert_eq!(
         query(&url, "access_type"),
@@ -927,15 +909,7 @@ fn google_without_a_secret_renews_silently_or_asks() {
         c.google.as_mut().unwrap().client_secret = None;
         c
     });
-    h.sign_in(
-        ProviderId::Google,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-        "alice",
-        google_tokens,
-    );
+    h.sign_in(ProviderId::Google, change(), "alice", google_tokens(None));
     h.engine
         .select_mail_service(sidebar_auth::vault::MailService::Gmail);
     let card = h.view_of(ProviderId::Google);
@@ -965,27 +939,10 @@ fn google_without_a_secret_renews_silently_or_asks() {
         c
     });
     h2.silent = true;
-    h2.sign_in(
-        ProviderId::Google,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-        "alice",
-        google_tokens,
-    );
+    h2.sign_in(ProviderId::Google, change(), "alice", google_tokens(None));
     h2.advance(HOUR);
     let commands = h2.feed(ProviderId::Google, Input::AccessTokenNeeded);
-    assert!(
-        matches!(
-            commands.as_slice(),
-            [Command::OpenSignIn {
-                interactive: false,
-                ..
-            }]
-        ),
-        "{commands:?}"
-    );
+    assert_silent_sign_in(&commands);
 }
 
 #[test]
@@ -1004,10 +961,12 @@ fn disconnect_revokes_where_possible_and_always_clears() {
     );
     assert!(!h.engine.vault_text().contains("RT-1"));
 
-    h.sign_in(ProviderId::Google, Input::Connect { login_hint: None, target: Target::default() }, "alice", |nonce| {
-        let id = jwt(serde_json::json!({"iss":"https://accounts.google.com","aud":"g-client","sub":"g1","nonce":nonce,"email":"alice@gmail.test"}));
-        format!(r#"{{"access_token":"ya29.AT","expires_in":3599,"refresh_token":"1//G-RT","token_type":"Bearer","id_token":"{id}"}}"#)
-    });
+    h.sign_in(
+        ProviderId::Google,
+        change(),
+        "alice",
+        google_tokens(Some("1//G-RT")),
+    );
     let commands = h.feed(ProviderId::Google, Input::Disconnect);
     let revoke = revocation(&commands).expect("Google has a revocation endpoint");
     assert_eq!(revoke.url, "https://oauth2.googleapis.com/revoke");
@@ -1084,14 +1043,7 @@ fn mail_service_choice_shapes_the_email_section() {
     assert_eq!(email(&h).connections.len(), 3);
     h.engine
         .select_mail_service(sidebar_auth::vault::MailService::OutlookCom);
-    let url = open_sign_in(&h.feed(
-        ProviderId::Microsoft,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    ))
-    .unwrap();
+    let url = open_sign_in(&h.feed(ProviderId::Microsoft, change())).unwrap();
     assert!(url.contains("/consumers/oauth2/v2.0/authorize"), "{url}");
 }
 
@@ -1183,29 +1135,13 @@ fn a_transient_failure_during_silent_renewal_is_retried_not_shown_as_sign_in() {
     let at = h.engine.next_wake().expect("a retry is scheduled");
     h.now = at;
     let commands = h.feed(ProviderId::Microsoft, Input::Tick);
-    assert!(
-        matches!(
-            commands.as_slice(),
-            [Command::OpenSignIn {
-                interactive: false,
-                ..
-            }]
-        ),
-        "{commands:?}"
-    );
+    assert_silent_sign_in(&commands);
 }
 
 #[test]
 fn google_change_offers_the_account_picker_and_the_consent_screen() {
     let mut h = Harness::new();
-    let url = open_sign_in(&h.feed(
-        ProviderId::Google,
-        Input::Connect {
-            login_hint: None,
-            target: Target::default(),
-        },
-    ))
-    .unwrap();
+    let url = open_sign_in(&h.feed(ProviderId::Google, change())).unwrap();
     assert_eq!(
         query(&url, "prompt").as_deref(),
         Some("select_account consent")
@@ -1217,10 +1153,12 @@ fn google_change_offers_the_account_picker_and_the_consent_screen() {
 fn a_merged_save_replaces_only_the_changed_connection() {
     // Two engine instances share one vault; B's memory still holds A's old Google token.
     let mut a = Harness::new();
-    a.sign_in(ProviderId::Google, Input::Connect { login_hint: None, target: Target::default() }, "alice", |nonce| {
-        let id = jwt(serde_json::json!({"iss":"https://accounts.google.com","aud":"g-client","sub":"g1","nonce":nonce,"email":"alice@gmail.test"}));
-        format!(r#"{{"access_token":"ya29.A","expires_in":3599,"refresh_token":"G-RT-OLD","token_type":"Bearer","id_token":"{id}"}}"#)
-    });
+    a.sign_in(
+        ProviderId::Google,
+        change(),
+        "alice",
+        google_tokens(Some("G-RT-OLD")),
+    );
     let mut b = Harness::new();
     b.engine.restore(Some(&a.engine.vault_text())).unwrap();
     // A refreshes Google and the rotated token is stored.

@@ -105,6 +105,15 @@ async fn open(store: &JsValue) -> SidebarAuth {
     }
 }
 
+/// An instance with the extension's kind of driver: a session cache and Web Locks.
+async fn open_locked(store: &JsValue) -> SidebarAuth {
+    let driver: HostDriver = makeLockedDriver(store).unchecked_into();
+    match SidebarAuth::open(config(), driver).await {
+        Ok(auth) => auth,
+        Err(e) => panic!("create: {}", e.message),
+    }
+}
+
 async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(promise).await
 }
@@ -380,19 +389,12 @@ async fn corrupted_storage_is_kept_and_reported() {
 async fn two_engine_instances_share_one_refresh_under_the_lock() {
     call(server(), "/control/reset", Some("{}")).await;
     let store = makeStore(JsValue::NULL);
-    let open_locked = || async {
-        let driver: HostDriver = makeLockedDriver(&store).unchecked_into();
-        match SidebarAuth::open(config(), driver).await {
-            Ok(auth) => auth,
-            Err(e) => panic!("create: {}", e.message),
-        }
-    };
-    let worker = open_locked().await;
+    let worker = open_locked(&store).await;
     settle(worker.connect("google", JsValue::UNDEFINED))
         .await
         .unwrap();
     // A second context (a side panel) opens the same storage.
-    let panel = open_locked().await;
+    let panel = open_locked(&store).await;
     worker.advance_clock(2.0 * 3_600_000.0);
     panel.advance_clock(2.0 * 3_600_000.0);
     let calls = js_sys::Array::of2(
@@ -418,21 +420,14 @@ async fn two_engine_instances_share_one_refresh_under_the_lock() {
 async fn an_instance_never_writes_back_another_connections_stale_refresh_token() {
     call(server(), "/control/reset", Some("{}")).await;
     let store = makeStore(JsValue::NULL);
-    let open_locked = || async {
-        let driver: HostDriver = makeLockedDriver(&store).unchecked_into();
-        match SidebarAuth::open(config(), driver).await {
-            Ok(auth) => auth,
-            Err(e) => panic!("create: {}", e.message),
-        }
-    };
-    let a = open_locked().await;
+    let a = open_locked(&store).await;
     settle(a.connect("google", JsValue::UNDEFINED))
         .await
         .unwrap();
     settle(a.connect("salesforce", JsValue::UNDEFINED))
         .await
         .unwrap();
-    let b = open_locked().await;
+    let b = open_locked(&store).await;
     a.advance_clock(2.0 * 3_600_000.0);
     b.advance_clock(2.0 * 3_600_000.0);
     // A rotates Google's refresh token; then B renews Salesforce and saves.
