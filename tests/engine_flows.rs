@@ -1199,3 +1199,65 @@ fn a_signed_in_mail_account_stays_visible_after_choosing_another_service() {
         "chosen first"
     );
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod robustness {
+    //! Whatever a provider or a proxy sends, classification and parsing answer without
+    //! panicking, and only an explicit provider statement drops a refresh token.
+    use super::*;
+    use proptest::prelude::*;
+    use sidebar_auth::diagnosis::classify;
+    use sidebar_auth::provider::profile_for;
+    use sidebar_auth::token::{parse_token_response, IdTokenExpectations};
+
+    fn providers() -> impl Strategy<Value = ProviderId> {
+        prop::sample::select(ProviderId::ALL.to_vec())
+    }
+
+    fn bodies() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            // JSON-looking noise around the fields the tables read.
+            (any::<Option<String>>(), any::<Option<String>>(), prop::collection::vec(any::<u64>(), 0..3), any::<Option<String>>())
+                .prop_map(|(error, description, codes, sub)| serde_json::json!({
+                    "error": error, "error_description": description, "error_codes": codes, "suberror": sub
+                }).to_string()),
+            "\\PC{0,64}".prop_map(|s| format!("{{\"access_token\":\"{s}")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn classify_never_panics_and_keeps_tokens_on_transient_statuses(
+            provider in providers(),
+            status in 0u16..1000,
+            body in bodies(),
+            retry_after in any::<Option<String>>(),
+        ) {
+            let mut response = HttpResponse::new(status, body);
+            if let Some(value) = retry_after {
+                response = response.with_header("Retry-After", &value);
+            }
+            let d = classify(provider, &response, Timestamp(1_764_000_000_000));
+            if status >= 500 || status == 429 {
+                prop_assert_eq!(d.action, Action::RetryLater);
+                prop_assert!(!d.drop_refresh_token);
+            }
+            if d.action == Action::RetryLater {
+                prop_assert!(!d.drop_refresh_token, "a transient verdict never drops a token");
+            }
+        }
+
+        #[test]
+        fn token_responses_never_panic(provider in providers(), body in bodies(), date in any::<Option<String>>()) {
+            let Ok(profile) = profile_for(&config(), provider, &Target::default()) else {
+                return Ok(()); // Exchange has no OAuth profile
+            };
+            let mut response = HttpResponse::new(200, body);
+            if let Some(value) = date {
+                response = response.with_header("Date", &value);
+            }
+            let _ = parse_token_response(&profile, &response, T0, IdTokenExpectations { nonce: Some("n") });
+        }
+    }
+}
