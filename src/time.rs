@@ -59,8 +59,9 @@ impl ServerClock {
 
     /// A provider timestamp moved onto the device's clock.
     pub fn to_device(self, server_time: Timestamp) -> Timestamp {
-        let device = server_time.0 as i64 - self.offset_ms;
-        Timestamp(device.max(0) as u64)
+        // i128: neither a far-future timestamp nor a huge offset can overflow.
+        let device = server_time.0 as i128 - self.offset_ms as i128;
+        Timestamp(device.clamp(0, u64::MAX as i128) as u64)
     }
 }
 
@@ -93,6 +94,18 @@ mod tests {
         assert_eq!(clock.offset_ms, (90 * MINUTE) as i64);
         let server_exp = Timestamp(784_111_777_000 + HOUR);
         assert_eq!(clock.to_device(server_exp), device_now.plus(HOUR));
+    }
+
+    #[test]
+    fn extreme_values_saturate() {
+        let clock = ServerClock {
+            offset_ms: i64::MIN,
+        };
+        assert_eq!(clock.to_device(Timestamp(u64::MAX)), Timestamp(u64::MAX));
+        let clock = ServerClock {
+            offset_ms: i64::MAX,
+        };
+        assert_eq!(clock.to_device(Timestamp(0)), Timestamp(0));
     }
 
     #[test]

@@ -1223,6 +1223,11 @@ mod robustness {
                     "error": error, "error_description": description, "error_codes": codes, "suberror": sub
                 }).to_string()),
             "\\PC{0,64}".prop_map(|s| format!("{{\"access_token\":\"{s}")),
+            // A JWT access token with any `exp`/`iat`, and no `expires_in`.
+            (any::<u64>(), any::<Option<u64>>(), any::<Option<String>>()).prop_map(|(exp, iat, issued_at)| {
+                let at = jwt(serde_json::json!({"exp": exp, "iat": iat}));
+                serde_json::json!({"access_token": at, "token_type": "Bearer", "issued_at": issued_at}).to_string()
+            }),
         ]
     }
 
