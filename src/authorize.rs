@@ -338,17 +338,12 @@ mod tests {
     use crate::provider::{google, microsoft, salesforce, IssuerRule};
     use crate::random::SeededRandom;
     use base64::Engine;
-    use sha2_check::sha256;
 
-    mod sha2_check {
-        // RFC 7636 Appendix B test vector, checked through oauth2 (which uses sha2).
-        pub fn sha256(verifier: &str) -> String {
-            oauth2::PkceCodeChallenge::from_code_verifier_sha256(&oauth2::PkceCodeVerifier::new(
-                verifier.to_string(),
-            ))
+    /// The S256 challenge of a verifier, through oauth2 (which uses sha2).
+    fn sha256(verifier: &str) -> String {
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_string()))
             .as_str()
             .to_string()
-        }
     }
 
     fn pr(
@@ -420,13 +415,12 @@ mod tests {
         assert!(scope.contains("offline_access") && scope.contains("openid"));
         assert_eq!(pending.pkce_verifier.len(), 43);
         assert_ne!(pending.state, pending.nonce);
-        assert_eq!(URL_SAFE_DECODE(&pending.state).len(), 32);
+        assert_eq!(url_safe_decode(&pending.state).len(), 32);
         assert!(pending.interactive);
         assert_eq!(prompts_of(&url), vec![Prompt::Login]);
     }
 
-    #[allow(non_snake_case)]
-    fn URL_SAFE_DECODE(s: &str) -> Vec<u8> {
+    fn url_safe_decode(s: &str) -> Vec<u8> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(s)
             .unwrap()

@@ -403,7 +403,7 @@ impl Connection {
             Input::TokenResponse(response) => self.on_token_response(config, response, ctx),
             Input::AccessTokenNeeded => self.on_access_token_needed(config, ctx),
             Input::Tick => self.on_tick(config, ctx),
-            Input::ApiUnauthorized(response) => self.on_api_unauthorized(config, response, ctx),
+            Input::ApiUnauthorized(response) => self.on_api_unauthorized(response, ctx),
             Input::ApiSucceeded => self.on_api_succeeded(config, ctx),
             Input::RetryNow => {
                 if !self.is_connected() {
@@ -971,7 +971,6 @@ impl Connection {
 
     fn on_api_unauthorized(
         &mut self,
-        config: &Config,
         response: HttpResponse,
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
@@ -1023,7 +1022,6 @@ impl Connection {
             };
         }
         self.refresh_due_at = Some(ctx.now);
-        let _ = config;
         vec![Command::Persist]
     }
 

@@ -134,7 +134,7 @@ fn google_card(view: &JsValue) -> JsValue {
 async fn connected(store: &JsValue) -> SidebarAuth {
     let auth = open(store).await;
     auth.select_mail_service("gmail").unwrap();
-    let view = settle(auth.connect("google", JsValue::UNDEFINED))
+    let view = settle(auth.connect("google".into(), JsValue::UNDEFINED))
         .await
         .unwrap_or_else(|e| panic!("connect: {:?}", get_str(&e, "message")));
     let card = google_card(&view);
@@ -242,17 +242,19 @@ async fn create_rejects_bad_configuration_and_drivers_with_codes() {
 async fn unknown_service_and_foreign_origin_are_refused() {
     let store = makeStore(JsValue::NULL);
     let auth = connected(&store).await;
-    let e = settle(auth.access_token("yahoo")).await.unwrap_err();
+    let e = settle(auth.access_token("yahoo".into())).await.unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("unknown_service"));
     let e = settle(auth.fetch(
-        "google",
+        "google".into(),
         "https://evil.example/steal".into(),
         JsValue::UNDEFINED,
     ))
     .await
     .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("foreign_origin"));
-    let e = settle(auth.access_token("salesforce")).await.unwrap_err(); // configured, never connected
+    let e = settle(auth.access_token("salesforce".into()))
+        .await
+        .unwrap_err(); // configured, never connected
     assert_eq!(get_str(&e, "code").as_deref(), Some("not_connected"));
 }
 
@@ -262,7 +264,7 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
     let store = makeStore(JsValue::NULL);
     let auth = connected(&store).await;
     assert_eq!(stats("authorization_code").await, 1.0);
-    let first = settle(auth.access_token("google"))
+    let first = settle(auth.access_token("google".into()))
         .await
         .unwrap()
         .as_string()
@@ -284,7 +286,7 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
     auth.advance_clock(2.0 * 3_600_000.0);
     let calls = js_sys::Array::new();
     for _ in 0..5 {
-        calls.push(&auth.access_token("google"));
+        calls.push(&auth.access_token("google".into()));
     }
     let results: js_sys::Array = JsFuture::from(all(&calls)).await.unwrap().unchecked_into();
     let tokens: Vec<String> = results
@@ -296,12 +298,12 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
 
     // Authorized fetch; a 401 refreshes once and retries once.
     let url = format!("{}/api/me", server());
-    let ok = settle(auth.fetch("google", url.clone(), JsValue::UNDEFINED))
+    let ok = settle(auth.fetch("google".into(), url.clone(), JsValue::UNDEFINED))
         .await
         .unwrap();
     assert_eq!(get(&ok, "status").as_f64(), Some(200.0));
     call(server(), "/control/api-401", Some("{}")).await;
-    let retried = settle(auth.fetch("google", url, JsValue::UNDEFINED))
+    let retried = settle(auth.fetch("google".into(), url, JsValue::UNDEFINED))
         .await
         .unwrap();
     assert_eq!(get(&retried, "status").as_f64(), Some(200.0));
@@ -315,7 +317,9 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
     )
     .await;
     auth.advance_clock(2.0 * 3_600_000.0);
-    let e = settle(auth.access_token("google")).await.unwrap_err();
+    let e = settle(auth.access_token("google".into()))
+        .await
+        .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("needs_attention"));
     assert_eq!(get_str(&e, "reason").as_deref(), Some("sign_in_ended"));
     assert_eq!(get_str(&e, "action").as_deref(), Some("refresh"));
@@ -323,12 +327,12 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
     assert_eq!(get_str(&card, "status").as_deref(), Some("needs_attention"));
 
     // Refresh (same account) reconnects; disconnect revokes at the provider.
-    settle(auth.reauthorize("google")).await.unwrap();
+    settle(auth.reauthorize("google".into())).await.unwrap();
     assert_eq!(
         get_str(&google_card(&auth.view()), "status").as_deref(),
         Some("connected")
     );
-    settle(auth.disconnect("google")).await.unwrap();
+    settle(auth.disconnect("google".into())).await.unwrap();
     assert_eq!(stats("tokens_revoked").await, 1.0);
     assert_eq!(
         get_str(&google_card(&auth.view()), "status").as_deref(),
@@ -352,7 +356,9 @@ async fn transient_failures_keep_the_refresh_token() {
         Some(r#"{"status":503,"body":"<html>down</html>","headers":{"Retry-After":"1"}}"#),
     )
     .await;
-    let e = settle(auth.access_token("google")).await.unwrap_err();
+    let e = settle(auth.access_token("google".into()))
+        .await
+        .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("retry_scheduled"));
     assert_eq!(get_str(&e, "action").as_deref(), Some("retry_later"));
     let card = google_card(&auth.view());
@@ -364,11 +370,13 @@ async fn transient_failures_keep_the_refresh_token() {
     )
     .await;
     auth.advance_clock(20.0 * 60_000.0);
-    let e = settle(auth.access_token("google")).await.unwrap_err();
+    let e = settle(auth.access_token("google".into()))
+        .await
+        .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("retry_scheduled"));
     // The same refresh token still works once the provider is back.
     auth.advance_clock(20.0 * 60_000.0);
-    let token = settle(auth.access_token("google")).await.unwrap();
+    let token = settle(auth.access_token("google".into())).await.unwrap();
     assert!(token.as_string().unwrap().starts_with("AT-"));
 }
 
@@ -381,7 +389,9 @@ async fn corrupted_storage_is_kept_and_reported() {
     let view = auth.view();
     assert!(get_str(&view, "notice").is_some(), "the dashboard says so");
     // The next save keeps the unreadable text inside the (sealed) vault; nothing is lost.
-    let e = settle(auth.access_token("google")).await.unwrap_err();
+    let e = settle(auth.access_token("google".into()))
+        .await
+        .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("not_connected"));
 }
 
@@ -390,7 +400,7 @@ async fn two_engine_instances_share_one_refresh_under_the_lock() {
     call(server(), "/control/reset", Some("{}")).await;
     let store = makeStore(JsValue::NULL);
     let worker = open_locked(&store).await;
-    settle(worker.connect("google", JsValue::UNDEFINED))
+    settle(worker.connect("google".into(), JsValue::UNDEFINED))
         .await
         .unwrap();
     // A second context (a side panel) opens the same storage.
@@ -398,8 +408,8 @@ async fn two_engine_instances_share_one_refresh_under_the_lock() {
     worker.advance_clock(2.0 * 3_600_000.0);
     panel.advance_clock(2.0 * 3_600_000.0);
     let calls = js_sys::Array::of2(
-        &worker.access_token("google"),
-        &panel.access_token("google"),
+        &worker.access_token("google".into()),
+        &panel.access_token("google".into()),
     );
     let results: js_sys::Array = JsFuture::from(all(&calls)).await.unwrap().unchecked_into();
     let tokens: Vec<Option<String>> = results.iter().map(|r| get_str(&r, "value")).collect();
@@ -421,21 +431,21 @@ async fn an_instance_never_writes_back_another_connections_stale_refresh_token()
     call(server(), "/control/reset", Some("{}")).await;
     let store = makeStore(JsValue::NULL);
     let a = open_locked(&store).await;
-    settle(a.connect("google", JsValue::UNDEFINED))
+    settle(a.connect("google".into(), JsValue::UNDEFINED))
         .await
         .unwrap();
-    settle(a.connect("salesforce", JsValue::UNDEFINED))
+    settle(a.connect("salesforce".into(), JsValue::UNDEFINED))
         .await
         .unwrap();
     let b = open_locked(&store).await;
     a.advance_clock(2.0 * 3_600_000.0);
     b.advance_clock(2.0 * 3_600_000.0);
     // A rotates Google's refresh token; then B renews Salesforce and saves.
-    settle(a.access_token("google")).await.unwrap();
-    settle(b.access_token("salesforce")).await.unwrap();
+    settle(a.access_token("google".into())).await.unwrap();
+    settle(b.access_token("salesforce".into())).await.unwrap();
     // A renews Google again from storage: B's save must not have put the old token back.
     a.advance_clock(2.0 * 3_600_000.0);
-    let token = settle(a.access_token("google")).await;
+    let token = settle(a.access_token("google".into())).await;
     assert!(
         token.is_ok(),
         "{:?}",

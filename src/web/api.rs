@@ -450,10 +450,6 @@ fn parse_service(name: &str) -> Result<ProviderId, ApiError> {
     })
 }
 
-fn reject(error: ApiError) -> Promise {
-    Promise::reject(&error.to_js())
-}
-
 fn promise<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, ApiError>> + 'static,
@@ -609,61 +605,54 @@ impl SidebarAuth {
     #[wasm_bindgen(unchecked_return_type = "Promise<DashboardView>")]
     pub fn connect(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: String,
         #[wasm_bindgen(unchecked_param_type = "ConnectOptions | undefined")] options: JsValue,
     ) -> Promise {
-        let service = match parse_service(service) {
-            Ok(s) => s,
-            Err(e) => return reject(e),
-        };
-        if service == ProviderId::Exchange {
-            return reject(
-                ApiError::new(
-                    "not_available",
-                    "On-premises Exchange sign-in (server and password) is not available yet.",
-                )
-                .for_service(service),
-            );
-        }
         let options = if options.is_object() {
             ConnectOptions::from_js(&options)
         } else {
             ConnectOptions::default()
         };
-        let input = Input::Connect {
-            login_hint: options.login_hint.filter(|h| !h.trim().is_empty()),
-            target: Target {
-                tenant: options.tenant,
-                login_host: options.login_host,
-            },
-        };
-        promise(sign_in(self.inner.clone(), service, input))
+        let inner = self.inner.clone();
+        promise(async move {
+            let service = parse_service(&service)?;
+            if service == ProviderId::Exchange {
+                return Err(ApiError::new(
+                    "not_available",
+                    "On-premises Exchange sign-in (server and password) is not available yet.",
+                )
+                .for_service(service));
+            }
+            let input = Input::Connect {
+                login_hint: options.login_hint.filter(|h| !h.trim().is_empty()),
+                target: Target {
+                    tenant: options.tenant,
+                    login_host: options.login_host,
+                },
+            };
+            sign_in(inner, service, input).await
+        })
     }
 
     /// **Refresh**: sign in again to the same account.
     #[wasm_bindgen(unchecked_return_type = "Promise<DashboardView>")]
     pub fn reauthorize(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: String,
     ) -> Promise {
-        match parse_service(service) {
-            Ok(service) => promise(sign_in(self.inner.clone(), service, Input::Reauthorize)),
-            Err(e) => reject(e),
-        }
+        let inner = self.inner.clone();
+        promise(async move { sign_in(inner, parse_service(&service)?, Input::Reauthorize).await })
     }
 
     /// After the engine paused on repeated failures: try again now.
     #[wasm_bindgen(js_name = retryNow, unchecked_return_type = "Promise<DashboardView>")]
     pub fn retry_now(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: String,
     ) -> Promise {
-        let service = match parse_service(service) {
-            Ok(s) => s,
-            Err(e) => return reject(e),
-        };
         let inner = self.inner.clone();
         promise(async move {
+            let service = parse_service(&service)?;
             shared_operation(&inner, service, OpKind::Renewal, Input::RetryNow).await?;
             Ok(inner.view_js())
         })
@@ -673,14 +662,11 @@ impl SidebarAuth {
     #[wasm_bindgen(unchecked_return_type = "Promise<DashboardView>")]
     pub fn disconnect(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: String,
     ) -> Promise {
-        let service = match parse_service(service) {
-            Ok(s) => s,
-            Err(e) => return reject(e),
-        };
         let inner = self.inner.clone();
         promise(async move {
+            let service = parse_service(&service)?;
             let joined = inner
                 .in_flight
                 .borrow()
@@ -698,15 +684,14 @@ impl SidebarAuth {
     #[wasm_bindgen(js_name = accessToken, unchecked_return_type = "Promise<string>")]
     pub fn access_token(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: String,
     ) -> Promise {
-        match parse_service(service) {
-            Ok(service) => {
-                let inner = self.inner.clone();
-                promise(async move { access_token(inner, service).await.map(JsValue::from) })
-            }
-            Err(e) => reject(e),
-        }
+        let inner = self.inner.clone();
+        promise(async move {
+            access_token(inner, parse_service(&service)?)
+                .await
+                .map(JsValue::from)
+        })
     }
 
     /// An API call with the service's token attached. Only the service's own API origins
@@ -715,29 +700,18 @@ impl SidebarAuth {
     #[wasm_bindgen(unchecked_return_type = "Promise<ApiResponse>")]
     pub fn fetch(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServiceId")] service: String,
         url: String,
         #[wasm_bindgen(unchecked_param_type = "ApiRequestInit | undefined")] init: JsValue,
     ) -> Promise {
-        let service = match parse_service(service) {
-            Ok(s) => s,
-            Err(e) => return reject(e),
-        };
         let init = if init.is_object() {
-            match ApiRequestInit::from_js(&init) {
-                Ok(i) => i,
-                Err(e) => {
-                    return reject(ApiError::new(
-                        "invalid_argument",
-                        format!("Bad request init: {e}"),
-                    ))
-                }
-            }
+            ApiRequestInit::from_js(&init)
+                .map_err(|e| ApiError::new("invalid_argument", format!("Bad request init: {e}")))
         } else {
-            ApiRequestInit::default()
+            Ok(ApiRequestInit::default())
         };
         let inner = self.inner.clone();
-        promise(async move { authorized_fetch(inner, service, url, init).await })
+        promise(async move { authorized_fetch(inner, parse_service(&service)?, url, init?).await })
     }
 
     /// Does what is due (refresh before expiry, scheduled retries). Hosts call it from
