@@ -169,22 +169,23 @@ function responseForFault(provider, spec) {
   return { status: 400, body: JSON.stringify({ error: code || 'invalid_grant' }) };
 }
 
+/** A connection's fields when nobody is signed in (a new card, or after Disconnect). */
+const DISCONNECTED = Object.freeze({
+  account: null,
+  status: 'disconnected',
+  reason: null,
+  action: null,
+  connectedAt: null,
+  signInNeededAt: null,
+  accessTokenExpiresAt: null,
+  expiryProvenance: null,
+  nextRetryAt: null,
+  failures: 0,
+  busy: false,
+});
+
 function scenarioConnections(scenario, now) {
-  const c = (service, extra = {}) => ({
-    service,
-    account: null,
-    status: 'disconnected',
-    reason: null,
-    action: null,
-    connectedAt: null,
-    signInNeededAt: null,
-    accessTokenExpiresAt: null,
-    expiryProvenance: null,
-    nextRetryAt: null,
-    failures: 0,
-    busy: false,
-    ...extra,
-  });
+  const c = (service, extra = {}) => ({ service, ...DISCONNECTED, ...extra });
   const msConnected = {
     account: DEFAULT_ACCOUNTS.microsoft,
     status: 'connected',
@@ -468,19 +469,7 @@ export class SidebarAuth {
     c.busy = true;
     this._emit();
     await sleep(Math.min(this._fake.delayMs, 200));
-    Object.assign(c, {
-      account: null,
-      status: 'disconnected',
-      reason: null,
-      action: null,
-      connectedAt: null,
-      signInNeededAt: null,
-      accessTokenExpiresAt: null,
-      expiryProvenance: null,
-      nextRetryAt: null,
-      failures: 0,
-      busy: false,
-    });
+    Object.assign(c, DISCONNECTED);
     this._log(service, 'disconnected', 'revoked and cleared locally');
     return this._emit();
   }

@@ -18,27 +18,22 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { startEnvironment } from '../support/e2e-env.mjs';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  WAIT_MS,
+  byTestId,
+  completeSignIn,
+  eventually,
+  showMailService,
+  submitSalesforceChange,
+  waitForCard,
+} from '../support/browser.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const LAUNCH = {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-  ],
-};
+export { CHROMIUM, WAIT_MS, byTestId, eventually, withTimeout, completeSignIn } from '../support/browser.mjs';
 
-/** How long a single condition may take (a sign-in is ~1 s; CI machines are slow). */
-export const WAIT_MS = 15_000;
-
-export const byTestId = (page, id) => page.locator(`[data-testid="${id}"]`);
+export const LAUNCH = { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS };
 
 /** Start one environment and one browser for the test file; close them after it. */
 export function useEnvironment(options = {}) {
@@ -176,47 +171,19 @@ async function openSession(t, shared, { path: pagePath = '/www/index.html' } = {
       }
     },
     /** Make sure the mail-service card for `service` is the one shown. */
-    async showMailService(service) {
-      const choice = { microsoft: 'microsoft365', google: 'gmail' }[service];
-      if (!choice) return;
-      const radio = byTestId(page, `mail-service-${choice}`);
-      if (!(await radio.isChecked())) {
-        await radio.check();
-        await byTestId(page, `card-${service}`).waitFor({ timeout: WAIT_MS });
-      }
-    },
+    showMailService: (service) => showMailService(page, service),
     /**
      * Connect (or Change to) `login` through the dashboard: Change/Connect button, for
      * Salesforce the Change form (a new username on the local login host), then the
      * provider's real login page (and consent page) in the pop-up.
      */
     async connect(service, login, { newUsername = true } = {}) {
-      await s.showMailService(service);
+      await showMailService(page, service);
       const popupPromise = page.waitForEvent('popup', { timeout: WAIT_MS });
       await byTestId(page, `change-${service}`).click();
-      if (service === 'salesforce') {
-        const form = byTestId(page, 'change-form-salesforce');
-        await form.waitFor({ timeout: WAIT_MS });
-        if (newUsername) {
-          const fresh = byTestId(page, 'change-choice-salesforce-new');
-          if (await fresh.count()) await fresh.check();
-          await byTestId(page, 'change-username-salesforce').fill(login);
-          await byTestId(page, 'change-host-salesforce-local').check();
-        }
-        await byTestId(page, 'change-submit-salesforce').click();
-      }
-      const popup = await popupPromise;
-      const pages = await completeSignIn(popup, login);
-      await page.waitForFunction(
-        ([svc, who]) => {
-          const card = document.querySelector(`[data-testid="card-${svc}"]`);
-          return card && !card.hasAttribute('aria-busy')
-            && card.querySelector(`[data-testid="status-${svc}"]`)?.dataset.status === 'connected'
-            && card.querySelector(`[data-testid="account-${svc}"]`)?.textContent.trim() === who;
-        },
-        [service, login],
-        { timeout: WAIT_MS },
-      );
+      if (service === 'salesforce') await submitSalesforceChange(page, login, { newUsername });
+      const pages = await completeSignIn(await popupPromise, login);
+      await waitForCard(page, service, 'connected', login);
       return pages;
     },
     /** localStorage and sessionStorage of the page, as one string. */
@@ -225,53 +192,7 @@ async function openSession(t, shared, { path: pagePath = '/www/index.html' } = {
   return s;
 }
 
-/** `promise`, or a rejection after `ms` (the timer is cleared either way). */
-export function withTimeout(promise, ms, what) {
-  let timer;
-  const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
 
-/**
- * Drive the provider's pages in the sign-in pop-up until it closes itself (the callback
- * page posts the result to the dashboard and closes). Returns the pages seen, in order:
- * {page: 'login', prefilled} (the login field's value as the provider pre-filled it from
- * login_hint), {page: 'consent'}.
- *
- * Plain event listeners, not Playwright's waitForEvent: a waitForEvent that loses a race
- * keeps its timeout timer, and the test process then lingers until it fires.
- */
-export async function completeSignIn(popup, login, { password = 'x' } = {}) {
-  const seen = [];
-  const closed = new Promise((resolve) => popup.once('close', () => resolve('closed')));
-  const nextDocument = () => new Promise((resolve) => popup.once('domcontentloaded', () => resolve('loaded')));
-  // Which provider page is showing: the devInteractions forms carry a hidden `prompt`.
-  const whichPage = () =>
-    popup
-      .waitForSelector('input[name=prompt]', { state: 'attached', timeout: WAIT_MS })
-      .then((el) => el.getAttribute('value'))
-      .catch((e) => (popup.isClosed() ? 'closed' : Promise.reject(e)));
-  for (let step = 0; step < 6; step++) {
-    const which = await withTimeout(Promise.race([closed, whichPage()]), WAIT_MS, 'a provider page in the pop-up');
-    if (which === 'closed') return seen;
-    if (which === 'login') {
-      seen.push({ page: 'login', prefilled: await popup.inputValue('input[name=login]') });
-      await popup.fill('input[name=login]', login);
-      await popup.fill('input[name=password]', password);
-    } else if (which === 'consent') {
-      seen.push({ page: 'consent' });
-    } else {
-      throw new Error(`unexpected page in the pop-up (${which}): ${popup.url()}`);
-    }
-    // The form posts and the provider redirects: wait for the next document (or the close).
-    const next = nextDocument();
-    await popup.click('button[type=submit]');
-    await withTimeout(Promise.race([closed, next]), WAIT_MS, 'the pop-up to move on');
-  }
-  throw new Error(`the sign-in pop-up did not finish: ${JSON.stringify(seen)}`);
-}
 
 /** Advance the engine clock past the access token's expiry. */
 export async function advancePastExpiry(s, minutes = 5) {
@@ -279,17 +200,6 @@ export async function advancePastExpiry(s, minutes = 5) {
   assert.equal(r.ok, true, JSON.stringify(r));
 }
 
-/** Wait until `fn()` (async) returns a truthy value; returns it. */
-export async function eventually(fn, { timeout = WAIT_MS, interval = 50, message = 'condition' } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${message}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 /** A token request with a refresh token straight to the provider (not through the engine). */
 export async function refreshDirectly(env, provider, refreshToken) {

@@ -22,36 +22,24 @@ import { chromium } from 'playwright-core';
 
 import { startIdp } from '../idp/idp.mjs';
 import { buildExtension, extensionIdFromKey, redirectUriFor, REPO_ROOT } from '../support/build-extension.mjs';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  WAIT_MS,
+  byTestId,
+  completeSignIn,
+  eventually,
+  showMailService,
+  submitSalesforceChange,
+  waitForCard,
+  withTimeout,
+} from '../support/browser.mjs';
+import { controlClient } from '../support/e2e-env.mjs';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const WAIT_MS = 15_000;
+export { CHROMIUM, WAIT_MS, byTestId, eventually, withTimeout, completeSignIn } from '../support/browser.mjs';
 
 export function chromiumArgs(extensionDir) {
-  return [
-    `--disable-extensions-except=${extensionDir}`,
-    `--load-extension=${extensionDir}`,
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-  ];
-}
-
-export const byTestId = (page, id) => page.locator(`[data-testid="${id}"]`);
-
-/** Wait until `fn()` (async) returns a truthy value; returns it. */
-export async function eventually(fn, { timeout = WAIT_MS, interval = 50, message = 'condition' } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${message}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
+  return [`--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`, ...CHROMIUM_ARGS];
 }
 
 /** The extension's id, from the key in extension/manifest.json. */
@@ -88,65 +76,8 @@ export async function startMailServer() {
   };
 }
 
-/**
- * `promise`, or a rejection after `ms`. The timer is cleared when `promise` settles, so a
- * finished wait never keeps node alive (Playwright's own `timeout` timers outlive a lost
- * Promise.race by up to their full length).
- */
-export function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
-/** A Playwright wait with no timer of its own (timeout 0), its rejection observed. */
-function quiet(promise) {
-  promise.catch(() => {});
-  return promise;
-}
 
-/**
- * Drive the provider's pages in the launchWebAuthFlow window until it closes (Chromium
- * closes it when the provider redirects to https://<id>.chromiumapp.org/). Returns the pages
- * seen: 'login' (with the value the login field was pre-filled with), 'consent'.
- */
-export async function completeSignIn(popup, login, { password = 'x' } = {}) {
-  const seen = [];
-  const closed = quiet(popup.waitForEvent('close', { timeout: 0 }).then(() => 'closed'));
-  for (let step = 0; step < 6; step++) {
-    const which = await withTimeout(
-      Promise.race([
-        closed,
-        quiet(popup.waitForSelector('input[name=prompt][value=login]', { state: 'attached', timeout: 0 }).then(() => 'login')),
-        quiet(popup.waitForSelector('input[name=prompt][value=consent]', { state: 'attached', timeout: 0 }).then(() => 'consent')),
-      ]),
-      WAIT_MS,
-      `a login or consent page (seen so far: ${JSON.stringify(seen)})`,
-    ).catch((e) => (popup.isClosed() ? 'closed' : Promise.reject(e)));
-    if (which === 'closed') return seen;
-    const before = popup.url();
-    if (which === 'login') {
-      seen.push({ page: 'login', prefilled: await popup.inputValue('input[name=login]') });
-      await popup.fill('input[name=login]', login);
-      await popup.fill('input[name=password]', password);
-    } else {
-      seen.push({ page: 'consent' });
-    }
-    await popup.click('button[type=submit]').catch((e) => {
-      if (!popup.isClosed()) throw e;
-    });
-    await withTimeout(
-      Promise.race([closed, quiet(popup.waitForURL((u) => u.href !== before, { timeout: 0, waitUntil: 'domcontentloaded' }))]),
-      WAIT_MS,
-      'the next page of the sign-in',
-    ).catch((e) => {
-      if (!popup.isClosed()) throw e;
-    });
-  }
-  throw new Error(`the sign-in window did not finish: ${JSON.stringify(seen)}`);
-}
 
 /**
  * One emulator, one TEST build of the extension and one browser (persistent profile) for a
@@ -215,18 +146,7 @@ async function setUp(x, idpConfig, profileDir) {
   await x.harness.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: WAIT_MS });
 
   // ---- the emulator ----
-  x.control = async (p, body) => {
-    const res = await fetch(x.idp.info.control + p, body === undefined
-      ? {}
-      : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`control ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  };
+  x.control = controlClient(x.idp.info.control);
   x.stats = () => x.control('/stats');
   x.tokenCounts = async (provider) => {
     const s = await x.stats();
@@ -307,28 +227,8 @@ async function setUp(x, idpConfig, profileDir) {
   };
 
   /** Make sure the mail-service card for `service` is the one the panel shows. */
-  x.showMailService = async (panel, service) => {
-    const choice = { microsoft: 'microsoft365', google: 'gmail' }[service];
-    if (!choice) return;
-    const radio = byTestId(panel, `mail-service-${choice}`);
-    if (!(await radio.isChecked())) {
-      await radio.check();
-      await byTestId(panel, `card-${service}`).waitFor({ timeout: WAIT_MS });
-    }
-  };
-
-  /** Wait for the card of `service` in the panel: `status`, not busy, and (optionally) the account. */
-  x.waitCard = (panel, service, status, account) =>
-    panel.waitForFunction(
-      ([svc, st, who]) => {
-        const card = document.querySelector(`[data-testid="card-${svc}"]`);
-        return card && !card.hasAttribute('aria-busy')
-          && card.querySelector(`[data-testid="status-${svc}"]`)?.dataset.status === st
-          && (who === null || card.querySelector(`[data-testid="account-${svc}"]`)?.textContent.trim() === who);
-      },
-      [service, status, account ?? null],
-      { timeout: WAIT_MS },
-    );
+  x.showMailService = showMailService;
+  x.waitCard = waitForCard;
 
   /**
    * Connect `login` from the panel: Connect/Change (for Salesforce the Change form with a
@@ -336,21 +236,14 @@ async function setUp(x, idpConfig, profileDir) {
    * the window chrome.identity.launchWebAuthFlow opens. Returns the pages seen.
    */
   x.connect = async (panel, service, login, { button = 'change' } = {}) => {
-    await x.showMailService(panel, service);
+    await showMailService(panel, service);
     const windowPromise = x.context.waitForEvent('page', { timeout: WAIT_MS });
     await byTestId(panel, `${button}-${service}`).click();
-    if (service === 'salesforce' && button === 'change') {
-      await byTestId(panel, 'change-form-salesforce').waitFor({ timeout: WAIT_MS });
-      const fresh = byTestId(panel, 'change-choice-salesforce-new');
-      if (await fresh.count()) await fresh.check();
-      await byTestId(panel, 'change-username-salesforce').fill(login);
-      await byTestId(panel, 'change-host-salesforce-local').check();
-      await byTestId(panel, 'change-submit-salesforce').click();
-    }
+    if (service === 'salesforce' && button === 'change') await submitSalesforceChange(panel, login);
     const authWindow = await windowPromise;
     assert.ok(authWindow.url().startsWith(x.idp.base) || authWindow.url() === 'about:blank', `the sign-in window shows the provider: ${authWindow.url()}`);
     const pages = await completeSignIn(authWindow, login);
-    await x.waitCard(panel, service, 'connected', login);
+    await waitForCard(panel, service, 'connected', login);
     return pages;
   };
 

@@ -472,6 +472,28 @@ export function forward(provider, req, res, { mount, innerUrl, body, idp }) {
   return cb(target, res);
 }
 
+/** What an emulated provider's handler knows about a request, from its route and form. */
+export function requestContext(req, route, params, extra = {}) {
+  return {
+    endpoint: route.endpoint,
+    params: params || {},
+    grantType: params?.grant_type,
+    clientId: params?.client_id || basicAuth(req)?.clientId,
+    ...extra,
+  };
+}
+
+/**
+ * The token request as oidc-provider's public client sees it: the client id in the body,
+ * no secret (the emulator checked it already, or the provider ignores it), no Basic header.
+ */
+export function asPublicClientForm(req, idp) {
+  const p = { ...idp.params, client_id: idp.clientId };
+  delete p.client_secret;
+  if (basicAuth(req)) delete req.headers.authorization;
+  return encodeForm(p);
+}
+
 export function encodeForm(params) {
   return Buffer.from(new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined)).toString());
 }

@@ -29,9 +29,9 @@
 //   grant revokes the grant [web-server#tokenrevoke].
 
 import {
-  createOidcProvider, forward, encodeForm, sendJson, applyCors, bearerToken, basicAuth,
+  createOidcProvider, forward, sendJson, applyCors, bearerToken, basicAuth,
   makeRedirectMatcher, registrableRedirectUris, Store, authorizeErrorRedirect, splitCode, originAllowed,
-  accountIndex, rewriteLoginSubmission,
+  accountIndex, rewriteLoginSubmission, requestContext, asPublicClientForm,
 } from './common.mjs';
 
 export const GOOGLE_CLIENT = 'sidebar-google.apps.googleusercontent.test';
@@ -213,12 +213,7 @@ export function createGoogle({ base, config, redirectUris }) {
   }
 
   async function handle(req, res, { url, route: r, body, params }) {
-    const idp = {
-      endpoint: r.endpoint,
-      params: params || {},
-      grantType: params?.grant_type,
-      clientId: params?.client_id || basicAuth(req)?.clientId,
-    };
+    const idp = requestContext(req, r, params);
     let inner = r.inner + url.search;
     let fwdBody = body;
 
@@ -246,11 +241,8 @@ export function createGoogle({ base, config, redirectUris }) {
         applyCors(req, res);
         return sendJson(res, pre.status, pre.body);
       }
-      const p = { ...idp.params, client_id: idp.clientId };
-      delete p.client_secret;
-      fwdBody = encodeForm(p);
-      // Credentials from a Basic header have been checked; oidc-provider sees a public client.
-      if (basicAuth(req)) delete req.headers.authorization;
+      // Credentials (body or Basic header) have been checked; oidc-provider sees a public client.
+      fwdBody = asPublicClientForm(req, idp);
     }
     return forward(provider, req, res, { mount: r.mount, innerUrl: inner, body: fwdBody, idp });
   }

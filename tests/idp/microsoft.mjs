@@ -35,6 +35,7 @@
 import {
   createOidcProvider, forward, encodeForm, sendJson, sendText, applyCors, bearerToken, uuid, epoch,
   makeRedirectMatcher, registrableRedirectUris, Store, basicAuth, originAllowed, accountIndex, rewriteLoginSubmission,
+  requestContext,
 } from './common.mjs';
 
 export const MS_TENANT_ID = '72f9d1c4-6b0e-4c8a-9d3f-0c5e7a1b2d3e';
@@ -440,13 +441,7 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
       }
       return sendText(res, 400, `<!DOCTYPE html><html><body><h1>Sign in</h1><p class="error">${b.error_description.split('\r\n')[0]}</p></body></html>`, 'text/html; charset=utf-8');
     }
-    const idp = {
-      endpoint: r.endpoint,
-      tenant: r.tenant,
-      params: params || {},
-      grantType: params?.grant_type,
-      clientId: params?.client_id || basicAuth(req)?.clientId,
-    };
+    const idp = requestContext(req, r, params, { tenant: r.tenant });
     let inner = r.inner + url.search;
     let fwdBody = body;
 

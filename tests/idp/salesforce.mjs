@@ -35,9 +35,9 @@
 import crypto from 'node:crypto';
 
 import {
-  createOidcProvider, forward, encodeForm, sendJson, sendText, applyCors, bearerToken, basicAuth,
+  createOidcProvider, forward, sendJson, sendText, applyCors, bearerToken,
   makeRedirectMatcher, registrableRedirectUris, Store, authorizeErrorRedirect, splitCode, originAllowed,
-  accountIndex, rewriteLoginSubmission,
+  accountIndex, rewriteLoginSubmission, requestContext, asPublicClientForm,
 } from './common.mjs';
 
 export const SF_CLIENT = 'sidebar-sf-eca';
@@ -240,12 +240,7 @@ export function createSalesforce({ base, config, redirectUris }) {
   }
 
   async function handle(req, res, { url, route: r, body, params }) {
-    const idp = {
-      endpoint: r.endpoint,
-      params: params || {},
-      grantType: params?.grant_type,
-      clientId: params?.client_id || basicAuth(req)?.clientId,
-    };
+    const idp = requestContext(req, r, params);
     let inner = r.inner + url.search;
     let fwdBody = body;
 
@@ -276,10 +271,8 @@ export function createSalesforce({ base, config, redirectUris }) {
       if (!idp.clientId) return reply(400, { error: 'invalid_client_id', error_description: 'client identifier invalid' });
       if (idp.clientId !== SF_CLIENT) return reply(400, SF_ERRORS.invalid_client_id);
       if (!['authorization_code', 'refresh_token'].includes(idp.grantType)) return reply(400, SF_ERRORS.unsupported_grant_type);
-      const p = { ...idp.params, client_id: idp.clientId };
-      delete p.client_secret; // a secret is optional for this public app; it is ignored
-      fwdBody = encodeForm(p);
-      if (basicAuth(req)) delete req.headers.authorization;
+      // A secret is optional for this public app; it is ignored.
+      fwdBody = asPublicClientForm(req, idp);
     }
     return forward(provider, req, res, { mount: r.mount, innerUrl: inner, body: fwdBody, idp });
   }

@@ -87,6 +87,25 @@ export function multiTenantIssuerMatches(authority, issuer) {
   return tenant.length > 0 && !tenant.includes('/');
 }
 
+/**
+ * A client of the emulator's control API at `controlBase`: `control(path)` GETs,
+ * `control(path, body)` POSTs JSON; answers parsed JSON (or text), throws on HTTP errors.
+ */
+export function controlClient(controlBase) {
+  return async function control(p, body) {
+    const res = await fetch(controlBase + p, body === undefined
+      ? {}
+      : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`control ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  };
+}
+
 function isAddrInUse(err) {
   return err?.code === 'EADDRINUSE' || err?.code === 'EACCES';
 }
@@ -140,19 +159,7 @@ export async function startEnvironment({
   configText = JSON.stringify(config, null, 2) + '\n';
   if (writeConfigFile) await writeFile(CONFIG_FILE, configText);
 
-  const controlBase = idp.info.control;
-  async function control(p, body) {
-    const res = await fetch(controlBase + p, body === undefined
-      ? {}
-      : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`control ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
+  const control = controlClient(idp.info.control);
 
   let closed = false;
   return {
