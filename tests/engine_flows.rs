@@ -72,6 +72,15 @@ impl Harness {
     }
 
     /// Runs a whole interactive sign-in answered by `user` and returns the final commands.
+    /// The provider redirects back with `code` for the sign-in opened at `authorize_url`.
+    fn redirect(&mut self, service: ProviderId, authorize_url: &str, code: &str) -> Vec<Command> {
+        let state = query(authorize_url, "state").unwrap();
+        self.feed(
+            service,
+            Input::SignInResult(Ok(format!("{REDIRECT}?code={code}&state={state}"))),
+        )
+    }
+
     fn sign_in(
         &mut self,
         service: ProviderId,
@@ -81,12 +90,8 @@ impl Harness {
     ) -> Vec<Command> {
         let commands = self.feed(service, input);
         let url = open_sign_in(&commands).expect("a sign-in window");
-        let state = query(&url, "state").unwrap();
         let nonce = query(&url, "nonce").unwrap();
-        let commands = self.feed(
-            service,
-            Input::SignInResult(Ok(format!("{REDIRECT}?code=CODE-{user}&state={state}"))),
-        );
+        let commands = self.redirect(service, &url, &format!("CODE-{user}"));
         let request = token_request(&commands).expect("code exchange");
         assert_eq!(
             form_field(&request.body, "grant_type").as_deref(),
@@ -438,12 +443,8 @@ fn spa_lifetime_700084_renews_silently_when_the_host_can() {
         Some("alice@contoso.com")
     );
     // The provider session is alive: the silent flow returns a code and reconnects.
-    let state = query(&url, "state").unwrap();
     let nonce = query(&url, "nonce").unwrap();
-    let commands = h.feed(
-        ProviderId::Microsoft,
-        Input::SignInResult(Ok(format!("{REDIRECT}?code=SILENT&state={state}"))),
-    );
+    let commands = h.redirect(ProviderId::Microsoft, &url, "SILENT");
     token_request(&commands).expect("code exchange");
     let commands = h.feed(
         ProviderId::Microsoft,
@@ -715,14 +716,8 @@ fn forged_state_and_foreign_issuer_are_refused() {
             sidebar_auth::authorize::RedirectError::StateMismatch
         )))
     ));
-    let state = query(&url, "state").unwrap();
     // The window is gone; a late answer with the right state changes nothing.
-    assert!(h
-        .feed(
-            ProviderId::Microsoft,
-            Input::SignInResult(Ok(format!("{REDIRECT}?code=C&state={state}")))
-        )
-        .is_empty());
+    assert!(h.redirect(ProviderId::Microsoft, &url, "C").is_empty());
 
     let mut h = Harness::new();
     let url = open_sign_in(&h.feed(ProviderId::Salesforce, change())).unwrap();
@@ -745,11 +740,7 @@ fn forged_state_and_foreign_issuer_are_refused() {
 fn id_token_with_another_nonce_is_refused() {
     let mut h = Harness::new();
     let url = open_sign_in(&h.feed(ProviderId::Microsoft, change())).unwrap();
-    let state = query(&url, "state").unwrap();
-    h.feed(
-        ProviderId::Microsoft,
-        Input::SignInResult(Ok(format!("{REDIRECT}?code=C&state={state}"))),
-    );
+    h.redirect(ProviderId::Microsoft, &url, "C");
     let commands = h.feed(
         ProviderId::Microsoft,
         Input::TokenResponse(Ok(HttpResponse::new(
@@ -1115,11 +1106,7 @@ fn a_transient_failure_during_silent_renewal_is_retried_not_shown_as_sign_in() {
     h.advance(25 * HOUR);
     let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
     let url = open_sign_in(&commands).expect("silent renewal");
-    let state = query(&url, "state").unwrap();
-    let commands = h.feed(
-        ProviderId::Microsoft,
-        Input::SignInResult(Ok(format!("{REDIRECT}?code=SILENT&state={state}"))),
-    );
+    let commands = h.redirect(ProviderId::Microsoft, &url, "SILENT");
     token_request(&commands).expect("code exchange");
     let commands = h.feed(
         ProviderId::Microsoft,

@@ -45,7 +45,8 @@ const PILL_GLYPH = {
   disconnected: '–',
 };
 
-const FALLBACK_STATUS_TEXT = {
+/** Status words when a view gives none (the fake engine uses them too). */
+export const FALLBACK_STATUS_TEXT = {
   disconnected: 'Not connected',
   connected: 'Connected',
   signing_in: 'Signing in…',

@@ -16,6 +16,8 @@
 //                  URL" that is www/callback.html itself, so the real pop-up path is exercised
 //     delayMs      how long signing in / refreshing takes (default 400)
 
+import { FALLBACK_STATUS_TEXT } from './dashboard.js';
+
 const HOUR = 3_600_000;
 const MIN = 60_000;
 
@@ -36,14 +38,6 @@ const DEFAULT_ACCOUNTS = {
   google: 'alice@gmail.test',
   exchange: 'alice@corp.example',
   salesforce: 'alice@acme.test',
-};
-const STATUS_TEXT = {
-  disconnected: 'Not connected',
-  connected: 'Connected',
-  signing_in: 'Signing in…',
-  refreshing: 'Refreshing…',
-  retrying: 'Retrying',
-  needs_attention: 'Needs attention',
 };
 
 const REASONS = {
@@ -309,7 +303,7 @@ export class SidebarAuth {
         title: TITLES[s],
         account: c.account,
         status: c.status,
-        statusText: c.status === 'retrying' && c.nextRetryAt ? `Retrying (attempt ${c.failures + 1})` : STATUS_TEXT[c.status],
+        statusText: c.status === 'retrying' && c.nextRetryAt ? `Retrying (attempt ${c.failures + 1})` : FALLBACK_STATUS_TEXT[c.status],
         reason: c.reason,
         reasonText: c.reason ? REASONS[c.reason] ?? c.reason : null,
         action: c.action,
