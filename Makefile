@@ -5,7 +5,7 @@
 ## dashboard, prints the URLs; Ctrl-C stops everything.
 demo:
 	bash tests/setup.sh
-	wasm-pack --quiet build --target web --out-dir pkg --release
+	bash build-engine.sh
 	node tests/support/demo.mjs
 
 ## Runs every test (sets up a fresh machine first).
@@ -13,7 +13,7 @@ test:
 	bash tests/run.sh
 
 build:
-	wasm-pack --quiet build --target web --out-dir pkg --release
+	bash build-engine.sh
 
 bench: build
 	node tests/bench/size.mjs

@@ -31,7 +31,7 @@ SIDEBAR_AUTH_TOKEN_SERVER="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromed
   wasm-pack test --headless --chrome -- --test web_api
 
 step "wasm-pack build (release)"
-wasm-pack --quiet build --target web --out-dir pkg --release
+bash build-engine.sh
 
 step "node tests: identity providers, dashboard, end to end"
 node --test --test-concurrency=1 tests/idp/ tests/web/ tests/e2e/ tests/extension/

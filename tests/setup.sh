@@ -23,6 +23,22 @@ for component in rustfmt clippy; do
   fi
 done
 
+# The size build of the release module (build-engine.sh) needs nightly's rust-src and wasm32
+# standard library. Optional: without them build-engine.sh builds with stable.
+if rustup run nightly rustc -V >/dev/null 2>&1; then
+  if ! rustup component list --installed --toolchain nightly | grep -qx rust-src; then
+    log "adding rust-src to the nightly toolchain (size build)"
+    rustup component add rust-src --toolchain nightly || log "could not add rust-src: stable build"
+  fi
+  if ! rustup target list --installed --toolchain nightly | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown --toolchain nightly || log "could not add wasm32 to nightly"
+  fi
+else
+  log "no nightly toolchain: trying to install it for the size build"
+  rustup toolchain install nightly --profile minimal --component rust-src \
+    --target wasm32-unknown-unknown || log "nightly is not available: the release module is built with stable"
+fi
+
 WASM_PACK_VERSION=0.15.1
 if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
   log "installing wasm-pack $WASM_PACK_VERSION (a few minutes, once)"

@@ -40,7 +40,7 @@ export function useEnvironment(options = {}) {
   const shared = { env: null, browser: null };
   before(async () => {
     await access(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm')).catch(() => {
-      throw new Error('The engine is not built: run `wasm-pack build --target web --out-dir pkg --release` first.');
+      throw new Error('The engine is not built: run `bash build-engine.sh` first.');
     });
     shared.env = await startEnvironment({ port: 0, ...options });
     shared.browser = await chromium.launch(LAUNCH);

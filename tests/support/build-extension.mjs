@@ -14,7 +14,7 @@
 //                reachable here). Never ship a test build.
 //
 // In node: `buildExtension({outDir, idp, test})`, `buildDemoExtension(idp)` (for the demo).
-// The engine must be built first: wasm-pack build --target web --out-dir pkg --release
+// The engine must be built first: bash build-engine.sh
 
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -101,7 +101,7 @@ export async function buildExtension({ outDir = DEFAULT_OUT, idp = null, config 
   const pkg = path.join(REPO_ROOT, 'pkg');
   for (const f of ['sidebar_auth.js', 'sidebar_auth_bg.wasm']) {
     if (!(await exists(path.join(pkg, f)))) {
-      throw new Error(`pkg/${f} is missing: build the engine first (wasm-pack build --target web --out-dir pkg --release).`);
+      throw new Error(`pkg/${f} is missing: build the engine first (bash build-engine.sh).`);
     }
   }
   const dir = path.resolve(outDir);

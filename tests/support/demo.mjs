@@ -4,7 +4,7 @@
 //
 //   node tests/support/demo.mjs [--port 8080]
 //
-// Expects the engine in pkg/ (`wasm-pack build --target web --out-dir pkg --release`; the
+// Expects the engine in pkg/ (`bash build-engine.sh`; the
 // Makefile's `demo` target builds it first). Starts, all on 127.0.0.1:
 //   - the identity-provider emulator (in process), on <port>+1 when free, with the web
 //     host's redirect URI http://127.0.0.1:<port>/www/callback.html registered;
@@ -49,7 +49,7 @@ async function main() {
   try {
     await access(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
   } catch {
-    console.error('The engine is not built. Run: wasm-pack build --target web --out-dir pkg --release');
+    console.error('The engine is not built. Run: bash build-engine.sh');
     process.exit(1);
   }
 
