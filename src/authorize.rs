@@ -7,12 +7,12 @@
 //! because the providers' quirks (no `expires_in`, `issued_at` strings, `error_codes`) do
 //! not fit oauth2's standard response types.
 
+use miniserde::{Deserialize, Serialize};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope,
 };
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::http::HttpRequest;
@@ -22,12 +22,15 @@ use crate::time::Timestamp;
 
 /// `prompt` values (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Prompt {
     /// Silent: fail with `login_required` / `interaction_required` rather than show a page.
+    #[serde(rename = "none")]
     None,
+    #[serde(rename = "login")]
     Login,
+    #[serde(rename = "consent")]
     Consent,
+    #[serde(rename = "select_account")]
     SelectAccount,
 }
 
@@ -136,8 +139,7 @@ fn redirect_url(profile: &ProviderProfile) -> RedirectUrl {
 
 /// An error an authorization server put in the redirect (RFC 6749 §4.1.2.1, OIDC Core
 /// §3.1.2.6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderAuthError {
     AccessDenied,
     InteractionRequired,
@@ -356,7 +358,8 @@ mod tests {
 
     fn ms_profile() -> ProviderProfile {
         let cfg: microsoft::MicrosoftConfig =
-            serde_json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#)
+                .unwrap();
         microsoft::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap()
     }
 
@@ -429,7 +432,7 @@ mod tests {
     #[test]
     fn google_asks_for_offline_access_only_with_a_secret() {
         let cfg: google::GoogleConfig =
-            serde_json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
         let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
         let (url, _) = authorization_url(
             &p,
@@ -622,7 +625,7 @@ mod tests {
     #[test]
     fn google_secret_goes_in_the_body() {
         let cfg: google::GoogleConfig =
-            serde_json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
         let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
         let f = form(&refresh_request(&p, "RT").body);
         assert_eq!(field(&f, "client_secret"), Some("GOCSPX-x"));
@@ -633,7 +636,7 @@ mod tests {
     fn revocation_where_the_provider_has_it() {
         assert_eq!(revocation_request(&ms_profile(), "RT"), None);
         let cfg: salesforce::SalesforceConfig =
-            serde_json::from_str(r#"{"clientId":"sf"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"sf"}"#).unwrap();
         let p = salesforce::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap();
         let req = revocation_request(&p, "RT-9").unwrap();
         assert_eq!(

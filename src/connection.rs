@@ -13,7 +13,7 @@
 //!   new access token is handed to anyone;
 //! - a failed Change or Refresh leaves the existing connection as it was.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 
 use crate::authorize::{self, PendingAuthorization, Prompt, RedirectError, SignInOptions};
 use crate::diagnosis::{self, Action, Diagnosis, Reason};
@@ -65,8 +65,7 @@ pub enum Input {
 }
 
 /// Why a sign-in window returned no redirect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "message")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInFailure {
     /// The user closed the window.
     Cancelled,
@@ -129,12 +128,10 @@ pub enum OperationError {
 
 /// Who is signed in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Account {
     pub username: Option<String>,
     pub name: Option<String>,
     pub subject: Option<String>,
-    #[serde(default)]
     pub target: Target,
 }
 
@@ -156,12 +153,13 @@ impl Account {
 
 /// The refresh token and what is known about its life.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct RefreshTokenRecord {
     pub secret: String,
     /// The interactive sign-in that started this grant.
+    #[serde(rename = "signedInAt")]
     pub signed_in_at: Timestamp,
     /// A fixed deadline no refresh extends (Microsoft `spa`: 24 h after sign-in).
+    #[serde(rename = "hardDeadline")]
     pub hard_deadline: Option<Timestamp>,
 }
 
@@ -220,24 +218,30 @@ impl Intent {
 
 /// The part of a connection that is persisted (the vault). Access tokens are not in it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct PersistedConnection {
     pub account: Option<Account>,
+    #[serde(rename = "refreshToken")]
     pub refresh_token: Option<RefreshTokenRecord>,
     /// Why the user is needed, if they are.
     pub attention: Option<Diagnosis>,
+    #[serde(rename = "consecutiveFailures")]
     pub consecutive_failures: u32,
     /// 401s from the API in a row, each after a successful refresh; reset by a success.
-    #[serde(default)]
+    #[serde(rename = "consecutiveApiRejections")]
     pub consecutive_api_rejections: u32,
+    #[serde(rename = "nextAttemptAt")]
     pub next_attempt_at: Option<Timestamp>,
     /// Last transient failure, for "will retry" in the dashboard.
+    #[serde(rename = "lastFailure")]
     pub last_failure: Option<Diagnosis>,
+    #[serde(rename = "loopGuard")]
     pub loop_guard: LoopGuard,
     /// A Microsoft claims challenge to pass to the next interactive sign-in.
     pub claims: Option<String>,
     /// Salesforce: base URL of API calls.
+    #[serde(rename = "instanceUrl")]
     pub instance_url: Option<String>,
+    #[serde(rename = "serverClock")]
     pub server_clock: ServerClock,
 }
 
@@ -263,7 +267,7 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(service: ProviderId) -> Connection {
-        Connection::restore(service, PersistedConnection::default())
+        Connection::restore(service, <PersistedConnection as Default>::default())
     }
 
     pub fn restore(service: ProviderId, state: PersistedConnection) -> Connection {
@@ -1067,7 +1071,7 @@ impl Connection {
             }
         }
         // Always cleared locally, whatever revocation does.
-        self.state = PersistedConnection::default();
+        self.state = <PersistedConnection as Default>::default();
         self.access = None;
         self.refresh_due_at = None;
         self.phase = Phase::Idle;

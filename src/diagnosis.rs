@@ -5,7 +5,7 @@
 //! first: transport and server failures are transient, a body that cannot be read is
 //! transient, and only a provider's explicit statement kills a refresh token.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 
 use crate::http::{retry_after_ms, HttpResponse};
 use crate::provider::{self, ProviderId};
@@ -13,58 +13,92 @@ use crate::time::Timestamp;
 
 /// What the user should do. Serialized as the four strings the JS API documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Nothing: the engine retries by itself with backoff.
+    #[serde(rename = "retry_later")]
     RetryLater,
     /// Re-authorize the same account (the Sync Settings **Refresh** button).
+    #[serde(rename = "refresh")]
     Refresh,
     /// Use another account, password or server (**Change**).
+    #[serde(rename = "change")]
     Change,
     /// Only an administrator can fix it.
+    #[serde(rename = "contact_admin")]
     ContactAdmin,
 }
 
 /// What happened, in one list shared by all providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Reason {
     // Transient: never delete a token, never ask for a sign-in.
+    #[serde(rename = "network_unavailable")]
     NetworkUnavailable,
+    #[serde(rename = "provider_unavailable")]
     ProviderUnavailable,
+    #[serde(rename = "rate_limited")]
     RateLimited,
+    #[serde(rename = "malformed_response")]
     MalformedResponse,
+    #[serde(rename = "request_loop_detected")]
     RequestLoopDetected,
     // The refresh token is gone or insufficient: sign in again.
+    #[serde(rename = "refresh_token_revoked")]
     RefreshTokenRevoked,
+    #[serde(rename = "refresh_token_expired")]
     RefreshTokenExpired,
+    #[serde(rename = "sign_in_ended")]
     SignInEnded,
+    #[serde(rename = "session_lifetime_reached")]
     SessionLifetimeReached,
+    #[serde(rename = "sign_in_frequency")]
     SignInFrequency,
+    #[serde(rename = "mfa_required")]
     MfaRequired,
+    #[serde(rename = "mfa_registration_required")]
     MfaRegistrationRequired,
+    #[serde(rename = "consent_required")]
     ConsentRequired,
+    #[serde(rename = "password_invalid")]
     PasswordInvalid,
+    #[serde(rename = "interaction_required")]
     InteractionRequired,
+    #[serde(rename = "reauthentication_required")]
     ReauthenticationRequired,
+    #[serde(rename = "authentication_failure")]
     AuthenticationFailure,
+    #[serde(rename = "grant_rejected")]
     GrantRejected,
+    #[serde(rename = "claims_challenge")]
     ClaimsChallenge,
+    #[serde(rename = "credentials_rejected")]
     CredentialsRejected,
+    #[serde(rename = "token_rejected_by_api")]
     TokenRejectedByApi,
     // Only an administrator can help.
+    #[serde(rename = "blocked_by_policy")]
     BlockedByPolicy,
+    #[serde(rename = "device_not_compliant")]
     DeviceNotCompliant,
+    #[serde(rename = "admin_consent_required")]
     AdminConsentRequired,
+    #[serde(rename = "admin_policy")]
     AdminPolicy,
+    #[serde(rename = "app_misconfigured")]
     AppMisconfigured,
+    #[serde(rename = "org_locked")]
     OrgLocked,
+    #[serde(rename = "account_locked")]
     AccountLocked,
+    #[serde(rename = "account_disabled")]
     AccountDisabled,
+    #[serde(rename = "user_deactivated")]
     UserDeactivated,
     // Another account is needed.
+    #[serde(rename = "wrong_account")]
     WrongAccount,
     // A provider error nobody documented.
+    #[serde(rename = "unknown_error")]
     UnknownError,
 }
 
@@ -177,8 +211,7 @@ pub struct OAuthErrorBody {
     pub error: Option<String>,
     pub error_description: Option<String>,
     /// Microsoft Entra: `error_codes: [50173]`.
-    #[serde(default)]
-    pub error_codes: Vec<u64>,
+    pub error_codes: Option<Vec<u64>>,
     /// Microsoft Entra: `basic_action`, `bad_token`, `user_password_expired`, ...
     pub suberror: Option<String>,
     /// Google: `invalid_rapt`.
@@ -190,7 +223,7 @@ pub struct OAuthErrorBody {
 impl OAuthErrorBody {
     /// Parses a body; `None` when it is not JSON or has no `error` string.
     pub fn parse(body: &str) -> Option<OAuthErrorBody> {
-        let parsed: OAuthErrorBody = serde_json::from_str(body).ok()?;
+        let parsed: OAuthErrorBody = miniserde::json::from_str(body).ok()?;
         parsed.error.as_ref()?;
         Some(parsed)
     }

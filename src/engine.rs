@@ -1,12 +1,12 @@
 //! The engine: every connection, the vault, the dashboard view and a redacted event log.
 //! Still sans-I/O: `src/web/` executes the commands it returns.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
-use serde::Serialize;
+use miniserde::{json, Serialize};
 
 use crate::connection::{Command, Connection, Context, Input, OperationError};
-use crate::provider::{self, origin_of, Config, ConfigError, ProviderId, Target};
+use crate::provider::{self, origin_of, Config, ConfigError, ProviderId, ProviderMap, Target};
 use crate::time::Timestamp;
 use crate::vault::{MailService, SavedLogin, Vault, VaultError};
 use crate::view::{self, DashboardView, Section};
@@ -33,7 +33,7 @@ pub enum ApiUrlError {
 
 pub struct Engine {
     config: Config,
-    connections: BTreeMap<ProviderId, Connection>,
+    connections: ProviderMap<Connection>,
     mail_service: MailService,
     saved_logins: Vec<SavedLogin>,
     events: VecDeque<Event>,
@@ -44,8 +44,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: Config) -> Result<Engine, ConfigError> {
         config.validate()?;
-        // Inserted one by one: `collect` into a BTreeMap links a stable sort (size budget).
-        let mut connections = BTreeMap::new();
+        let mut connections = ProviderMap::new();
         for id in config.configured() {
             connections.insert(id, Connection::new(id));
         }
@@ -122,21 +121,19 @@ impl Engine {
 
     /// Access tokens for a session cache (`chrome.storage.session`): never the vault.
     pub fn session_text(&self) -> String {
-        let mut tokens = BTreeMap::new();
+        let mut tokens = ProviderMap::new();
         for (id, c) in &self.connections {
             if let Some(token) = c.access_token() {
                 tokens.insert(*id, token.clone());
             }
         }
-        serde_json::to_string(&tokens).unwrap_or_else(|_| "{}".into())
+        json::to_string(&tokens)
     }
 
     /// Restores access tokens from the session cache; unreadable text is ignored (the
     /// tokens are only a cache: a refresh gets new ones).
     pub fn restore_session(&mut self, text: &str, random: &mut dyn crate::random::RandomSource) {
-        let Ok(tokens) =
-            serde_json::from_str::<BTreeMap<ProviderId, crate::token::AccessToken>>(text)
-        else {
+        let Ok(tokens) = json::from_str::<ProviderMap<crate::token::AccessToken>>(text) else {
             return;
         };
         for (id, token) in tokens {
@@ -398,7 +395,7 @@ impl Engine {
             id: "email",
             title: "E-Mail Configuration",
             mail_service: Some(self.mail_service.id()),
-            mail_service_choices: view::mail_choices(),
+            mail_service_choices: Some(view::mail_choices()),
             hint,
             connections: mail_connections,
             saved_logins: None,
@@ -408,7 +405,7 @@ impl Engine {
             id: "crm",
             title: "CRM",
             mail_service: None,
-            mail_service_choices: Vec::new(),
+            mail_service_choices: None,
             hint: if self.config.salesforce.is_none() {
                 Some("Salesforce is not configured for this installation.")
             } else {
@@ -416,11 +413,7 @@ impl Engine {
             },
             connections: card(ProviderId::Salesforce).into_iter().collect(),
             saved_logins: Some(self.saved_logins.clone()),
-            login_hosts: self
-                .config
-                .salesforce
-                .as_ref()
-                .map(|s| s.login_hosts.clone()),
+            login_hosts: self.config.salesforce.as_ref().map(|s| s.login_hosts()),
         };
         DashboardView {
             now,
@@ -430,42 +423,47 @@ impl Engine {
     }
 
     /// Per connection, what a support engineer needs, with every secret redacted.
-    pub fn debug_state(&self, now: Timestamp) -> serde_json::Value {
-        let mut connections = serde_json::Map::new();
-        for (id, c) in &self.connections {
-            {
+    pub fn debug_state(&self, now: Timestamp) -> DebugState {
+        let connections = self
+            .connections
+            .iter()
+            .map(|(id, c)| {
                 let s = &c.state;
-                let value = serde_json::json!({
-                    "account": s.account,
-                    "refreshToken": s.refresh_token.as_ref().map(|r| serde_json::json!({
-                        "present": true,
-                        "signedInAt": r.signed_in_at,
-                        "hardDeadline": r.hard_deadline,
-                    })),
-                    "accessToken": c.access_token().map(|a| serde_json::json!({
-                        "present": true,
-                        "issuedAt": a.issued_at,
-                        "expiresAt": a.expiry.at,
-                        "expirySource": a.expiry.source,
-                        "lifetimeMs": a.expiry.lifetime,
-                        "fresh": a.is_fresh(now, crate::connection::FRESHNESS_MARGIN),
-                        "scope": a.scope,
-                    })),
-                    "refreshDueAt": c.refresh_due_at(),
-                    "nextWake": c.next_wake(),
-                    "attention": s.attention,
-                    "lastFailure": s.last_failure,
-                    "consecutiveFailures": s.consecutive_failures,
-                    "nextAttemptAt": s.next_attempt_at,
-                    "claimsChallengePending": s.claims.is_some(),
-                    "instanceUrl": s.instance_url,
-                    "serverClockOffsetMs": s.server_clock.offset_ms,
-                    "busy": c.is_busy(),
-                });
-                connections.insert(id.as_str().to_string(), value);
-            }
+                let debug = ConnectionDebug {
+                    account: s.account.clone(),
+                    refresh_token: s.refresh_token.as_ref().map(|r| RefreshTokenDebug {
+                        present: true,
+                        signed_in_at: r.signed_in_at,
+                        hard_deadline: r.hard_deadline,
+                    }),
+                    access_token: c.access_token().map(|a| AccessTokenDebug {
+                        present: true,
+                        issued_at: a.issued_at,
+                        expires_at: a.expiry.at,
+                        expiry_source: a.expiry.source,
+                        lifetime_ms: a.expiry.lifetime,
+                        fresh: a.is_fresh(now, crate::connection::FRESHNESS_MARGIN),
+                        scope: a.scope.clone(),
+                    }),
+                    refresh_due_at: c.refresh_due_at(),
+                    next_wake: c.next_wake(),
+                    attention: s.attention.clone(),
+                    last_failure: s.last_failure.clone(),
+                    consecutive_failures: s.consecutive_failures,
+                    next_attempt_at: s.next_attempt_at,
+                    claims_challenge_pending: s.claims.is_some(),
+                    instance_url: s.instance_url.clone(),
+                    server_clock_offset_ms: s.server_clock.offset_ms,
+                    busy: c.is_busy(),
+                };
+                (*id, debug)
+            })
+            .collect();
+        DebugState {
+            now,
+            mail_service: self.mail_service.id(),
+            connections,
         }
-        serde_json::json!({ "now": now, "mailService": self.mail_service.id(), "connections": connections })
     }
 }
 
@@ -520,10 +518,7 @@ pub fn describe_error(error: &OperationError) -> String {
 }
 
 fn diagnosis_words(d: &crate::diagnosis::Diagnosis) -> String {
-    let reason = serde_json::to_value(d.reason)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
+    let reason = json::to_string(&d.reason).trim_matches('"').to_string();
     match &d.provider_code {
         Some(code) => format!("{reason} ({code})"),
         None => reason,
@@ -537,4 +532,66 @@ impl Target {
             login_host: Some(host.into()),
         }
     }
+}
+
+/// `debugState()`: the engine's state for support, with no secret in it.
+#[derive(Serialize)]
+pub struct DebugState {
+    now: Timestamp,
+    #[serde(rename = "mailService")]
+    mail_service: &'static str,
+    connections: ProviderMap<ConnectionDebug>,
+}
+
+#[derive(Serialize)]
+struct ConnectionDebug {
+    account: Option<crate::connection::Account>,
+    #[serde(rename = "refreshToken")]
+    refresh_token: Option<RefreshTokenDebug>,
+    #[serde(rename = "accessToken")]
+    access_token: Option<AccessTokenDebug>,
+    #[serde(rename = "refreshDueAt")]
+    refresh_due_at: Option<Timestamp>,
+    #[serde(rename = "nextWake")]
+    next_wake: Option<Timestamp>,
+    attention: Option<crate::diagnosis::Diagnosis>,
+    #[serde(rename = "lastFailure")]
+    last_failure: Option<crate::diagnosis::Diagnosis>,
+    #[serde(rename = "consecutiveFailures")]
+    consecutive_failures: u32,
+    #[serde(rename = "nextAttemptAt")]
+    next_attempt_at: Option<Timestamp>,
+    #[serde(rename = "claimsChallengePending")]
+    claims_challenge_pending: bool,
+    #[serde(rename = "instanceUrl")]
+    instance_url: Option<String>,
+    #[serde(rename = "serverClockOffsetMs")]
+    server_clock_offset_ms: i64,
+    busy: bool,
+}
+
+/// A refresh token's presence and dates, never its value.
+#[derive(Serialize)]
+struct RefreshTokenDebug {
+    present: bool,
+    #[serde(rename = "signedInAt")]
+    signed_in_at: Timestamp,
+    #[serde(rename = "hardDeadline")]
+    hard_deadline: Option<Timestamp>,
+}
+
+/// An access token's presence and expiry, never its value.
+#[derive(Serialize)]
+struct AccessTokenDebug {
+    present: bool,
+    #[serde(rename = "issuedAt")]
+    issued_at: Timestamp,
+    #[serde(rename = "expiresAt")]
+    expires_at: Timestamp,
+    #[serde(rename = "expirySource")]
+    expiry_source: crate::token::ExpirySource,
+    #[serde(rename = "lifetimeMs")]
+    lifetime_ms: u64,
+    fresh: bool,
+    scope: Option<String>,
 }

@@ -1,6 +1,6 @@
 //! HTTP as data: the requests the core asks its driver to send and the responses it is fed.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {

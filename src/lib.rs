@@ -11,6 +11,7 @@ pub mod connection;
 pub mod diagnosis;
 pub mod engine;
 pub mod http;
+pub mod json;
 pub mod provider;
 pub mod random;
 pub mod schedule;

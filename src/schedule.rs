@@ -9,7 +9,7 @@
 //!   that repeats the same token request too often with AADSTS50196 and blocks it.
 //! - After six consecutive rejections, stop and ask the user.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 
 use crate::time::{Millis, Timestamp, HOUR, MINUTE, SECOND};
 use crate::token::Expiry;
@@ -188,7 +188,7 @@ mod tests {
         fn loop_guard_never_lets_more_than_max_through_any_window(
             gaps in proptest::collection::vec(0u64..(3 * MINUTE), 1..80),
         ) {
-            let mut guard = LoopGuard::default();
+            let mut guard = <LoopGuard as Default>::default();
             let mut now = Timestamp(1_000_000);
             let mut sent: Vec<Timestamp> = Vec::new();
             for gap in gaps {

@@ -1,7 +1,9 @@
 //! Time as data. The core never reads a clock: every decision takes `now` from its caller,
 //! which is what makes the schedule and the state machine testable to the millisecond.
 
-use serde::{Deserialize, Serialize};
+use miniserde::de::Visitor;
+use miniserde::ser::Fragment;
+use miniserde::{make_place, Deserialize, Serialize};
 
 /// A duration in milliseconds.
 pub type Millis = u64;
@@ -13,9 +15,28 @@ pub const DAY: Millis = 24 * HOUR;
 
 /// A point in time: milliseconds since the Unix epoch, on the device's clock unless a
 /// name says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
+
+// A JSON number of milliseconds. Written by hand: miniserde derives only braced structs.
+impl Serialize for Timestamp {
+    fn begin(&self) -> Fragment<'_> {
+        Fragment::U64(self.0)
+    }
+}
+
+impl Deserialize for Timestamp {
+    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
+        make_place!(Place);
+        impl Visitor for Place<Timestamp> {
+            fn nonnegative(&mut self, n: u64) -> miniserde::Result<()> {
+                self.out = Some(Timestamp(n));
+                Ok(())
+            }
+        }
+        Place::new(out)
+    }
+}
 
 impl Timestamp {
     pub fn plus(self, millis: Millis) -> Timestamp {

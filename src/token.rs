@@ -2,27 +2,33 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use miniserde::json;
+use miniserde::{Deserialize, Serialize};
 
 use crate::http::HttpResponse;
+use crate::json::{NumberOrString, OneOrMany};
 use crate::provider::{AccessLifetime, ProviderProfile};
 use crate::time::{Millis, ServerClock, Timestamp, HOUR, SECOND};
 
 /// Where an expiry time came from. The dashboard shows it; the schedule trusts an
 /// `ExpiresIn` more than an estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum ExpirySource {
     /// `expires_in` of the token response (RFC 6749 §5.1).
+    #[serde(rename = "expires_in")]
     ExpiresIn,
     /// The access token is a JWT and its `exp` claim (RFC 7519 §4.1.4) was read.
+    #[serde(rename = "jwt_exp")]
     JwtExp,
     /// No lifetime was sent; the configured session timeout was assumed (Salesforce).
+    #[serde(rename = "session_timeout")]
     SessionTimeout,
     /// The API answered 401: the token is known to be dead.
+    #[serde(rename = "observed401")]
     Observed401,
     /// The response said nothing and the provider has no documented session timeout: one
     /// hour is assumed so the token is checked, never "never expires".
+    #[serde(rename = "assumed_default")]
     AssumedDefault,
 }
 
@@ -96,31 +102,17 @@ pub enum TokenResponseError {
     IssuerMismatch,
 }
 
-/// `expires_in` and `issued_at` arrive as numbers from some providers and strings from
-/// others (Salesforce's `issued_at`, Entra v1's `expires_in`). Read as a JSON value rather
-/// than an untagged enum, whose buffering code is large in WebAssembly.
-fn number_or_string(value: &serde_json::Value) -> Option<u64> {
-    match value {
-        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0)
-                .map(|f| f as u64)
-        }),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 #[derive(Deserialize)]
 struct Body {
     access_token: Option<String>,
     token_type: Option<String>,
-    expires_in: Option<serde_json::Value>,
+    /// A number or a string (`crate::json::NumberOrString`).
+    expires_in: Option<NumberOrString>,
     refresh_token: Option<String>,
     scope: Option<String>,
     id_token: Option<String>,
     instance_url: Option<String>,
-    issued_at: Option<serde_json::Value>,
+    issued_at: Option<NumberOrString>,
 }
 
 /// What the ID token must match.
@@ -140,8 +132,7 @@ pub fn parse_token_response(
     now: Timestamp,
     expect: IdTokenExpectations<'_>,
 ) -> Result<TokenGrant, TokenResponseError> {
-    let body: Body =
-        serde_json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
+    let body: Body = json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
     let access_token = body
         .access_token
         .filter(|t| !t.is_empty())
@@ -161,7 +152,7 @@ pub fn parse_token_response(
     // one the session is taken to start now: it was issued by the response just received.
     let issued_at = match (
         &profile.access_lifetime,
-        body.issued_at.as_ref().and_then(number_or_string),
+        body.issued_at.and_then(|n| n.0),
         clock,
     ) {
         (AccessLifetime::SessionTimeout(_), Some(ms), Some(clock)) => {
@@ -169,7 +160,7 @@ pub fn parse_token_response(
         }
         _ => now,
     };
-    let expiry = if let Some(seconds) = body.expires_in.as_ref().and_then(number_or_string) {
+    let expiry = if let Some(seconds) = body.expires_in.and_then(|n| n.0) {
         let lifetime = seconds.saturating_mul(SECOND);
         Expiry {
             at: now.plus(lifetime),
@@ -227,7 +218,7 @@ struct Claims {
     iat: Option<u64>,
     iss: Option<String>,
     /// A string or an array of strings (RFC 7519 §4.1.3).
-    aud: Option<serde_json::Value>,
+    aud: Option<OneOrMany>,
     sub: Option<String>,
     nonce: Option<String>,
     preferred_username: Option<String>,
@@ -241,7 +232,7 @@ fn jwt_claims(jwt: &str) -> Option<Claims> {
     let mut parts = jwt.split('.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    json::from_str(std::str::from_utf8(&bytes).ok()?).ok()
 }
 
 /// ID token checks of OIDC Core §3.1.3.7. The signature is not checked: the token came
@@ -258,13 +249,10 @@ fn check_id_token(
             return Err(TokenResponseError::IssuerMismatch);
         }
     }
-    let audience_ok = match &claims.aud {
-        Some(serde_json::Value::String(a)) => a == &profile.client_id,
-        Some(serde_json::Value::Array(list)) => list
-            .iter()
-            .any(|a| a.as_str() == Some(profile.client_id.as_str())),
-        _ => false,
-    };
+    let audience_ok = claims
+        .aud
+        .as_ref()
+        .is_some_and(|aud| aud.0.contains(&profile.client_id));
     if !audience_ok {
         return Err(TokenResponseError::AudienceMismatch);
     }
@@ -296,13 +284,13 @@ pub(crate) mod tests {
 
     fn ms() -> ProviderProfile {
         let cfg: microsoft::MicrosoftConfig =
-            serde_json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
         microsoft::profile(&cfg, "https://r/", None).unwrap()
     }
 
     fn sf() -> ProviderProfile {
         let cfg: salesforce::SalesforceConfig =
-            serde_json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
         salesforce::profile(&cfg, "https://r/", None).unwrap()
     }
 

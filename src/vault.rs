@@ -9,12 +9,10 @@
 //! `unreadable_previous` and written back with the next save, so a support case can still
 //! recover it, and the engine starts empty instead of failing.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use miniserde::{json, Deserialize, Serialize};
 
 use crate::connection::PersistedConnection;
-use crate::provider::ProviderId;
+use crate::provider::{ProviderId, ProviderMap};
 
 pub const VAULT_VERSION: u32 = 1;
 /// Unreadable text kept for support is capped: storage quotas are small.
@@ -22,13 +20,17 @@ const UNREADABLE_KEEP_LIMIT: usize = 64 * 1024;
 
 /// The mail service the user picked in E-Mail Configuration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum MailService {
     #[default]
+    #[serde(rename = "microsoft365")]
     Microsoft365,
+    #[serde(rename = "outlook_com")]
     OutlookCom,
+    #[serde(rename = "gmail")]
     Gmail,
+    #[serde(rename = "exchange")]
     Exchange,
+    #[serde(rename = "not_sure")]
     NotSure,
 }
 
@@ -78,23 +80,21 @@ impl MailService {
 
 /// A Salesforce username and login host used before, offered as `login_hint`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct SavedLogin {
     pub username: String,
+    #[serde(rename = "loginHost")]
     pub login_host: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Vault {
     pub version: u32,
-    #[serde(default)]
-    pub connections: BTreeMap<ProviderId, PersistedConnection>,
-    #[serde(default)]
+    pub connections: ProviderMap<PersistedConnection>,
+    #[serde(rename = "mailService")]
     pub mail_service: Option<MailService>,
-    #[serde(default)]
+    #[serde(rename = "savedLogins")]
     pub saved_logins: Vec<SavedLogin>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "unreadablePrevious")]
     pub unreadable_previous: Option<String>,
 }
 
@@ -121,7 +121,7 @@ impl Vault {
     pub fn new() -> Vault {
         Vault {
             version: VAULT_VERSION,
-            ..Vault::default()
+            ..<Vault as Default>::default()
         }
     }
 
@@ -130,16 +130,15 @@ impl Vault {
         struct VersionOnly {
             version: u32,
         }
-        let VersionOnly { version } =
-            serde_json::from_str(text).map_err(|e| VaultError::Corrupt(e.classify_name()))?;
+        let VersionOnly { version } = json::from_str(text).map_err(|_| corrupt(text))?;
         if version > VAULT_VERSION {
             return Err(VaultError::NewerVersion(version));
         }
-        serde_json::from_str(text).map_err(|e| VaultError::Corrupt(e.classify_name()))
+        json::from_str(text).map_err(|_| corrupt(text))
     }
 
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{\"version\":1}".to_string())
+        json::to_string(self)
     }
 
     /// Keeps unreadable text for support instead of overwriting it.
@@ -161,21 +160,15 @@ impl Vault {
     }
 }
 
-trait ClassifyName {
-    fn classify_name(&self) -> String;
-}
-
-impl ClassifyName for serde_json::Error {
-    /// The kind of JSON error and where, never the content (which may hold a token).
-    fn classify_name(&self) -> String {
-        let kind = match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected data",
-            serde_json::error::Category::Eof => "cut off",
-        };
-        format!("{kind} at line {} column {}", self.line(), self.column())
-    }
+/// What kind of unreadable text, never its content (which may hold a token). miniserde's
+/// errors carry no detail, so a second parse tells "not JSON" from "not a vault".
+fn corrupt(text: &str) -> VaultError {
+    let why = if json::from_str::<crate::json::AnyJson>(text).is_ok() {
+        "JSON, but not a vault of this version"
+    } else {
+        "not JSON, or cut off"
+    };
+    VaultError::Corrupt(why.to_string())
 }
 
 #[cfg(test)]
@@ -193,8 +186,10 @@ mod tests {
                 login_host: "https://login.salesforce.com".into(),
             },
         );
-        v.connections
-            .insert(ProviderId::Google, PersistedConnection::default());
+        v.connections.insert(
+            ProviderId::Google,
+            <PersistedConnection as Default>::default(),
+        );
         assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
     }
 

@@ -5,7 +5,7 @@
 //! used before). Per connection: the account, the status, the reason in plain words, the
 //! time until a sign-in is needed, and which of Refresh / Change are offered.
 
-use serde::Serialize;
+use miniserde::Serialize;
 
 use crate::connection::{Connection, OperationError};
 use crate::diagnosis::{Action, Diagnosis, Reason};
@@ -16,30 +16,26 @@ use crate::token::ExpirySource;
 use crate::vault::{MailService, SavedLogin};
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct DashboardView {
     pub now: Timestamp,
     pub sections: Vec<Section>,
     /// Shown above the sections when stored data could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Section {
     pub id: &'static str,
     pub title: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "mailService")]
     pub mail_service: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mail_service_choices: Vec<Choice>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "mailServiceChoices")]
+    pub mail_service_choices: Option<Vec<Choice>>,
     pub hint: Option<&'static str>,
     pub connections: Vec<ConnectionView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "savedLogins")]
     pub saved_logins: Option<Vec<SavedLogin>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "loginHosts")]
     pub login_hosts: Option<Vec<LoginHost>>,
 }
 
@@ -50,40 +46,55 @@ pub struct Choice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Status {
+    #[serde(rename = "disconnected")]
     Disconnected,
+    #[serde(rename = "connected")]
     Connected,
+    #[serde(rename = "signing_in")]
     SigningIn,
+    #[serde(rename = "refreshing")]
     Refreshing,
+    #[serde(rename = "retrying")]
     Retrying,
+    #[serde(rename = "needs_attention")]
     NeedsAttention,
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub service: ProviderId,
     pub title: &'static str,
     pub account: Option<String>,
     pub status: Status,
+    #[serde(rename = "statusText")]
     pub status_text: String,
     pub reason: Option<Reason>,
+    #[serde(rename = "reasonText")]
     pub reason_text: Option<String>,
     pub action: Option<Action>,
+    #[serde(rename = "providerCode")]
     pub provider_code: Option<String>,
+    #[serde(rename = "signInNeededAt")]
     pub sign_in_needed_at: Option<Timestamp>,
+    #[serde(rename = "signInNeededText")]
     pub sign_in_needed_text: Option<String>,
+    #[serde(rename = "accessTokenExpiresAt")]
     pub access_token_expires_at: Option<Timestamp>,
+    #[serde(rename = "expiryProvenance")]
     pub expiry_provenance: Option<ExpirySource>,
+    #[serde(rename = "nextRetryAt")]
     pub next_retry_at: Option<Timestamp>,
+    #[serde(rename = "canRefresh")]
     pub can_refresh: bool,
+    #[serde(rename = "canChange")]
     pub can_change: bool,
     /// "Try again" after the engine paused on repeated transient failures.
+    #[serde(rename = "canRetry")]
     pub can_retry: bool,
     pub busy: bool,
     /// Salesforce: the login host of the connection.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "loginHost")]
     pub login_host: Option<String>,
 }
 

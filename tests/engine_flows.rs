@@ -18,13 +18,16 @@ const REDIRECT: &str = "https://abcdefghijklmnopabcdefghijklmnop.chromiumapp.org
 const T0: Timestamp = Timestamp(1_764_000_000_000);
 
 fn config() -> Config {
-    serde_json::from_value(serde_json::json!({
-        "redirectUri": REDIRECT,
-        "microsoft": {"clientId": "ms-client", "tenant": "organizations"},
-        "google": {"clientId": "g-client", "clientSecret": "GOCSPX-test"},
-        "salesforce": {"clientId": "sf-client", "issuer": "https://login.salesforce.com"},
-        "exchange": {}
-    }))
+    Config::parse(
+        &serde_json::json!({
+            "redirectUri": REDIRECT,
+            "microsoft": {"clientId": "ms-client", "tenant": "organizations"},
+            "google": {"clientId": "g-client", "clientSecret": "GOCSPX-test"},
+            "salesforce": {"clientId": "sf-client", "issuer": "https://login.salesforce.com"},
+            "exchange": {}
+        })
+        .to_string(),
+    )
     .unwrap()
 }
 
@@ -1024,7 +1027,7 @@ fn mail_service_choice_shapes_the_email_section() {
             .unwrap()
     };
     assert_eq!(email(&h).mail_service, Some("microsoft365"));
-    assert_eq!(email(&h).mail_service_choices.len(), 5);
+    assert_eq!(email(&h).mail_service_choices.map(|c| c.len()), Some(5));
     h.engine
         .select_mail_service(sidebar_auth::vault::MailService::Gmail);
     assert_eq!(email(&h).connections[0].service, ProviderId::Google);
@@ -1089,12 +1092,12 @@ fn event_log_never_contains_secrets() {
             r#"{"error":"invalid_grant","error_codes":[50173]}"#,
         ))),
     );
-    let log = serde_json::to_string(&h.engine.events().collect::<Vec<_>>()).unwrap();
+    let log = miniserde::json::to_string(&h.engine.events().collect::<Vec<_>>());
     for secret in ["RT-1", "AT-alice", "CODE-", "code_verifier"] {
         assert!(!log.contains(secret), "{secret} in {log}");
     }
     assert!(log.contains("refresh_token_revoked (AADSTS50173)"), "{log}");
-    let debug = h.engine.debug_state(h.now).to_string();
+    let debug = miniserde::json::to_string(&h.engine.debug_state(h.now));
     assert!(!debug.contains("RT-1") && !debug.contains("AT-alice"));
 }
 

@@ -10,7 +10,7 @@
 //! call it. Full on-premises support (autodiscover, credentials vault) is a later issue;
 //! this file holds the profile and the classification an EWS response needs.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{endpoint, ConfigError, ProviderId};
@@ -19,10 +19,9 @@ use crate::diagnosis::{Action, Diagnosis, Reason};
 const ID: ProviderId = ProviderId::Exchange;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExchangeConfig {
     /// `https://<host>/EWS/Exchange.asmx`, when the administrator knows it.
-    #[serde(default)]
+    #[serde(rename = "ewsUrl")]
     pub ews_url: Option<String>,
 }
 

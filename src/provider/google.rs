@@ -10,7 +10,7 @@
 //! configured secret the engine gets no usable refresh token and renews by re-running the
 //! authorization silently (`prompt=none`) while the Google session lasts.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 
 use super::{
     endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
@@ -21,38 +21,41 @@ use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 
 const ID: ProviderId = ProviderId::Google;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The `google` section; the endpoints default to Google's (methods below).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GoogleConfig {
+    #[serde(rename = "clientId")]
     pub client_id: String,
     /// Explicit configuration only (never shipped as a default).
-    #[serde(default)]
+    #[serde(rename = "clientSecret")]
     pub client_secret: Option<String>,
-    #[serde(default = "default_authorize_url")]
-    pub authorize_url: String,
-    #[serde(default = "default_token_url")]
-    pub token_url: String,
-    #[serde(default = "default_revoke_url")]
-    pub revoke_url: String,
-    #[serde(default = "default_issuer")]
-    pub issuer: String,
-    #[serde(default)]
+    #[serde(rename = "authorizeUrl")]
+    pub authorize_url: Option<String>,
+    #[serde(rename = "tokenUrl")]
+    pub token_url: Option<String>,
+    #[serde(rename = "revokeUrl")]
+    pub revoke_url: Option<String>,
+    pub issuer: Option<String>,
     pub scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(rename = "apiOrigins")]
     pub api_origins: Option<Vec<String>>,
 }
 
-fn default_authorize_url() -> String {
-    "https://accounts.google.com/o/oauth2/v2/auth".into()
-}
-fn default_token_url() -> String {
-    "https://oauth2.googleapis.com/token".into()
-}
-fn default_revoke_url() -> String {
-    "https://oauth2.googleapis.com/revoke".into()
-}
-fn default_issuer() -> String {
-    "https://accounts.google.com".into()
+impl GoogleConfig {
+    pub fn authorize_url(&self) -> &str {
+        (self.authorize_url.as_deref()).unwrap_or("https://accounts.google.com/o/oauth2/v2/auth")
+    }
+    pub fn token_url(&self) -> &str {
+        (self.token_url.as_deref()).unwrap_or("https://oauth2.googleapis.com/token")
+    }
+    pub fn revoke_url(&self) -> &str {
+        (self.revoke_url.as_deref()).unwrap_or("https://oauth2.googleapis.com/revoke")
+    }
+    pub fn issuer(&self) -> &str {
+        self.issuer
+            .as_deref()
+            .unwrap_or("https://accounts.google.com")
+    }
 }
 
 pub const DEFAULT_SCOPES: [&str; 3] = [
@@ -75,13 +78,13 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
         id: ID,
         client_id: require_client_id(ID, &config.client_id)?,
         client_secret,
-        authorize_url: endpoint(ID, "authorizeUrl", &config.authorize_url)?,
-        token_url: endpoint(ID, "tokenUrl", &config.token_url)?,
-        revoke_url: Some(endpoint(ID, "revokeUrl", &config.revoke_url)?),
+        authorize_url: endpoint(ID, "authorizeUrl", config.authorize_url())?,
+        token_url: endpoint(ID, "tokenUrl", config.token_url())?,
+        revoke_url: Some(endpoint(ID, "revokeUrl", config.revoke_url())?),
         redirect_uri: redirect_uri.to_string(),
         refresh_scopes: Vec::new(),
         scopes,
-        issuer: IssuerRule::Exact(config.issuer.clone()),
+        issuer: IssuerRule::Exact(config.issuer().to_string()),
         // A refresh token only comes with access_type=offline, and only on a consent
         // screen (prompt=consent) after the first grant.
         extra_authorize_params: if can_refresh {
@@ -259,12 +262,12 @@ mod tests {
     #[test]
     fn secret_decides_whether_refresh_is_possible() {
         let cfg: GoogleConfig =
-            serde_json::from_str(r#"{"clientId":"x.apps.googleusercontent.com"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"x.apps.googleusercontent.com"}"#).unwrap();
         let p = profile(&cfg, "https://r/").unwrap();
         assert!(!p.can_refresh);
         assert!(p.extra_authorize_params.is_empty());
         let cfg: GoogleConfig =
-            serde_json::from_str(r#"{"clientId":"x","clientSecret":"GOCSPX-1"}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"x","clientSecret":"GOCSPX-1"}"#).unwrap();
         let p = profile(&cfg, "https://r/").unwrap();
         assert!(p.can_refresh);
         assert_eq!(

@@ -6,7 +6,7 @@
 //! "Microsoft Entra authentication and authorization error codes" (the AADSTS table below),
 //! "Claims challenges, claims requests, and client capabilities".
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 
 use super::{
     endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
@@ -22,11 +22,13 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Which mailbox API the token is for. Entra issues a token for one resource per request
 /// (AADSTS700022), so the sign-in and every refresh name exactly one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum MailApi {
     #[default]
+    #[serde(rename = "graph")]
     Graph,
+    #[serde(rename = "ews")]
     Ews,
+    #[serde(rename = "imap")]
     Imap,
 }
 
@@ -51,43 +53,45 @@ impl MailApi {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The `microsoft` section. Optional keys are `Option`s read through the methods below,
+/// which hold the defaults (miniserde has no field defaults).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MicrosoftConfig {
+    #[serde(rename = "clientId")]
     pub client_id: String,
-    /// `common`, `organizations`, `consumers`, or a tenant id or domain.
-    #[serde(default = "default_tenant")]
-    pub tenant: String,
-    #[serde(default = "default_authority")]
-    pub authority: String,
-    #[serde(default)]
-    pub mail_api: MailApi,
-    /// Whether the redirect URI is registered as `spa` (true for a browser extension: the
-    /// token endpoint sends CORS headers only for `spa` URIs).
-    #[serde(default = "yes")]
-    pub spa: bool,
+    /// `common` (default), `organizations`, `consumers`, or a tenant id or domain.
+    pub tenant: Option<String>,
+    pub authority: Option<String>,
+    #[serde(rename = "mailApi")]
+    pub mail_api: Option<MailApi>,
+    /// Whether the redirect URI is registered as `spa` (default true, as for a browser
+    /// extension: the token endpoint sends CORS headers only for `spa` URIs).
+    pub spa: Option<bool>,
     /// Overrides the 24 h `spa` refresh-token lifetime (tests and the demo shorten it).
-    #[serde(default)]
+    #[serde(rename = "spaRefreshLifetimeMinutes")]
     pub spa_refresh_lifetime_minutes: Option<u64>,
     /// Overrides the expected RFC 9207 issuer.
-    #[serde(default)]
     pub issuer: Option<String>,
     /// Overrides the scopes (the mail API's resource scopes otherwise).
-    #[serde(default)]
     pub scopes: Option<Vec<String>>,
     /// Overrides the origins an authorized fetch may send the token to.
-    #[serde(default)]
+    #[serde(rename = "apiOrigins")]
     pub api_origins: Option<Vec<String>>,
 }
 
-fn default_tenant() -> String {
-    "common".into()
-}
-fn default_authority() -> String {
-    DEFAULT_AUTHORITY.into()
-}
-fn yes() -> bool {
-    true
+impl MicrosoftConfig {
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or("common")
+    }
+    pub fn authority(&self) -> &str {
+        self.authority.as_deref().unwrap_or(DEFAULT_AUTHORITY)
+    }
+    pub fn mail_api(&self) -> MailApi {
+        self.mail_api.unwrap_or_default()
+    }
+    pub fn spa(&self) -> bool {
+        self.spa.unwrap_or(true)
+    }
 }
 
 /// The tenant segment for the user's choice of mail service: Outlook.com accounts live in
@@ -103,8 +107,8 @@ pub fn profile(
     redirect_uri: &str,
     tenant_override: Option<&str>,
 ) -> Result<ProviderProfile, ConfigError> {
-    let tenant = tenant_override.unwrap_or(&config.tenant);
-    let authority = config.authority.trim_end_matches('/');
+    let tenant = tenant_override.unwrap_or(config.tenant());
+    let authority = config.authority().trim_end_matches('/');
     let authorize_url = endpoint(
         ID,
         "authority",
@@ -118,7 +122,7 @@ pub fn profile(
     let resource: Vec<String> = match &config.scopes {
         Some(scopes) => scopes.clone(),
         None => config
-            .mail_api
+            .mail_api()
             .resource_scopes()
             .iter()
             .map(|s| s.to_string())
@@ -137,7 +141,7 @@ pub fn profile(
         }
         None => IssuerRule::Exact(format!("{authority}/{tenant}/v2.0")),
     };
-    let fixed_refresh_horizon = config.spa.then(|| {
+    let fixed_refresh_horizon = config.spa().then(|| {
         config
             .spa_refresh_lifetime_minutes
             .map(|m| m * 60_000)
@@ -163,7 +167,7 @@ pub fn profile(
         can_refresh: true,
         api_origins: config.api_origins.clone().unwrap_or_else(|| {
             config
-                .mail_api
+                .mail_api()
                 .api_origin()
                 .into_iter()
                 .map(String::from)
@@ -279,7 +283,7 @@ const TABLE: &[Row] = &[
 
 /// Classifies on `error` + `suberror` + `error_codes[0]`, never on `error_description`.
 pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
-    let code = body.error_codes.first().copied();
+    let code = body.error_codes.as_deref().and_then(|c| c.first()).copied();
     let row = code.and_then(|c| TABLE.iter().find(|row| row.0.contains(&c)));
     let mut diagnosis = match (row, body.suberror.as_deref()) {
         // Suberrors refine the code ("Handle errors and exceptions in MSAL.js").
@@ -337,7 +341,7 @@ pub fn claims_challenge(www_authenticate: &str) -> Option<String> {
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim()))
         .ok()?;
     let json = String::from_utf8(decoded).ok()?;
-    serde_json::from_str::<serde_json::Value>(&json).ok()?;
+    miniserde::json::from_str::<crate::json::AnyJson>(&json).ok()?;
     Some(json)
 }
 
@@ -710,9 +714,10 @@ mod tests {
 
     #[test]
     fn profile_builds_tenant_urls_and_one_resource() {
-        let cfg: MicrosoftConfig =
-            serde_json::from_str(r#"{"clientId":"abc","tenant":"contoso.com","mailApi":"ews"}"#)
-                .unwrap();
+        let cfg: MicrosoftConfig = miniserde::json::from_str(
+            r#"{"clientId":"abc","tenant":"contoso.com","mailApi":"ews"}"#,
+        )
+        .unwrap();
         let p = profile(&cfg, "https://x.chromiumapp.org/", None).unwrap();
         assert_eq!(
             p.authorize_url.as_str(),
@@ -751,7 +756,7 @@ mod tests {
     #[test]
     fn non_spa_registration_has_no_fixed_horizon() {
         let cfg: MicrosoftConfig =
-            serde_json::from_str(r#"{"clientId":"abc","spa":false}"#).unwrap();
+            miniserde::json::from_str(r#"{"clientId":"abc","spa":false}"#).unwrap();
         assert_eq!(
             profile(&cfg, "https://r/", None)
                 .unwrap()

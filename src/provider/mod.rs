@@ -6,10 +6,16 @@
 
 pub mod exchange;
 pub mod google;
+mod map;
 pub mod microsoft;
 pub mod salesforce;
+pub use map::ProviderMap;
 
-use serde::{Deserialize, Serialize};
+use miniserde::json;
+
+use crate::json::KeyOutline;
+use miniserde::ser::Fragment;
+use miniserde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::authorize::Prompt;
@@ -18,11 +24,14 @@ use crate::time::Millis;
 
 /// The four services a sidebar connects to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum ProviderId {
+    #[serde(rename = "microsoft")]
     Microsoft,
+    #[serde(rename = "google")]
     Google,
+    #[serde(rename = "salesforce")]
     Salesforce,
+    #[serde(rename = "exchange")]
     Exchange,
 }
 
@@ -57,25 +66,36 @@ impl ProviderId {
     }
 }
 
+// Map keys in JSON (the vault's `connections`, the session cache) are the provider names.
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProviderId {
+    type Err = UnknownProvider;
+    fn from_str(name: &str) -> Result<ProviderId, UnknownProvider> {
+        ProviderId::parse(name).ok_or(UnknownProvider)
+    }
+}
+
+/// A provider name that is not one of the four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownProvider;
+
 /// The host configuration: one optional section per provider, every endpoint overridable so
 /// tests and the demo point at local providers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// Where providers send the browser back: a callback page of the web host,
     /// `https://<extension-id>.chromiumapp.org/` in the extension.
+    #[serde(rename = "redirectUri")]
     pub redirect_uri: String,
-    #[serde(default)]
     pub microsoft: Option<microsoft::MicrosoftConfig>,
-    #[serde(default)]
     pub google: Option<google::GoogleConfig>,
-    #[serde(default)]
     pub salesforce: Option<salesforce::SalesforceConfig>,
-    #[serde(default)]
     pub exchange: Option<exchange::ExchangeConfig>,
-    /// Free-form settings for the host's developer tools; the engine ignores them.
-    #[serde(default)]
-    pub devtools: Option<serde_json::Value>,
 }
 
 /// How an access token's lifetime is known.
@@ -163,6 +183,15 @@ pub enum ConfigError {
         value: String,
     },
     UnknownLoginHost(String),
+    /// The configuration is not a JSON object.
+    NotAnObject,
+    /// A key no section has: a typo would otherwise silently fall back to a default.
+    UnknownKey {
+        section: &'static str,
+        key: String,
+    },
+    /// A value of the wrong type, or `redirectUri` / a `clientId` missing.
+    InvalidSection(&'static str),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -191,11 +220,45 @@ impl std::fmt::Display for ConfigError {
                 provider.as_str()
             ),
             ConfigError::UnknownLoginHost(h) => write!(f, "unknown Salesforce login host: {h}"),
+            ConfigError::NotAnObject => f.write_str("the configuration is not a JSON object"),
+            ConfigError::UnknownKey { section, key } => {
+                write!(f, "{section}: unknown key \"{key}\"")
+            }
+            ConfigError::InvalidSection(section) => write!(
+                f,
+                "{section}: a value has the wrong type or a required key is missing \
+                 (redirectUri, clientId)"
+            ),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The JSON keys a struct serializes (all of them: miniserde writes `None` as `null`).
+fn field_names(template: &dyn Serialize) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Fragment::Map(mut fields) = template.begin() {
+        while let Some((key, _)) = fields.next() {
+            names.push(key.into_owned());
+        }
+    }
+    names
+}
+
+fn check_keys<'a>(
+    section: &'static str,
+    mut keys: impl Iterator<Item = &'a str>,
+    known: &[String],
+) -> Result<(), ConfigError> {
+    match keys.find(|key| !known.iter().any(|k| k == key)) {
+        Some(key) => Err(ConfigError::UnknownKey {
+            section,
+            key: key.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
 
 /// Parses an endpoint URL and enforces https except on loopback hosts.
 pub(crate) fn endpoint(
@@ -269,6 +332,79 @@ pub(crate) fn classify_error(
 mod tests {
     use super::*;
 
+    const REDIRECT: &str = r#""redirectUri":"https://x.chromiumapp.org/""#;
+
+    #[test]
+    fn config_reads_sections_with_defaults_and_skips_devtools() {
+        let config = Config::parse(&format!(
+            r#"{{{REDIRECT},"microsoft":{{"clientId":"m","mailApi":"ews","spa":false}},
+               "salesforce":{{"clientId":"s","sessionTimeoutMinutes":30}},"google":null,
+               "devtools":{{"clock":[1,{{"x":null}}]}}}}"#
+        ))
+        .unwrap();
+        let microsoft = config.microsoft.as_ref().unwrap();
+        assert_eq!(microsoft.tenant(), "common");
+        assert_eq!(microsoft.authority(), microsoft::DEFAULT_AUTHORITY);
+        assert_eq!(microsoft.mail_api(), microsoft::MailApi::Ews);
+        assert!(!microsoft.spa());
+        let salesforce = config.salesforce.as_ref().unwrap();
+        assert_eq!(salesforce.session_timeout_minutes(), 30);
+        assert_eq!(salesforce.login_hosts().len(), 2);
+        assert!(config.google.is_none() && config.exchange.is_none());
+        assert_eq!(
+            config.configured(),
+            [ProviderId::Microsoft, ProviderId::Salesforce]
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_key_or_section() {
+        let parse = |body: &str| Config::parse(&format!("{{{REDIRECT}{body}}}")).unwrap_err();
+        assert_eq!(
+            parse(r#","google":{"clientId":"a","tokenURL":"https://t"}"#),
+            ConfigError::UnknownKey {
+                section: "google",
+                key: "tokenURL".into()
+            }
+        );
+        assert_eq!(
+            parse(r#","gmail":{}"#),
+            ConfigError::UnknownKey {
+                section: "config",
+                key: "gmail".into()
+            }
+        );
+        assert_eq!(
+            parse(r#","salesforce":{"loginHosts":[]}"#),
+            ConfigError::MissingClientId(ProviderId::Salesforce)
+        );
+        assert_eq!(
+            parse(r#","microsoft":{"clientId":"m","spa":"yes"}"#),
+            ConfigError::InvalidSection("config")
+        );
+        assert_eq!(
+            parse(r#","microsoft":"m""#),
+            ConfigError::InvalidSection("config")
+        );
+        assert_eq!(
+            Config::parse(r#"{"google":{"clientId":"g"}}"#).unwrap_err(),
+            ConfigError::InvalidSection("config")
+        );
+        for not_an_object in ["", "[]", "\"x\"", "{", "null"] {
+            assert_eq!(
+                Config::parse(not_an_object).unwrap_err(),
+                ConfigError::NotAnObject,
+                "{not_an_object}"
+            );
+        }
+        for error in [
+            parse(r#","google":{"clientId":"a","x":1}"#),
+            ConfigError::NotAnObject,
+        ] {
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
     #[test]
     fn https_or_loopback_only() {
         assert!(endpoint(
@@ -317,13 +453,11 @@ mod tests {
 
 /// Which tenant or login host a connection uses (chosen at sign-in).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Target {
     /// Microsoft: the tenant segment (`consumers` for Outlook.com).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// Salesforce: the login host URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "loginHost")]
     pub login_host: Option<String>,
 }
 
@@ -362,6 +496,45 @@ pub fn profile_for(
 }
 
 impl Config {
+    /// Reads the host configuration from JSON text. Unknown keys are refused by name, per
+    /// section: miniserde skips them and its errors carry no detail, so the keys are checked
+    /// here against the fields the structs serialize. `devtools` (settings for the host's
+    /// developer tools) is allowed at the top and ignored.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let outline: KeyOutline = json::from_str(text).map_err(|_| ConfigError::NotAnObject)?;
+        let mut top = field_names(&<Config as Default>::default());
+        top.push("devtools".into());
+        check_keys("config", outline.keys(), &top)?;
+        let sections: [(ProviderId, Vec<String>); 4] = [
+            (
+                ProviderId::Microsoft,
+                field_names(&<microsoft::MicrosoftConfig as Default>::default()),
+            ),
+            (
+                ProviderId::Google,
+                field_names(&<google::GoogleConfig as Default>::default()),
+            ),
+            (
+                ProviderId::Salesforce,
+                field_names(&<salesforce::SalesforceConfig as Default>::default()),
+            ),
+            (
+                ProviderId::Exchange,
+                field_names(&<exchange::ExchangeConfig as Default>::default()),
+            ),
+        ];
+        for (id, known) in &sections {
+            let Some(keys) = outline.inner(id.as_str()) else {
+                continue;
+            };
+            check_keys(id.as_str(), keys.iter().map(String::as_str), known)?;
+            if known.iter().any(|k| k == "clientId") && !keys.iter().any(|k| k == "clientId") {
+                return Err(ConfigError::MissingClientId(*id));
+            }
+        }
+        json::from_str(text).map_err(|_| ConfigError::InvalidSection("config"))
+    }
+
     /// Parses and validates a configuration: every configured provider must yield a profile
     /// and the redirect URI must be https (or loopback http, or a chromiumapp.org URL).
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -379,7 +552,7 @@ impl Config {
         }
         for id in self.configured() {
             if id != ProviderId::Exchange {
-                profile_for(self, id, &Target::default())?;
+                profile_for(self, id, &<Target as Default>::default())?;
             }
         }
         if let Some(exchange) = &self.exchange {

@@ -15,7 +15,7 @@
 //!   sent to);
 //! - the login host is per connection: production, sandbox or the org's My Domain.
 
-use serde::{Deserialize, Serialize};
+use miniserde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
@@ -29,47 +29,51 @@ use crate::time::MINUTE;
 const ID: ProviderId = ProviderId::Salesforce;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct LoginHost {
     pub id: String,
     pub label: String,
     pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The `salesforce` section; login hosts and session timeout have defaults (methods below).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SalesforceConfig {
+    #[serde(rename = "clientId")]
     pub client_id: String,
     /// The login hosts offered; production and sandbox by default.
-    #[serde(default = "default_login_hosts")]
-    pub login_hosts: Vec<LoginHost>,
+    #[serde(rename = "loginHosts")]
+    pub login_hosts: Option<Vec<LoginHost>>,
     /// The org's session timeout (Setup > Session Settings); 2 h is Salesforce's default.
-    #[serde(default = "default_session_timeout")]
-    pub session_timeout_minutes: u64,
+    #[serde(rename = "sessionTimeoutMinutes")]
+    pub session_timeout_minutes: Option<u64>,
     /// Overrides the expected RFC 9207 issuer (the login host otherwise).
-    #[serde(default)]
     pub issuer: Option<String>,
-    #[serde(default)]
     pub scopes: Option<Vec<String>>,
 }
 
-fn default_login_hosts() -> Vec<LoginHost> {
-    vec![
-        LoginHost {
-            id: "production".into(),
-            label: "Production".into(),
-            url: "https://login.salesforce.com".into(),
-        },
-        LoginHost {
-            id: "sandbox".into(),
-            label: "Sandbox".into(),
-            url: "https://test.salesforce.com".into(),
-        },
-    ]
-}
+impl SalesforceConfig {
+    /// The login hosts offered: production and sandbox unless configured.
+    pub fn login_hosts(&self) -> Vec<LoginHost> {
+        self.login_hosts.clone().unwrap_or_else(|| {
+            vec![
+                LoginHost {
+                    id: "production".into(),
+                    label: "Production".into(),
+                    url: "https://login.salesforce.com".into(),
+                },
+                LoginHost {
+                    id: "sandbox".into(),
+                    label: "Sandbox".into(),
+                    url: "https://test.salesforce.com".into(),
+                },
+            ]
+        })
+    }
 
-fn default_session_timeout() -> u64 {
-    120
+    /// The org's session timeout; 2 h is Salesforce's default.
+    pub fn session_timeout_minutes(&self) -> u64 {
+        self.session_timeout_minutes.unwrap_or(120)
+    }
 }
 
 /// `refresh_token` asks for a refresh token, `api` for REST access, `openid` for an ID token
@@ -84,12 +88,12 @@ pub fn resolve_login_host(
 ) -> Result<String, ConfigError> {
     let Some(requested) = requested.map(str::trim).filter(|s| !s.is_empty()) else {
         return config
-            .login_hosts
+            .login_hosts()
             .first()
             .map(|h| h.url.trim_end_matches('/').to_string())
             .ok_or(ConfigError::NotConfigured(ID));
     };
-    if let Some(known) = config.login_hosts.iter().find(|h| {
+    if let Some(known) = config.login_hosts().iter().find(|h| {
         h.id == requested || h.url.trim_end_matches('/') == requested.trim_end_matches('/')
     }) {
         return Ok(known.url.trim_end_matches('/').to_string());
@@ -133,7 +137,7 @@ pub fn profile(
         // The login page, so another username can be typed.
         change_prompts: vec![Prompt::Login],
         access_lifetime: AccessLifetime::SessionTimeout(
-            config.session_timeout_minutes.max(1) * MINUTE,
+            config.session_timeout_minutes().max(1) * MINUTE,
         ),
         fixed_refresh_horizon: None,
         can_refresh: true,
@@ -167,18 +171,23 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
     Some(d.with_code(body.error()))
 }
 
+/// One entry of a REST API error response (Salesforce REST API Developer Guide, "Status
+/// Codes and Error Responses").
+#[derive(Deserialize)]
+struct RestApiError {
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+}
+
 /// REST API 401 with `[{"errorCode":"INVALID_SESSION_ID", ...}]`: the session (access
 /// token) expired or was revoked. The caller refreshes once and retries.
 pub fn is_invalid_session(status: u16, body: &str) -> bool {
     status == 401
-        && serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .is_some_and(|errors| {
-                errors.iter().any(|e| {
-                    e.get("errorCode").and_then(|c| c.as_str()) == Some("INVALID_SESSION_ID")
-                })
-            })
+        && miniserde::json::from_str::<Vec<RestApiError>>(body).is_ok_and(|errors| {
+            errors
+                .iter()
+                .any(|e| e.error_code.as_deref() == Some("INVALID_SESSION_ID"))
+        })
 }
 
 #[cfg(test)]
@@ -286,7 +295,7 @@ mod tests {
     }
 
     fn config() -> SalesforceConfig {
-        serde_json::from_str(r#"{"clientId":"3MVG9"}"#).unwrap()
+        miniserde::json::from_str(r#"{"clientId":"3MVG9"}"#).unwrap()
     }
 
     #[test]

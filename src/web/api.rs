@@ -6,12 +6,12 @@
 //! number of concurrent `accessToken()` calls).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use js_sys::{Function, Promise};
-use serde::Serialize;
+use miniserde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -23,7 +23,7 @@ use crate::connection::{Command, Context, Input, OperationError};
 use crate::diagnosis::{self, Action, Reason};
 use crate::engine::{ApiUrlError, Engine};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::provider::{Config, ProviderId, Target};
+use crate::provider::{Config, ProviderId, ProviderMap, Target};
 use crate::random::RandomSource;
 use crate::time::Timestamp;
 use crate::vault::MailService;
@@ -56,7 +56,7 @@ struct Inner {
     clock_offset_ms: Cell<f64>,
     listeners: RefCell<Vec<(u32, Function)>>,
     next_listener: Cell<u32>,
-    in_flight: RefCell<BTreeMap<ProviderId, (OpKind, SharedOp)>>,
+    in_flight: RefCell<ProviderMap<(OpKind, SharedOp)>>,
 }
 
 impl Inner {
@@ -418,27 +418,30 @@ impl ApiRequestInit {
 #[derive(Serialize)]
 struct ApiResponse {
     status: u16,
-    headers: BTreeMap<String, String>,
+    headers: net::HeaderObject,
     body: String,
 }
 
-/// Values cross the boundary as JSON text parsed by the browser's `JSON`: one serde
-/// format (serde_json) for the vault and the API keeps the module small (a second format,
+/// Values cross the boundary as JSON text parsed by the browser's `JSON`: one JSON library
+/// (miniserde) for the vault and the API keeps the module small (a second format,
 /// serde-wasm-bindgen, duplicated every (de)serializer and cost ~12 KB brotli, measured).
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&text).ok())
-        .unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(&miniserde::json::to_string(value)).unwrap_or(JsValue::NULL)
 }
 
-/// Reads a plain JavaScript object into `T` (through `JSON.stringify`).
-fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
+/// Reads the configuration object (through `JSON.stringify`).
+fn config_from_js(value: &JsValue) -> Result<Config, ApiError> {
+    js_sys::JSON::stringify(value)
         .ok()
         .and_then(|t| t.as_string())
-        .ok_or_else(|| "not a plain object".to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+        .ok_or(crate::provider::ConfigError::NotAnObject)
+        .and_then(|text| Config::parse(&text))
+        .map_err(|e| {
+            ApiError::new(
+                "invalid_config",
+                format!("The configuration is not valid: {e}"),
+            )
+        })
 }
 
 fn parse_service(name: &str) -> Result<ProviderId, ApiError> {
@@ -467,12 +470,7 @@ fn run(future: LocalBoxFuture<'static, Result<JsValue, ApiError>>) -> Promise {
 impl SidebarAuth {
     /// `create` for Rust callers (the wasm-bindgen tests).
     pub async fn open(config: JsValue, driver: HostDriver) -> Result<SidebarAuth, ApiError> {
-        let config: Config = from_js::<Config>(&config).map_err(|e| {
-            ApiError::new(
-                "invalid_config",
-                format!("The configuration is not valid: {e}"),
-            )
-        })?;
+        let config = config_from_js(&config)?;
         let engine =
             Engine::new(config).map_err(|e| ApiError::new("invalid_config", e.to_string()))?;
         driver
@@ -488,7 +486,7 @@ impl SidebarAuth {
             clock_offset_ms: Cell::new(0.0),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
-            in_flight: RefCell::new(BTreeMap::new()),
+            in_flight: RefCell::new(ProviderMap::new()),
         });
         let stored = inner.driver.load().await.map_err(|why| {
             ApiError::new(
@@ -837,19 +835,22 @@ async fn authorized_fetch(
     }
     Ok(to_js(&ApiResponse {
         status: response.status,
-        headers: net::headers_map(&response.headers),
+        headers: net::HeaderObject::new(&response.headers),
         body: response.body,
     }))
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ClassifiedJs {
     reason: Reason,
     action: Action,
+    #[serde(rename = "reasonText")]
     reason_text: &'static str,
+    #[serde(rename = "dropRefreshToken")]
     drop_refresh_token: bool,
+    #[serde(rename = "retryAfterMs")]
     retry_after_ms: Option<u64>,
+    #[serde(rename = "providerCode")]
     provider_code: Option<String>,
 }
 

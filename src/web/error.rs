@@ -1,6 +1,6 @@
 //! Every failure that reaches JavaScript: a plain object with a stable `code`.
 
-use serde::Serialize;
+use miniserde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::authorize::{ProviderAuthError, RedirectError};
@@ -11,19 +11,15 @@ use crate::time::Timestamp;
 use crate::view::sign_in_error_text;
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ApiError {
     pub code: &'static str,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<ProviderId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "providerCode")]
     pub provider_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "retryAt")]
     pub retry_at: Option<Timestamp>,
 }
 

@@ -66,25 +66,25 @@ export interface ConnectionView {
   accessTokenExpiresAt: number | null;
   expiryProvenance: "expires_in" | "jwt_exp" | "session_timeout" | "observed_401" | "assumed_default" | null;
   nextRetryAt: number | null; canRefresh: boolean; canChange: boolean; canRetry: boolean; busy: boolean;
-  loginHost?: string;
+  loginHost: string | null;
 }
 
 export interface DashboardView {
   now: number;
-  notice?: string;
+  notice: string | null;
   sections: {
-    id: "email" | "crm"; title: string; mailService?: MailServiceId;
-    mailServiceChoices?: { id: MailServiceId; label: string }[]; hint?: string;
+    id: "email" | "crm"; title: string; mailService: MailServiceId | null;
+    mailServiceChoices: { id: MailServiceId; label: string }[] | null; hint: string | null;
     connections: ConnectionView[];
-    savedLogins?: { username: string; loginHost: string }[];
-    loginHosts?: { id: string; label: string; url: string }[];
+    savedLogins: { username: string; loginHost: string }[] | null;
+    loginHosts: { id: string; label: string; url: string }[] | null;
   }[];
 }
 
 /** Every rejection of the API is one of these. `code` is stable. */
 export interface SidebarAuthError {
-  code: string; message: string; service?: ServiceId; reason?: string; action?: UserAction;
-  providerCode?: string; retryAt?: number;
+  code: string; message: string; service: ServiceId | null; reason: string | null;
+  action: UserAction | null; providerCode: string | null; retryAt: number | null;
 }
 
 export interface Diagnosis {
