@@ -23,20 +23,29 @@ for component in rustfmt clippy; do
   fi
 done
 
-# The size build of the release module (build-engine.sh) needs nightly's rust-src and wasm32
-# standard library. Optional: without them build-engine.sh builds with stable.
+# The size build of the release module (build-engine.sh) wants a nightly toolchain with
+# rust-src and the wasm32 standard library. Optional: without one it builds with stable.
+# This machine image ships `nightly` (2026-05-19) without them; otherwise that nightly is
+# installed by date.
 if rustup run nightly rustc -V >/dev/null 2>&1; then
-  if ! rustup component list --installed --toolchain nightly | grep -qx rust-src; then
-    log "adding rust-src to the nightly toolchain (size build)"
-    rustup component add rust-src --toolchain nightly || log "could not add rust-src: stable build"
-  fi
-  if ! rustup target list --installed --toolchain nightly | grep -qx wasm32-unknown-unknown; then
-    rustup target add wasm32-unknown-unknown --toolchain nightly || log "could not add wasm32 to nightly"
-  fi
+  size_toolchain=nightly
 else
-  log "no nightly toolchain: trying to install it for the size build"
-  rustup toolchain install nightly --profile minimal --component rust-src \
-    --target wasm32-unknown-unknown || log "nightly is not available: the release module is built with stable"
+  size_toolchain=nightly-2026-05-19
+  if ! rustup run "$size_toolchain" rustc -V >/dev/null 2>&1; then
+    log "installing $size_toolchain for the size build (optional)"
+    rustup toolchain install "$size_toolchain" --profile minimal \
+      || log "could not install $size_toolchain: the release module is built with stable"
+  fi
+fi
+if rustup run "$size_toolchain" rustc -V >/dev/null 2>&1; then
+  if ! rustup component list --installed --toolchain "$size_toolchain" | grep -qx rust-src; then
+    log "adding rust-src to $size_toolchain (size build)"
+    rustup component add rust-src --toolchain "$size_toolchain" || log "could not add rust-src"
+  fi
+  if ! rustup target list --installed --toolchain "$size_toolchain" | grep -qx wasm32-unknown-unknown; then
+    log "adding wasm32-unknown-unknown to $size_toolchain (size build)"
+    rustup target add wasm32-unknown-unknown --toolchain "$size_toolchain" || log "could not add wasm32"
+  fi
 fi
 
 WASM_PACK_VERSION=0.15.1

@@ -19,3 +19,5 @@ for (const file of files) {
   console.log(file.padEnd(28) + kb(sizes.raw) + kb(sizes.gzip) + kb(sizes.brotli));
 }
 console.log('total'.padEnd(28) + kb(total.raw) + kb(total.gzip) + kb(total.brotli));
+const build = 'target/engine-build.txt';
+if (fs.existsSync(build)) console.log('built with: ' + fs.readFileSync(build, 'utf8').trim());
