@@ -14,27 +14,28 @@ make_place!(Place);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnyJson;
 
-/// An object or array whose entries are skipped; `done` is set when it ends.
-struct Skip<'a> {
-    done: &'a mut Option<AnyJson>,
+/// An object or array whose entries are skipped; `value` is written to `out` when it ends.
+struct Skip<'a, T: Copy> {
+    out: &'a mut Option<T>,
+    value: T,
 }
 
-impl Seq for Skip<'_> {
+impl<T: Copy> Seq for Skip<'_, T> {
     fn element(&mut self) -> Result<&mut dyn Visitor> {
         Ok(<dyn Visitor>::ignore())
     }
     fn finish(&mut self) -> Result<()> {
-        *self.done = Some(AnyJson);
+        *self.out = Some(self.value);
         Ok(())
     }
 }
 
-impl Map for Skip<'_> {
+impl<T: Copy> Map for Skip<'_, T> {
     fn key(&mut self, _k: &str) -> Result<&mut dyn Visitor> {
         Ok(<dyn Visitor>::ignore())
     }
     fn finish(&mut self) -> Result<()> {
-        *self.done = Some(AnyJson);
+        *self.out = Some(self.value);
         Ok(())
     }
 }
@@ -61,12 +62,14 @@ impl Visitor for Place<AnyJson> {
     }
     fn seq(&mut self) -> Result<Box<dyn Seq + '_>> {
         Ok(Box::new(Skip {
-            done: &mut self.out,
+            out: &mut self.out,
+            value: AnyJson,
         }))
     }
     fn map(&mut self) -> Result<Box<dyn Map + '_>> {
         Ok(Box::new(Skip {
-            done: &mut self.out,
+            out: &mut self.out,
+            value: AnyJson,
         }))
     }
 }
@@ -107,6 +110,18 @@ impl Visitor for Place<NumberOrString> {
     fn string(&mut self, s: &str) -> Result<()> {
         self.out = Some(NumberOrString(s.trim().parse().ok()));
         Ok(())
+    }
+    fn seq(&mut self) -> Result<Box<dyn Seq + '_>> {
+        Ok(Box::new(Skip {
+            out: &mut self.out,
+            value: NumberOrString(None),
+        }))
+    }
+    fn map(&mut self) -> Result<Box<dyn Map + '_>> {
+        Ok(Box::new(Skip {
+            out: &mut self.out,
+            value: NumberOrString(None),
+        }))
     }
 }
 
@@ -293,7 +308,9 @@ mod tests {
         assert_eq!(read("-1"), None);
         assert_eq!(read("\"soon\""), None);
         assert_eq!(read("null"), None);
-        assert!(from_str::<NumberOrString>("[1]").is_err());
+        assert_eq!(read("[1]"), None);
+        assert_eq!(read(r#"{"seconds":1}"#), None);
+        assert!(from_str::<NumberOrString>("[1").is_err());
     }
 
     #[test]
