@@ -171,6 +171,23 @@ impl ProviderAuthError {
         }
     }
 
+    /// The `error` code as the provider sent it (RFC 6749 §4.1.2.1), for support.
+    pub fn code(&self) -> &str {
+        match self {
+            ProviderAuthError::AccessDenied => "access_denied",
+            ProviderAuthError::InteractionRequired => "interaction_required",
+            ProviderAuthError::LoginRequired => "login_required",
+            ProviderAuthError::ConsentRequired => "consent_required",
+            ProviderAuthError::AccountSelectionRequired => "account_selection_required",
+            ProviderAuthError::InvalidRequest => "invalid_request",
+            ProviderAuthError::UnauthorizedClient => "unauthorized_client",
+            ProviderAuthError::InvalidScope => "invalid_scope",
+            ProviderAuthError::ServerError => "server_error",
+            ProviderAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+            ProviderAuthError::Other(code) => code,
+        }
+    }
+
     /// A silent (`prompt=none`) request that needs the user: not a failure of the account.
     pub fn needs_interaction(&self) -> bool {
         matches!(
@@ -340,6 +357,29 @@ mod tests {
     use crate::provider::{google, microsoft, salesforce, IssuerRule};
     use crate::random::SeededRandom;
     use base64::Engine;
+
+    #[test]
+    fn provider_error_codes_read_back_as_sent() {
+        for code in [
+            "access_denied",
+            "interaction_required",
+            "login_required",
+            "consent_required",
+            "account_selection_required",
+            "invalid_request",
+            "unauthorized_client",
+            "invalid_scope",
+            "server_error",
+            "temporarily_unavailable",
+            "AADSTS9002313",
+        ] {
+            assert_eq!(ProviderAuthError::parse(code).code(), code);
+        }
+        assert_eq!(
+            ProviderAuthError::parse("AADSTS9002313"),
+            ProviderAuthError::Other("AADSTS9002313".into())
+        );
+    }
 
     /// The S256 challenge of a verifier, through oauth2 (which uses sha2).
     fn sha256(verifier: &str) -> String {

@@ -501,7 +501,7 @@ pub fn describe_error(error: &OperationError) -> String {
     match error {
         OperationError::SignIn(f) => format!("sign-in: {f:?}"),
         OperationError::Redirect(RedirectError::Provider { error, .. }) => {
-            format!("provider error: {error:?}")
+            format!("provider error: {}", error.code())
         }
         OperationError::Redirect(RedirectError::IssuerMismatch { .. }) => "issuer mismatch".into(),
         OperationError::Redirect(e) => format!("redirect: {e:?}"),

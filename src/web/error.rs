@@ -82,7 +82,7 @@ impl ApiError {
                     _ => "provider_error",
                 };
                 let mut e = ApiError::new(code, message);
-                e.provider_code = Some(format!("{error:?}"));
+                e.provider_code = Some(error.code().to_string());
                 e
             }
             OperationError::TokenRequest(d) => {
