@@ -193,6 +193,39 @@ mod tests {
         assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
     }
 
+    /// Written by the serde_json version of the engine (commit 0142c0b, every field set that
+    /// can be): a vault in a user's storage must still read after the update.
+    const SERDE_ERA_VAULT: &str = r#"{"version":1,"connections":{"microsoft":{"account":{"username":"alice@contoso.com","name":"Alice","subject":"s1","target":{"tenant":"organizations"}},"refreshToken":{"secret":"RT-1","signedInAt":1764000000000,"hardDeadline":1764086400000},"attention":null,"consecutiveFailures":2,"consecutiveApiRejections":0,"nextAttemptAt":1764000060000,"lastFailure":{"reason":"provider_unavailable","action":"retry_later","drop_refresh_token":false,"retry_after_ms":null,"provider_code":"AADSTS50196","claims":null},"loopGuard":{"recent":[]},"claims":"{\"access_token\":{}}","instanceUrl":null,"serverClock":{"offset_ms":-1200}},"salesforce":{"account":null,"refreshToken":null,"attention":{"reason":"refresh_token_revoked","action":"refresh","drop_refresh_token":true,"retry_after_ms":null,"provider_code":null,"claims":null},"consecutiveFailures":0,"consecutiveApiRejections":0,"nextAttemptAt":null,"lastFailure":null,"loopGuard":{"recent":[]},"claims":null,"instanceUrl":"https://acme.my.salesforce.com","serverClock":{"offset_ms":0}}},"mailService":"outlook_com","savedLogins":[{"username":"a@acme.test","loginHost":"https://login.salesforce.com"}]}"#;
+
+    #[test]
+    fn reads_a_vault_written_before_miniserde() {
+        let v = Vault::decode(SERDE_ERA_VAULT).unwrap();
+        assert_eq!(v.mail_service, Some(MailService::OutlookCom));
+        assert_eq!(v.saved_logins[0].login_host, "https://login.salesforce.com");
+        assert_eq!(v.unreadable_previous, None);
+        let ms = v.connections.get(&ProviderId::Microsoft).unwrap();
+        let account = ms.account.as_ref().unwrap();
+        assert_eq!(account.username.as_deref(), Some("alice@contoso.com"));
+        assert_eq!(account.target.tenant.as_deref(), Some("organizations"));
+        assert_eq!(account.target.login_host, None);
+        let rt = ms.refresh_token.as_ref().unwrap();
+        assert_eq!(rt.secret, "RT-1");
+        assert_eq!(rt.hard_deadline.map(|t| t.0), Some(1_764_086_400_000));
+        assert_eq!(ms.consecutive_failures, 2);
+        assert_eq!(
+            ms.last_failure.as_ref().unwrap().provider_code.as_deref(),
+            Some("AADSTS50196")
+        );
+        assert_eq!(ms.server_clock.offset_ms, -1200);
+        let sf = v.connections.get(&ProviderId::Salesforce).unwrap();
+        assert!(sf.attention.as_ref().unwrap().drop_refresh_token);
+        assert_eq!(
+            sf.instance_url.as_deref(),
+            Some("https://acme.my.salesforce.com")
+        );
+        assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
+    }
+
     #[test]
     fn corrupt_and_newer_vaults_are_typed_errors_without_content() {
         let err = Vault::decode("{\"version\":1,\"connections\":{\"microsoft\":{\"refreshToken\":{\"secret\":\"RT-SECRET\"").unwrap_err();
