@@ -1221,7 +1221,71 @@ mod robustness {
         ]
     }
 
+    /// A vault with a signed-in connection, as the engine writes it.
+    fn stored_vault() -> String {
+        use sidebar_auth::connection::{Account, PersistedConnection, RefreshTokenRecord};
+        use sidebar_auth::vault::Vault;
+        let mut vault = Vault::new();
+        let connection = PersistedConnection {
+            account: Some(Account {
+                username: Some("alice@contoso.com".into()),
+                ..<Account as Default>::default()
+            }),
+            refresh_token: Some(RefreshTokenRecord {
+                secret: "RT-é".into(),
+                signed_in_at: T0,
+                hard_deadline: None,
+            }),
+            ..<PersistedConnection as Default>::default()
+        };
+        vault.connections.insert(ProviderId::Google, connection);
+        vault.encode()
+    }
+
+    /// Stored or configured text as storage corruption or a careless edit leaves it.
+    fn damaged_texts() -> impl Strategy<Value = String> {
+        let vault = stored_vault();
+        let config = serde_json::json!({
+            "redirectUri": REDIRECT, "microsoft": {"clientId": "m"}, "devtools": {"x": [1]}
+        })
+        .to_string();
+        prop_oneof![
+            any::<String>(),
+            (
+                prop::sample::select(vec![vault.clone(), config.clone()]),
+                any::<usize>(),
+                any::<char>()
+            )
+                .prop_map(|(text, at, c)| {
+                    let mut chars: Vec<char> = text.chars().collect();
+                    let at = at % chars.len();
+                    chars[at] = c;
+                    chars.into_iter().collect()
+                }),
+            (prop::sample::select(vec![vault, config]), any::<usize>()).prop_map(|(text, cut)| {
+                text.chars().take(cut % text.chars().count()).collect()
+            }),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn damaged_storage_and_configuration_never_panic(text in damaged_texts()) {
+            let _ = sidebar_auth::vault::Vault::decode(&text);
+            let _ = Config::parse(&text);
+            let mut h = Harness::new();
+            h.engine.restore_session(&text, &mut h.random);
+        }
+
+        #[test]
+        fn a_cut_off_vault_is_never_read_as_a_smaller_one(cut in 0usize..10_000) {
+            let vault = stored_vault();
+            let cut = cut % vault.len();
+            if vault.is_char_boundary(cut) {
+                prop_assert!(sidebar_auth::vault::Vault::decode(&vault[..cut]).is_err());
+            }
+        }
+
         #[test]
         fn classify_never_panics_and_keeps_tokens_on_transient_statuses(
             provider in providers(),
