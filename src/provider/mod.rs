@@ -234,6 +234,18 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The keys a provider's section may hold.
+fn section_fields(id: ProviderId) -> Vec<String> {
+    match id {
+        ProviderId::Microsoft => field_names(&<microsoft::MicrosoftConfig as Default>::default()),
+        ProviderId::Google => field_names(&<google::GoogleConfig as Default>::default()),
+        ProviderId::Salesforce => {
+            field_names(&<salesforce::SalesforceConfig as Default>::default())
+        }
+        ProviderId::Exchange => field_names(&<exchange::ExchangeConfig as Default>::default()),
+    }
+}
+
 /// The JSON keys a struct serializes (all of them: miniserde writes `None` as `null`).
 fn field_names(template: &dyn Serialize) -> Vec<String> {
     let mut names = Vec::new();
@@ -503,31 +515,14 @@ impl Config {
         let mut top = field_names(&<Config as Default>::default());
         top.push("devtools".into());
         check_keys("config", outline.keys(), &top)?;
-        let sections: [(ProviderId, Vec<String>); 4] = [
-            (
-                ProviderId::Microsoft,
-                field_names(&<microsoft::MicrosoftConfig as Default>::default()),
-            ),
-            (
-                ProviderId::Google,
-                field_names(&<google::GoogleConfig as Default>::default()),
-            ),
-            (
-                ProviderId::Salesforce,
-                field_names(&<salesforce::SalesforceConfig as Default>::default()),
-            ),
-            (
-                ProviderId::Exchange,
-                field_names(&<exchange::ExchangeConfig as Default>::default()),
-            ),
-        ];
-        for (id, known) in &sections {
+        for id in ProviderId::ALL {
             let Some(keys) = outline.inner(id.as_str()) else {
                 continue;
             };
-            check_keys(id.as_str(), keys.iter().map(String::as_str), known)?;
+            let known = section_fields(id);
+            check_keys(id.as_str(), keys.iter().map(String::as_str), &known)?;
             if known.iter().any(|k| k == "clientId") && !keys.iter().any(|k| k == "clientId") {
-                return Err(ConfigError::MissingClientId(*id));
+                return Err(ConfigError::MissingClientId(id));
             }
         }
         // miniserde's errors do not say where; naming the section would take a probe
