@@ -7,7 +7,6 @@
 //! because the providers' quirks (no `expires_in`, `issued_at` strings, `error_codes`) do
 //! not fit oauth2's standard response types.
 
-use miniserde::{Deserialize, Serialize};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
@@ -16,44 +15,10 @@ use oauth2::{
 use url::Url;
 
 use crate::http::HttpRequest;
+pub use crate::provider::Prompt;
 use crate::provider::ProviderProfile;
 use crate::random::RandomSource;
 use crate::time::Timestamp;
-
-/// `prompt` values (OpenID Connect Core §3.1.2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Prompt {
-    /// Silent: fail with `login_required` / `interaction_required` rather than show a page.
-    #[serde(rename = "none")]
-    None,
-    #[serde(rename = "login")]
-    Login,
-    #[serde(rename = "consent")]
-    Consent,
-    #[serde(rename = "select_account")]
-    SelectAccount,
-}
-
-impl Prompt {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Prompt::None => "none",
-            Prompt::Login => "login",
-            Prompt::Consent => "consent",
-            Prompt::SelectAccount => "select_account",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Prompt> {
-        Some(match s {
-            "none" => Prompt::None,
-            "login" => Prompt::Login,
-            "consent" => Prompt::Consent,
-            "select_account" => Prompt::SelectAccount,
-            _ => return None,
-        })
-    }
-}
 
 /// What the sign-in should look like.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,7 +32,7 @@ pub struct SignInOptions {
 
 /// What must be remembered between opening the sign-in window and the redirect.
 /// It holds the PKCE verifier, so it stays in memory and is never logged.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PendingAuthorization {
     pub state: String,
     pub nonce: String,
@@ -398,8 +363,7 @@ mod tests {
 
     fn ms_profile() -> ProviderProfile {
         let cfg: microsoft::MicrosoftConfig =
-            miniserde::json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"clientId":"client-1","tenant":"organizations"}"#).unwrap();
         microsoft::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap()
     }
 
@@ -472,7 +436,7 @@ mod tests {
     #[test]
     fn google_asks_for_offline_access_only_with_a_secret() {
         let cfg: google::GoogleConfig =
-            miniserde::json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"g","clientSecret":"s"}"#).unwrap();
         let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
         let (url, _) = authorization_url(
             &p,
@@ -665,7 +629,7 @@ mod tests {
     #[test]
     fn google_secret_goes_in_the_body() {
         let cfg: google::GoogleConfig =
-            miniserde::json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"g","clientSecret":"GOCSPX-x"}"#).unwrap();
         let p = google::profile(&cfg, "https://abc.chromiumapp.org/").unwrap();
         let f = form(&refresh_request(&p, "RT").body);
         assert_eq!(field(&f, "client_secret"), Some("GOCSPX-x"));
@@ -676,7 +640,7 @@ mod tests {
     fn revocation_where_the_provider_has_it() {
         assert_eq!(revocation_request(&ms_profile(), "RT"), None);
         let cfg: salesforce::SalesforceConfig =
-            miniserde::json::from_str(r#"{"clientId":"sf"}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"sf"}"#).unwrap();
         let p = salesforce::profile(&cfg, "https://abc.chromiumapp.org/", None).unwrap();
         let req = revocation_request(&p, "RT-9").unwrap();
         assert_eq!(

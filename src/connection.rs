@@ -13,13 +13,14 @@
 //!   new access token is handed to anyone;
 //! - a failed Change or Refresh leaves the existing connection as it was.
 
-use miniserde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::authorize::{self, PendingAuthorization, Prompt, RedirectError, SignInOptions};
-use crate::diagnosis::{self, Action, Diagnosis, Reason};
+use crate::diagnosis::{Action, Diagnosis, Reason};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{
-    self, microsoft, AccessLifetime, Config, ConfigError, ProviderId, ProviderProfile, Target,
+    self, AccessLifetime, ApiRejection, Config, ConfigError, ProviderId, ProviderProfile,
+    ProviderRules, Target,
 };
 use crate::random::RandomSource;
 use crate::schedule::{self, LoopGuard, MAX_CONSECUTIVE_FAILURES};
@@ -81,7 +82,9 @@ pub enum SignInFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkFailure(pub String);
 
-/// What the state machine asks the host to do, in order.
+/// What the state machine asks the host to do, in order. When the connection next wants
+/// an `Input::Tick` is not a command: the host asks `next_wake()` after each input (one
+/// wake-up mechanism).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Open the provider's page. `interactive: false` means no window may be shown.
@@ -92,8 +95,6 @@ pub enum Command {
     SendRevocation(HttpRequest),
     /// The persisted state changed: save it before going on.
     Persist,
-    /// Feed `Input::Tick` at this time.
-    WakeAt(Timestamp),
     /// The operation the last input started has ended.
     Complete(Result<(), OperationError>),
 }
@@ -128,6 +129,7 @@ pub enum OperationError {
 
 /// Who is signed in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Account {
     pub username: Option<String>,
     pub name: Option<String>,
@@ -153,13 +155,13 @@ impl Account {
 
 /// The refresh token and what is known about its life.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RefreshTokenRecord {
     pub secret: String,
     /// The interactive sign-in that started this grant.
-    #[serde(rename = "signedInAt")]
     pub signed_in_at: Timestamp,
     /// A fixed deadline no refresh extends (Microsoft `spa`: 24 h after sign-in).
-    #[serde(rename = "hardDeadline")]
+    #[serde(default)]
     pub hard_deadline: Option<Timestamp>,
 }
 
@@ -174,17 +176,21 @@ impl std::fmt::Debug for RefreshTokenRecord {
 }
 
 /// What is in flight.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Phase {
     Idle,
     SigningIn {
         pending: PendingAuthorization,
         intent: Intent,
+        /// The provider resolved for this sign-in (Change may go to another tenant or
+        /// login host); it becomes the connection's when the sign-in succeeds.
+        profile: Box<ProviderProfile>,
         since: Timestamp,
     },
     ExchangingCode {
         pending: PendingAuthorization,
         intent: Intent,
+        profile: Box<ProviderProfile>,
         since: Timestamp,
     },
     Refreshing {
@@ -218,30 +224,23 @@ impl Intent {
 
 /// The part of a connection that is persisted (the vault). Access tokens are not in it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PersistedConnection {
     pub account: Option<Account>,
-    #[serde(rename = "refreshToken")]
     pub refresh_token: Option<RefreshTokenRecord>,
     /// Why the user is needed, if they are.
     pub attention: Option<Diagnosis>,
-    #[serde(rename = "consecutiveFailures")]
     pub consecutive_failures: u32,
     /// 401s from the API in a row, each after a successful refresh; reset by a success.
-    #[serde(rename = "consecutiveApiRejections")]
     pub consecutive_api_rejections: u32,
-    #[serde(rename = "nextAttemptAt")]
     pub next_attempt_at: Option<Timestamp>,
     /// Last transient failure, for "will retry" in the dashboard.
-    #[serde(rename = "lastFailure")]
     pub last_failure: Option<Diagnosis>,
-    #[serde(rename = "loopGuard")]
     pub loop_guard: LoopGuard,
     /// A Microsoft claims challenge to pass to the next interactive sign-in.
     pub claims: Option<String>,
     /// Salesforce: base URL of API calls.
-    #[serde(rename = "instanceUrl")]
     pub instance_url: Option<String>,
-    #[serde(rename = "serverClock")]
     pub server_clock: ServerClock,
 }
 
@@ -257,6 +256,11 @@ pub struct Context<'a> {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub service: ProviderId,
+    /// What the provider is and does (resolved once, from the id).
+    pub rules: &'static ProviderRules,
+    /// The provider resolved for this connection's account (tenant, login host), once, and
+    /// again only when a sign-in to another target succeeds or another context changed it.
+    profile: Result<ProviderProfile, ConfigError>,
     pub state: PersistedConnection,
     access: Option<AccessToken>,
     refresh_due_at: Option<Timestamp>,
@@ -266,13 +270,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(service: ProviderId) -> Connection {
-        Connection::restore(service, <PersistedConnection as Default>::default())
+    pub fn new(service: ProviderId, config: &Config) -> Connection {
+        Connection::restore(service, <PersistedConnection as Default>::default(), config)
     }
 
-    pub fn restore(service: ProviderId, state: PersistedConnection) -> Connection {
+    pub fn restore(service: ProviderId, state: PersistedConnection, config: &Config) -> Connection {
         Connection {
             service,
+            rules: service.rules(),
+            profile: resolve(config, service, &state),
             state,
             access: None,
             refresh_due_at: None,
@@ -295,14 +301,28 @@ impl Connection {
 
     /// Takes the persisted state another context wrote (it may hold a rotated refresh token
     /// this instance never saw), keeping what is in flight here. Returns whether it changed.
-    pub fn adopt_persisted(&mut self, stored: PersistedConnection) -> bool {
+    pub fn adopt_persisted(&mut self, stored: PersistedConnection, config: &Config) -> bool {
         if stored == self.state {
             return false;
+        }
+        let target = |s: &PersistedConnection| s.account.as_ref().map(|a| a.target.clone());
+        if target(&stored) != target(&self.state) {
+            self.profile = resolve(config, self.service, &stored);
         }
         // Our access token stays valid (another context's refresh does not revoke it); the
         // session cache, if the host has one, brings the newer one.
         self.state = stored;
         true
+    }
+
+    /// The provider resolved for this connection, when its configuration allows a sign-in.
+    pub fn profile(&self) -> Option<&ProviderProfile> {
+        self.profile.as_ref().ok()
+    }
+
+    /// The card title: the profile's ("Outlook.com"), else the provider's.
+    pub fn title(&self) -> &'static str {
+        self.profile().map_or(self.rules.title, |p| p.title)
     }
 
     /// An access token from the session cache, taken if it is newer than ours.
@@ -360,7 +380,7 @@ impl Connection {
     /// When the user will have to sign in at the latest, where that is known: the fixed
     /// refresh-token deadline (Microsoft `spa`), or the access token's expiry when there is
     /// no way to renew it.
-    pub fn sign_in_needed_at(&self, profile: Option<&ProviderProfile>) -> Option<Timestamp> {
+    pub fn sign_in_needed_at(&self) -> Option<Timestamp> {
         if let Some(deadline) = self
             .state
             .refresh_token
@@ -369,7 +389,7 @@ impl Connection {
         {
             return Some(deadline);
         }
-        let can_refresh = profile.map(|p| p.can_refresh).unwrap_or(true);
+        let can_refresh = self.profile().is_none_or(|p| p.can_refresh);
         match (&self.state.refresh_token, &self.access) {
             (None, Some(access)) => Some(access.expiry.at),
             (Some(_), Some(access)) if !can_refresh => Some(access.expiry.at),
@@ -403,12 +423,12 @@ impl Connection {
                 self.start_sign_in(config, Intent::Change { login_hint, target }, ctx)
             }
             Input::Reauthorize => self.start_sign_in(config, Intent::Reauthorize, ctx),
-            Input::SignInResult(result) => self.on_sign_in_result(config, result, ctx),
+            Input::SignInResult(result) => self.on_sign_in_result(result, ctx),
             Input::TokenResponse(response) => self.on_token_response(config, response, ctx),
             Input::AccessTokenNeeded => self.on_access_token_needed(config, ctx),
             Input::Tick => self.on_tick(config, ctx),
             Input::ApiUnauthorized(response) => self.on_api_unauthorized(response, ctx),
-            Input::ApiSucceeded => self.on_api_succeeded(config, ctx),
+            Input::ApiSucceeded => self.on_api_succeeded(ctx),
             Input::RetryNow => {
                 if !self.is_connected() {
                     return vec![Command::Complete(Err(OperationError::NotConnected))];
@@ -431,18 +451,8 @@ impl Connection {
         }
     }
 
-    fn profile(&self, config: &Config, target: &Target) -> Result<ProviderProfile, OperationError> {
-        provider::profile_for(config, self.service, target).map_err(OperationError::Config)
-    }
-
-    fn current_profile(&self, config: &Config) -> Result<ProviderProfile, OperationError> {
-        let target = self
-            .state
-            .account
-            .as_ref()
-            .map(|a| a.target.clone())
-            .unwrap_or_default();
-        self.profile(config, &target)
+    fn current_profile(&self) -> Result<ProviderProfile, OperationError> {
+        self.profile.clone().map_err(OperationError::Config)
     }
 
     fn expire_stale_phase(&mut self, now: Timestamp) {
@@ -472,8 +482,13 @@ impl Connection {
         if matches!(intent, Intent::Reauthorize) && self.state.account.is_none() {
             return vec![Command::Complete(Err(OperationError::NotConnected))];
         }
-        let target = intent.target(self.state.account.as_ref());
-        let profile = match self.profile(config, &target) {
+        let resolved = match &intent {
+            Intent::Change { target, .. } => {
+                provider::profile_for(config, self.service, target).map_err(OperationError::Config)
+            }
+            _ => self.current_profile(),
+        };
+        let profile = match resolved {
             Ok(p) => p,
             Err(e) => return vec![Command::Complete(Err(e))],
         };
@@ -498,14 +513,7 @@ impl Connection {
             }
             // Refresh: the same account. Google issues a new refresh token only on a consent
             // screen; the others let the provider decide what to ask.
-            Intent::Reauthorize => (
-                current_user,
-                if self.service == ProviderId::Google && profile.can_refresh {
-                    vec![Prompt::Consent]
-                } else {
-                    Vec::new()
-                },
-            ),
+            Intent::Reauthorize => (current_user, profile.refresh_prompts.clone()),
             Intent::SilentRenewal { .. } => (current_user, vec![Prompt::None]),
         };
         let claims = match intent {
@@ -523,6 +531,7 @@ impl Connection {
         self.phase = Phase::SigningIn {
             pending,
             intent,
+            profile: Box::new(profile),
             since: ctx.now,
         };
         vec![Command::OpenSignIn {
@@ -533,21 +542,18 @@ impl Connection {
 
     fn on_sign_in_result(
         &mut self,
-        config: &Config,
         result: Result<String, SignInFailure>,
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
         let Phase::SigningIn {
-            pending, intent, ..
+            pending,
+            intent,
+            profile,
+            ..
         } = std::mem::replace(&mut self.phase, Phase::Idle)
         else {
             // A late answer from a window we no longer wait for.
             return Vec::new();
-        };
-        let target = intent.target(self.state.account.as_ref());
-        let profile = match self.profile(config, &target) {
-            Ok(p) => p,
-            Err(e) => return vec![Command::Complete(Err(e))],
         };
         let failure = match result {
             Ok(redirect) => match authorize::parse_redirect(&profile, &pending, &redirect) {
@@ -556,6 +562,7 @@ impl Connection {
                     self.phase = Phase::ExchangingCode {
                         pending,
                         intent,
+                        profile,
                         since: ctx.now,
                     };
                     return vec![Command::SendTokenRequest(request)];
@@ -565,6 +572,17 @@ impl Connection {
             Err(failure) => OperationError::SignIn(failure),
         };
         self.sign_in_failed(intent, failure, ctx)
+    }
+
+    /// The one path for "this needs the user": the connection stops renewing by itself and
+    /// the dashboard shows the diagnosis with its action.
+    fn needs_user(&mut self, diagnosis: Diagnosis) -> Vec<Command> {
+        self.state.attention = Some(diagnosis.clone());
+        self.state.next_attempt_at = None;
+        vec![
+            Command::Persist,
+            Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
+        ]
     }
 
     fn sign_in_failed(
@@ -585,11 +603,7 @@ impl Connection {
             }
             // The silent attempt did not work (no session, or consent needed): the user is
             // needed now, for the reason the renewal was tried.
-            self.state.attention = Some(cause.clone());
-            return vec![
-                Command::Persist,
-                Command::Complete(Err(OperationError::NeedsAttention(cause))),
-            ];
+            return self.needs_user(cause);
         }
         // A failed Change or Refresh changes nothing about the existing connection.
         self.last_sign_in_error = Some(failure.clone());
@@ -598,17 +612,13 @@ impl Connection {
 
     fn on_code_exchanged(
         &mut self,
-        config: &Config,
         pending: PendingAuthorization,
         intent: Intent,
+        profile: ProviderProfile,
         response: Result<HttpResponse, NetworkFailure>,
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
         let target = intent.target(self.state.account.as_ref());
-        let profile = match self.profile(config, &target) {
-            Ok(p) => p,
-            Err(e) => return vec![Command::Complete(Err(e))],
-        };
         let response = match response {
             Ok(r) => r,
             Err(_) => {
@@ -620,7 +630,7 @@ impl Connection {
             }
         };
         if !response.is_success() {
-            let diagnosis = diagnosis::classify(self.service, &response, ctx.now);
+            let diagnosis = self.rules.classify(&response, ctx.now);
             return self.sign_in_failed(intent, OperationError::TokenRequest(diagnosis), ctx);
         }
         let grant = match token::parse_token_response(
@@ -685,17 +695,15 @@ impl Connection {
         // The first account's grant is revoked after the new one is safely stored, and only
         // when the user changed: revoking a Google refresh token ends the whole grant,
         // which would include the new token of the same user.
+        let old_profile = std::mem::replace(&mut self.profile, Ok(profile));
         if account_changed {
-            if let (Some(old), Some(old_account)) = (previous, old_account) {
-                if let Ok(old_profile) = self.profile(config, &old_account.target) {
-                    commands.extend(
-                        authorize::revocation_request(&old_profile, &old.secret)
-                            .map(Command::SendRevocation),
-                    );
-                }
+            if let (Some(old), Ok(old_profile)) = (previous, old_profile) {
+                commands.extend(
+                    authorize::revocation_request(&old_profile, &old.secret)
+                        .map(Command::SendRevocation),
+                );
             }
         }
-        commands.extend(self.next_wake().map(Command::WakeAt));
         commands.push(Command::Complete(Ok(())));
         commands
     }
@@ -740,14 +748,14 @@ impl Connection {
 
     fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
         if self.is_busy() || self.state.attention.is_some() || !self.is_connected() {
-            return self.next_wake().map(Command::WakeAt).into_iter().collect();
+            return Vec::new();
         }
         let due = match self.state.next_attempt_at {
             Some(at) => ctx.now >= at,
             None => self.refresh_due_at.is_none_or(|at| ctx.now >= at),
         };
         if !due {
-            return self.next_wake().map(Command::WakeAt).into_iter().collect();
+            return Vec::new();
         }
         let mut commands = self.renew(config, ctx);
         // A tick has no caller waiting for the outcome.
@@ -757,7 +765,7 @@ impl Connection {
 
     /// Gets a new access token the best way available: refresh, or a silent sign-in.
     fn renew(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
-        let profile = match self.current_profile(config) {
+        let profile = match self.current_profile() {
             Ok(p) => p,
             Err(e) => return vec![Command::Complete(Err(e))],
         };
@@ -800,7 +808,6 @@ impl Connection {
             self.state.last_failure = Some(loop_guard_diagnosis());
             return Err(vec![
                 Command::Persist,
-                Command::WakeAt(until),
                 Command::Complete(Err(OperationError::Throttled { until })),
             ]);
         }
@@ -822,11 +829,7 @@ impl Connection {
             }
             return self.start_sign_in(config, Intent::SilentRenewal { cause }, ctx);
         }
-        self.state.attention = Some(cause.clone());
-        vec![
-            Command::Persist,
-            Command::Complete(Err(OperationError::NeedsAttention(cause))),
-        ]
+        self.needs_user(cause)
     }
 
     fn on_token_response(
@@ -837,8 +840,11 @@ impl Connection {
     ) -> Vec<Command> {
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::ExchangingCode {
-                pending, intent, ..
-            } => self.on_code_exchanged(config, pending, intent, response, ctx),
+                pending,
+                intent,
+                profile,
+                ..
+            } => self.on_code_exchanged(pending, intent, *profile, response, ctx),
             Phase::Refreshing { .. } => self.on_refreshed(config, response, ctx),
             other => {
                 // Nothing was waiting for this answer (it arrived after a timeout).
@@ -854,7 +860,7 @@ impl Connection {
         response: Result<HttpResponse, NetworkFailure>,
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
-        let profile = match self.current_profile(config) {
+        let profile = match self.current_profile() {
             Ok(p) => p,
             Err(e) => return vec![Command::Complete(Err(e))],
         };
@@ -870,7 +876,7 @@ impl Connection {
                 // A 2xx we cannot read tells nothing about the refresh token: transient.
                 Err(_) => Diagnosis::transient(Reason::MalformedResponse),
             },
-            Ok(r) => diagnosis::classify(self.service, r, ctx.now),
+            Ok(r) => self.rules.classify(r, ctx.now),
         };
         self.refresh_failed(config, diagnosis, ctx)
     }
@@ -901,10 +907,7 @@ impl Connection {
         self.state.last_failure = None;
         self.state.attention = None;
         self.set_access(grant.access, ctx);
-        let mut commands = vec![Command::Persist];
-        commands.extend(self.next_wake().map(Command::WakeAt));
-        commands.push(Command::Complete(Ok(())));
-        commands
+        vec![Command::Persist, Command::Complete(Ok(()))]
     }
 
     /// Backoff after a transient failure (counted in `consecutive_failures` by the caller),
@@ -912,12 +915,7 @@ impl Connection {
     fn schedule_retry(&mut self, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
         if self.state.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
             // The sidebar rule: after six rejections in a row, stop and ask.
-            self.state.attention = Some(diagnosis.clone());
-            self.state.next_attempt_at = None;
-            return vec![
-                Command::Persist,
-                Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
-            ];
+            return self.needs_user(diagnosis);
         }
         let mut delay = schedule::backoff_delay(
             self.state.consecutive_failures,
@@ -932,7 +930,6 @@ impl Connection {
         self.state.last_failure = Some(diagnosis.clone());
         vec![
             Command::Persist,
-            Command::WakeAt(at),
             Command::Complete(Err(OperationError::RetryScheduled { at, diagnosis })),
         ]
     }
@@ -964,11 +961,7 @@ impl Connection {
             commands.extend(self.silent_or_attention(config, diagnosis, ctx));
             return commands;
         }
-        self.state.attention = Some(diagnosis.clone());
-        vec![
-            Command::Persist,
-            Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
-        ]
+        self.needs_user(diagnosis)
     }
 
     // ---- API results ----------------------------------------------------------------------
@@ -978,62 +971,53 @@ impl Connection {
         response: HttpResponse,
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
-        // Microsoft claims challenge: only an interactive sign-in with `claims` helps.
-        if self.service == ProviderId::Microsoft {
-            if let Some(claims) = response
-                .header("www-authenticate")
-                .and_then(microsoft::claims_challenge)
-            {
+        match (self.rules.api_unauthorized)(&response, ctx.now) {
+            // Only an interactive sign-in with `claims` helps (Entra claims challenge); the
+            // API keeps refusing this access token, so it is not handed out again.
+            ApiRejection::ClaimsChallenge(claims) => {
+                self.expire_access_token(ctx.now);
                 let mut diagnosis = Diagnosis::new(Reason::ClaimsChallenge, Action::Refresh)
                     .with_code("insufficient_claims");
                 diagnosis.claims = Some(claims.clone());
                 self.state.claims = Some(claims);
-                self.state.attention = Some(diagnosis.clone());
-                return vec![
-                    Command::Persist,
-                    Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
-                ];
+                return self.needs_user(diagnosis);
             }
-        }
-        if self.service == ProviderId::Exchange {
-            let diagnosis = diagnosis::classify(ProviderId::Exchange, &response, ctx.now);
-            self.state.attention = Some(diagnosis.clone());
-            return vec![
-                Command::Persist,
-                Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
-            ];
+            // Never retried automatically (account lockout).
+            ApiRejection::CredentialsRejected(diagnosis) => return self.needs_user(diagnosis),
+            ApiRejection::TokenExpired => {}
         }
         self.state.consecutive_api_rejections =
             self.state.consecutive_api_rejections.saturating_add(1);
         if self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
             let diagnosis = Diagnosis::new(Reason::TokenRejectedByApi, Action::Refresh)
                 .with_code(response.status.to_string());
-            self.state.attention = Some(diagnosis.clone());
-            return vec![
-                Command::Persist,
-                Command::Complete(Err(OperationError::NeedsAttention(diagnosis))),
-            ];
+            return self.needs_user(diagnosis);
         }
         // The session behind the token is gone (Salesforce INVALID_SESSION_ID, a revoked
         // Microsoft token): record what was observed. The caller then asks for a token
         // (`AccessTokenNeeded`), which refreshes once, and retries its request once.
+        self.expire_access_token(ctx.now);
+        vec![Command::Persist]
+    }
+
+    /// The API refused the access token: it expired now, as observed.
+    fn expire_access_token(&mut self, now: Timestamp) {
         if let Some(access) = self.access.as_mut() {
-            let lifetime = access.issued_at.until(ctx.now);
+            let lifetime = access.issued_at.until(now);
             access.expiry = Expiry {
-                at: ctx.now,
+                at: now,
                 source: ExpirySource::Observed401,
                 lifetime,
             };
         }
-        self.refresh_due_at = Some(ctx.now);
-        vec![Command::Persist]
+        self.refresh_due_at = Some(now);
     }
 
-    fn on_api_succeeded(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+    fn on_api_succeeded(&mut self, ctx: &mut Context<'_>) -> Vec<Command> {
         let had_failures = self.state.consecutive_api_rejections > 0;
         self.state.consecutive_api_rejections = 0;
         // A Salesforce session is extended by each use: move the estimate forward.
-        if let Ok(profile) = self.current_profile(config) {
+        if let Ok(profile) = &self.profile {
             if let (AccessLifetime::SessionTimeout(timeout), Some(access)) =
                 (profile.access_lifetime, self.access.as_mut())
             {
@@ -1062,16 +1046,15 @@ impl Connection {
 
     fn disconnect(&mut self, config: &Config) -> Vec<Command> {
         let mut commands = Vec::new();
-        if let (Some(record), Some(account)) = (&self.state.refresh_token, &self.state.account) {
-            if let Ok(profile) = self.profile(config, &account.target) {
-                commands.extend(
-                    authorize::revocation_request(&profile, &record.secret)
-                        .map(Command::SendRevocation),
-                );
-            }
+        if let (Some(record), Ok(profile)) = (&self.state.refresh_token, &self.profile) {
+            commands.extend(
+                authorize::revocation_request(profile, &record.secret).map(Command::SendRevocation),
+            );
         }
-        // Always cleared locally, whatever revocation does.
+        // Always cleared locally, whatever revocation does; the provider is resolved again
+        // for no account (the configured default tenant or login host).
         self.state = <PersistedConnection as Default>::default();
+        self.profile = resolve(config, self.service, &self.state);
         self.access = None;
         self.refresh_due_at = None;
         self.phase = Phase::Idle;
@@ -1080,6 +1063,20 @@ impl Connection {
         commands.push(Command::Complete(Ok(())));
         commands
     }
+}
+
+/// The provider for a connection's account target (the configured default without one).
+fn resolve(
+    config: &Config,
+    service: ProviderId,
+    state: &PersistedConnection,
+) -> Result<ProviderProfile, ConfigError> {
+    let target = state
+        .account
+        .as_ref()
+        .map(|a| a.target.clone())
+        .unwrap_or_default();
+    provider::profile_for(config, service, &target)
 }
 
 /// Our own loop guard held a request back: shown like the provider's AADSTS50196, so the

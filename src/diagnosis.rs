@@ -1,104 +1,82 @@
 //! Why a token request failed and what the user (or nobody) should do about it.
 //!
-//! One reason list for every provider, four actions. Each provider file holds its own error
-//! table (`provider::<name>::classify`); this module applies the rules common to all of them
-//! first: transport and server failures are transient, a body that cannot be read is
-//! transient, and only a provider's explicit statement kills a refresh token.
+//! One reason list for every provider, four actions, and the order in which a failed
+//! token-endpoint answer is judged (`classify`):
+//!
+//! 1. **Transport first.** 429 and every 5xx are transient, whatever the body says: a body
+//!    that names a dead grant inside a server error is not the provider's verdict
+//!    (providers.md, common rules). A refresh token is never dropped here.
+//! 2. **The provider's own table** (each provider file; `TokenErrorTable`), which knows its
+//!    codes (`error_codes`, `error_subtype`, documented descriptions).
+//! 3. **No readable OAuth error body** (an HTML page from a proxy, cut-off JSON): transient.
+//! 4. **RFC 6749 §5.2 by class** (and OpenID Connect Core §3.1.2.6): `invalid_grant` means
+//!    the grant is dead (Refresh); client and registration errors need an administrator;
+//!    an error code nobody documented asks the user to sign in again (Refresh) rather than
+//!    retrying for ever, and keeps the refresh token, since no provider said it is dead.
+//!
+//! This module knows no provider: the provider files call it with their table.
 
-use miniserde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::http::{retry_after_ms, HttpResponse};
-use crate::provider::{self, ProviderId};
 use crate::time::Timestamp;
 
 /// What the user should do. Serialized as the four strings the JS API documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Nothing: the engine retries by itself with backoff.
-    #[serde(rename = "retry_later")]
     RetryLater,
     /// Re-authorize the same account (the Sync Settings **Refresh** button).
-    #[serde(rename = "refresh")]
     Refresh,
     /// Use another account, password or server (**Change**).
-    #[serde(rename = "change")]
     Change,
     /// Only an administrator can fix it.
-    #[serde(rename = "contact_admin")]
     ContactAdmin,
 }
 
 /// What happened, in one list shared by all providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     // Transient: never delete a token, never ask for a sign-in.
-    #[serde(rename = "network_unavailable")]
     NetworkUnavailable,
-    #[serde(rename = "provider_unavailable")]
     ProviderUnavailable,
-    #[serde(rename = "rate_limited")]
     RateLimited,
-    #[serde(rename = "malformed_response")]
     MalformedResponse,
-    #[serde(rename = "request_loop_detected")]
     RequestLoopDetected,
     // The refresh token is gone or insufficient: sign in again.
-    #[serde(rename = "refresh_token_revoked")]
     RefreshTokenRevoked,
-    #[serde(rename = "refresh_token_expired")]
     RefreshTokenExpired,
-    #[serde(rename = "sign_in_ended")]
     SignInEnded,
-    #[serde(rename = "session_lifetime_reached")]
     SessionLifetimeReached,
-    #[serde(rename = "sign_in_frequency")]
     SignInFrequency,
-    #[serde(rename = "mfa_required")]
     MfaRequired,
-    #[serde(rename = "mfa_registration_required")]
     MfaRegistrationRequired,
-    #[serde(rename = "consent_required")]
     ConsentRequired,
-    #[serde(rename = "password_invalid")]
     PasswordInvalid,
-    #[serde(rename = "interaction_required")]
     InteractionRequired,
-    #[serde(rename = "reauthentication_required")]
     ReauthenticationRequired,
-    #[serde(rename = "authentication_failure")]
     AuthenticationFailure,
-    #[serde(rename = "grant_rejected")]
     GrantRejected,
-    #[serde(rename = "claims_challenge")]
     ClaimsChallenge,
-    #[serde(rename = "credentials_rejected")]
     CredentialsRejected,
-    #[serde(rename = "token_rejected_by_api")]
     TokenRejectedByApi,
     // Only an administrator can help.
-    #[serde(rename = "blocked_by_policy")]
     BlockedByPolicy,
-    #[serde(rename = "device_not_compliant")]
     DeviceNotCompliant,
-    #[serde(rename = "admin_consent_required")]
     AdminConsentRequired,
-    #[serde(rename = "admin_policy")]
     AdminPolicy,
-    #[serde(rename = "app_misconfigured")]
     AppMisconfigured,
-    #[serde(rename = "org_locked")]
     OrgLocked,
-    #[serde(rename = "account_locked")]
     AccountLocked,
-    #[serde(rename = "account_disabled")]
     AccountDisabled,
-    #[serde(rename = "user_deactivated")]
     UserDeactivated,
     // Another account is needed.
-    #[serde(rename = "wrong_account")]
     WrongAccount,
     // A provider error nobody documented.
-    #[serde(rename = "unknown_error")]
     UnknownError,
 }
 
@@ -203,6 +181,33 @@ impl Diagnosis {
     }
 }
 
+/// A diagnosis as `classifyRefreshError` reports it to JavaScript, with the reason in the
+/// dashboard's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
+pub struct Classification {
+    pub reason: Reason,
+    pub action: Action,
+    pub reason_text: &'static str,
+    pub drop_refresh_token: bool,
+    pub retry_after_ms: Option<u64>,
+    pub provider_code: Option<String>,
+}
+
+impl From<Diagnosis> for Classification {
+    fn from(d: Diagnosis) -> Classification {
+        Classification {
+            reason: d.reason,
+            action: d.action,
+            reason_text: d.reason.plain_text(),
+            drop_refresh_token: d.drop_refresh_token,
+            retry_after_ms: d.retry_after_ms,
+            provider_code: d.provider_code,
+        }
+    }
+}
+
 /// An OAuth 2.0 error response (RFC 6749 §5.2) with the provider extensions the tables look
 /// at. Every field is optional: providers omit and add fields, and a body that lacks `error`
 /// is not an error response.
@@ -223,7 +228,7 @@ pub struct OAuthErrorBody {
 impl OAuthErrorBody {
     /// Parses a body; `None` when it is not JSON or has no `error` string.
     pub fn parse(body: &str) -> Option<OAuthErrorBody> {
-        let parsed: OAuthErrorBody = miniserde::json::from_str(body).ok()?;
+        let parsed: OAuthErrorBody = serde_json::from_str(body).ok()?;
         parsed.error.as_ref()?;
         Some(parsed)
     }
@@ -237,44 +242,39 @@ impl OAuthErrorBody {
     }
 }
 
-/// Classifies a failed token-endpoint response (code redemption or refresh).
-///
-/// Never panics, whatever the body. Order: transport-level statuses, then the body's
-/// OAuth `error` through the provider's table, then the RFC 6749 §5.2 defaults.
-pub fn classify(provider: ProviderId, response: &HttpResponse, now: Timestamp) -> Diagnosis {
-    let retry_after = retry_after_ms(response, now.0);
-    let with_retry = |mut d: Diagnosis| {
-        d.retry_after_ms = retry_after;
-        d
-    };
+/// A provider's own error table: the diagnosis of a failed token-endpoint answer with
+/// `status`, given its OAuth error body when it has one. `None`: the table does not know it.
+pub type TokenErrorTable = fn(u16, Option<&OAuthErrorBody>) -> Option<Diagnosis>;
 
-    if provider == ProviderId::Exchange {
-        return with_retry(provider::exchange::classify(response.status));
-    }
+/// Classifies a failed token-endpoint response (code redemption or refresh) with a
+/// provider's `table`, in the order the module documentation gives. Never panics.
+pub fn classify(table: TokenErrorTable, response: &HttpResponse, now: Timestamp) -> Diagnosis {
+    let mut diagnosis = classify_in_order(table, response);
+    diagnosis.retry_after_ms = retry_after_ms(response, now.0);
+    diagnosis
+}
 
-    let body = OAuthErrorBody::parse(&response.body);
-    if let Some(known) = body
-        .as_ref()
-        .and_then(|b| provider::classify_error(provider, response.status, b))
-    {
-        return with_retry(known);
-    }
+fn classify_in_order(table: TokenErrorTable, response: &HttpResponse) -> Diagnosis {
     if response.status == 429 {
-        return with_retry(Diagnosis::transient(Reason::RateLimited));
+        return Diagnosis::transient(Reason::RateLimited);
     }
     if response.status >= 500 {
-        return with_retry(Diagnosis::transient(Reason::ProviderUnavailable));
+        return Diagnosis::transient(Reason::ProviderUnavailable);
     }
-    let Some(body) = body else {
+    let body = OAuthErrorBody::parse(&response.body);
+    if let Some(known) = table(response.status, body.as_ref()) {
+        return known;
+    }
+    match body {
+        Some(body) => classify_standard_error(&body),
         // Cut-off JSON, an HTML error page from a proxy, an empty body: nothing the provider
         // said about the token, so it stays and we try again later.
-        return with_retry(Diagnosis::transient(Reason::MalformedResponse));
-    };
-    with_retry(classify_standard_error(&body))
+        None => Diagnosis::transient(Reason::MalformedResponse),
+    }
 }
 
 /// RFC 6749 §5.2 and OpenID Connect Core §3.1.2.6 error codes, for what a provider table
-/// does not single out.
+/// does not single out, decided by class.
 fn classify_standard_error(body: &OAuthErrorBody) -> Diagnosis {
     let code = body.error();
     let d = match code {
@@ -283,18 +283,28 @@ fn classify_standard_error(body: &OAuthErrorBody) -> Diagnosis {
         "invalid_grant" => {
             Diagnosis::new(Reason::GrantRejected, Action::Refresh).dropping_refresh_token()
         }
+        // RFC 6749 §4.1.2.1: the server "is currently unable to handle the request".
         "temporarily_unavailable" | "server_error" => {
             Diagnosis::transient(Reason::ProviderUnavailable)
         }
-        "invalid_client" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" => {
-            Diagnosis::new(Reason::AppMisconfigured, Action::ContactAdmin)
-        }
+        // The client or its registration is wrong: no sign-in can fix it (§5.2).
+        "invalid_client"
+        | "unauthorized_client"
+        | "unsupported_grant_type"
+        | "invalid_scope"
+        | "invalid_request" => Diagnosis::new(Reason::AppMisconfigured, Action::ContactAdmin),
+        // OpenID Connect Core §3.1.2.6: the user must be involved.
         "interaction_required" | "login_required" | "account_selection_required" => {
             Diagnosis::new(Reason::InteractionRequired, Action::Refresh)
         }
-        "consent_required" => Diagnosis::new(Reason::ConsentRequired, Action::Refresh),
-        "access_denied" => Diagnosis::new(Reason::ConsentRequired, Action::Refresh),
-        _ => Diagnosis::new(Reason::UnknownError, Action::RetryLater),
+        "consent_required" | "access_denied" => {
+            Diagnosis::new(Reason::ConsentRequired, Action::Refresh)
+        }
+        // A code nobody documented, from an answer that is not a server error: retrying the
+        // same request would get the same answer, so the user is asked to sign in again
+        // (the support code says what the provider sent). The refresh token is kept: no
+        // provider said it is dead.
+        _ => Diagnosis::new(Reason::UnknownError, Action::Refresh),
     };
     d.with_code(code)
 }
@@ -303,60 +313,160 @@ fn classify_standard_error(body: &OAuthErrorBody) -> Diagnosis {
 mod tests {
     use super::*;
 
-    fn classify_body(provider: ProviderId, status: u16, body: &str) -> Diagnosis {
-        classify(provider, &HttpResponse::new(status, body), Timestamp(0))
+    /// A table that knows one code, as a provider file's would.
+    fn table(_status: u16, body: Option<&OAuthErrorBody>) -> Option<Diagnosis> {
+        (body?.error() == "known_dead")
+            .then(|| Diagnosis::new(Reason::SignInEnded, Action::Refresh).dropping_refresh_token())
+    }
+
+    fn run(status: u16, body: &str) -> Diagnosis {
+        classify(table, &HttpResponse::new(status, body), Timestamp(0))
     }
 
     #[test]
     fn transport_failures_are_transient_and_keep_the_token() {
-        for provider in ProviderId::ALL {
-            for (status, body) in [
-                (500, "<html>oops</html>"),
-                (502, ""),
-                (503, "{\"error\":\"temporarily_unavailable\"}"),
-                (429, ""),
-                (400, "{\"access_token\": \"cut"),
-                (200, ""),
-                (400, "[1,2,3]"),
-                (400, "\u{0}\u{1}garbage"),
+        for (status, body) in [
+            (500, "<html>oops</html>"),
+            (502, ""),
+            (503, "{\"error\":\"temporarily_unavailable\"}"),
+            (429, ""),
+            (400, "{\"access_token\": \"cut"),
+            (200, ""),
+            (400, "[1,2,3]"),
+            (400, "\u{0}\u{1}garbage"),
+        ] {
+            let d = run(status, body);
+            assert_eq!(d.action, Action::RetryLater, "{status} {body}");
+            assert!(!d.drop_refresh_token, "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn a_server_error_naming_a_dead_grant_is_not_the_providers_verdict() {
+        for status in [429, 500, 502, 503, 504] {
+            for body in [
+                r#"{"error":"known_dead"}"#,
+                r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
             ] {
-                let d = classify_body(provider, status, body);
-                if provider == ProviderId::Exchange && status == 400 {
-                    continue; // EWS has no OAuth bodies; covered in the Exchange file.
-                }
-                assert_eq!(d.action, Action::RetryLater, "{provider:?} {status} {body}");
-                assert!(!d.drop_refresh_token, "{provider:?} {status} {body}");
+                let d = run(status, body);
+                assert_eq!(d.action, Action::RetryLater, "{status} {body}");
+                assert!(!d.drop_refresh_token, "{status} {body}");
             }
         }
+        assert!(run(400, r#"{"error":"known_dead"}"#).drop_refresh_token);
     }
 
     #[test]
     fn retry_after_is_carried() {
         let r = HttpResponse::new(503, "").with_header("Retry-After", "7");
-        let d = classify(ProviderId::Google, &r, Timestamp(0));
+        let d = classify(table, &r, Timestamp(0));
         assert_eq!(d.retry_after_ms, Some(7_000));
         assert_eq!(d.reason, Reason::ProviderUnavailable);
     }
 
     #[test]
-    fn unknown_invalid_grant_asks_for_refresh_and_drops_the_token() {
-        for provider in [
-            ProviderId::Microsoft,
-            ProviderId::Google,
-            ProviderId::Salesforce,
-        ] {
-            let d = classify_body(
-                provider,
-                400,
-                r#"{"error":"invalid_grant","error_description":"something new"}"#,
+    fn standard_codes_by_class() {
+        let cases = [
+            (
+                "invalid_grant",
+                Reason::GrantRejected,
+                Action::Refresh,
+                true,
+            ),
+            (
+                "invalid_client",
+                Reason::AppMisconfigured,
+                Action::ContactAdmin,
+                false,
+            ),
+            (
+                "unauthorized_client",
+                Reason::AppMisconfigured,
+                Action::ContactAdmin,
+                false,
+            ),
+            (
+                "unsupported_grant_type",
+                Reason::AppMisconfigured,
+                Action::ContactAdmin,
+                false,
+            ),
+            (
+                "invalid_scope",
+                Reason::AppMisconfigured,
+                Action::ContactAdmin,
+                false,
+            ),
+            (
+                "invalid_request",
+                Reason::AppMisconfigured,
+                Action::ContactAdmin,
+                false,
+            ),
+            (
+                "temporarily_unavailable",
+                Reason::ProviderUnavailable,
+                Action::RetryLater,
+                false,
+            ),
+            (
+                "server_error",
+                Reason::ProviderUnavailable,
+                Action::RetryLater,
+                false,
+            ),
+            (
+                "interaction_required",
+                Reason::InteractionRequired,
+                Action::Refresh,
+                false,
+            ),
+            (
+                "login_required",
+                Reason::InteractionRequired,
+                Action::Refresh,
+                false,
+            ),
+            (
+                "consent_required",
+                Reason::ConsentRequired,
+                Action::Refresh,
+                false,
+            ),
+            (
+                "access_denied",
+                Reason::ConsentRequired,
+                Action::Refresh,
+                false,
+            ),
+            // Not retried for ever: the user is asked, and the token is kept.
+            (
+                "something_new",
+                Reason::UnknownError,
+                Action::Refresh,
+                false,
+            ),
+        ];
+        for (code, reason, action, drop) in cases {
+            let d = run(400, &format!(r#"{{"error":"{code}"}}"#));
+            assert_eq!(
+                (d.reason, d.action, d.drop_refresh_token),
+                (reason, action, drop),
+                "{code}"
             );
-            assert_eq!(d.action, Action::Refresh, "{provider:?}");
-            assert!(d.drop_refresh_token);
+            assert_eq!(d.provider_code.as_deref(), Some(code));
         }
     }
 
     #[test]
-    fn every_reason_has_words() {
-        assert!(!Reason::UnknownError.plain_text().is_empty());
+    fn wire_names_are_snake_case() {
+        assert_eq!(
+            serde_json::to_string(&Reason::MfaRegistrationRequired).unwrap(),
+            "\"mfa_registration_required\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Action::ContactAdmin).unwrap(),
+            "\"contact_admin\""
+        );
     }
 }

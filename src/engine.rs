@@ -1,24 +1,29 @@
-//! The engine: every connection, the vault, the dashboard view and a redacted event log.
-//! Still sans-I/O: `src/web/` executes the commands it returns.
+//! The engine: every connection, the vault, the user's settings and a redacted event log.
+//! Still sans-I/O: `src/web/` executes the commands it returns; `view.rs` draws it.
+//!
+//! Architecture invariant: this file never names a provider; what differs between
+//! providers comes from the provider value each connection holds.
 
 use std::collections::VecDeque;
 
-use miniserde::{json, Serialize};
+use serde::Serialize;
 
 use crate::connection::{Command, Connection, Context, Input, OperationError};
-use crate::provider::{self, origin_of, Config, ConfigError, ProviderId, ProviderMap, Target};
+use crate::provider::{origin_of, Config, ConfigError, MailService, ProviderId, ProviderMap};
 use crate::time::Timestamp;
-use crate::vault::{MailService, SavedLogin, Vault, VaultError};
-use crate::view::{self, DashboardView, Section};
+use crate::vault::{SavedLogin, Vault, VaultError};
 
 const EVENT_LOG_LIMIT: usize = 300;
 
 /// One line of the event log. Built from enums and codes only: never a token, a code, a
 /// URL with parameters or a response body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
 pub struct Event {
     pub at: Timestamp,
-    pub service: ProviderId,
+    /// The service it concerns; `null` for what concerns the engine as a whole (the vault,
+    /// the session cache, the user's settings).
+    pub service: Option<ProviderId>,
     pub kind: &'static str,
     pub detail: String,
 }
@@ -46,17 +51,9 @@ impl Engine {
         config.validate()?;
         let mut connections = ProviderMap::new();
         for id in config.configured() {
-            connections.insert(id, Connection::new(id));
+            connections.insert(id, Connection::new(id, &config));
         }
-        let mail_service = if config.microsoft.is_some() {
-            MailService::Microsoft365
-        } else if config.google.is_some() {
-            MailService::Gmail
-        } else if config.exchange.is_some() {
-            MailService::Exchange
-        } else {
-            MailService::NotSure
-        };
+        let mail_service = MailService::default_for(&config);
         Ok(Engine {
             config,
             connections,
@@ -82,7 +79,8 @@ impl Engine {
             Ok(vault) => {
                 for (id, state) in vault.connections {
                     if self.connections.contains_key(&id) {
-                        self.connections.insert(id, Connection::restore(id, state));
+                        let restored = Connection::restore(id, state, &self.config);
+                        self.connections.insert(id, restored);
                     }
                 }
                 if let Some(m) = vault.mail_service {
@@ -114,7 +112,7 @@ impl Engine {
             vault.connections.remove(&service),
             self.connections.get_mut(&service),
         ) {
-            (Some(stored), Some(connection)) => connection.adopt_persisted(stored),
+            (Some(stored), Some(connection)) => connection.adopt_persisted(stored, &self.config),
             _ => false,
         }
     }
@@ -127,13 +125,14 @@ impl Engine {
                 tokens.insert(*id, token.clone());
             }
         }
-        json::to_string(&tokens)
+        serde_json::to_string(&tokens).unwrap_or_default()
     }
 
     /// Restores access tokens from the session cache; unreadable text is ignored (the
     /// tokens are only a cache: a refresh gets new ones).
     pub fn restore_session(&mut self, text: &str, random: &mut dyn crate::random::RandomSource) {
-        let Ok(tokens) = json::from_str::<ProviderMap<crate::token::AccessToken>>(text) else {
+        let Ok(tokens) = serde_json::from_str::<ProviderMap<crate::token::AccessToken>>(text)
+        else {
             return;
         };
         for (id, token) in tokens {
@@ -205,6 +204,15 @@ impl Engine {
         self.mail_service = choice;
     }
 
+    pub fn saved_logins(&self) -> &[SavedLogin] {
+        &self.saved_logins
+    }
+
+    /// Shown above the dashboard when stored data could not be read.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
     /// Applies `input` to one connection and returns what the host must do.
     pub fn handle(
         &mut self,
@@ -218,26 +226,24 @@ impl Engine {
             )))];
         };
         let input_kind = input_name(&input);
-        let input = match (service, input) {
-            // Outlook.com accounts live in the `consumers` tenant.
-            (
-                ProviderId::Microsoft,
+        let input = match input {
+            // A Change that names no tenant or login host goes where the chosen mail service
+            // says (Outlook.com: the consumers tenant).
+            Input::Connect { login_hint, target }
+                if target == Default::default()
+                    && self.mail_service.provider() == Some(service) =>
+            {
                 Input::Connect {
                     login_hint,
-                    mut target,
-                },
-            ) => {
-                if target.tenant.is_none() && self.mail_service == MailService::OutlookCom {
-                    target.tenant = Some(provider::microsoft::tenant_for_outlook_com().to_string());
+                    target: self.mail_service.default_target(),
                 }
-                Input::Connect { login_hint, target }
             }
-            (_, input) => input,
+            input => input,
         };
         let commands = connection.handle(&self.config, input, ctx);
         let now = ctx.now;
         if let Some(kind) = input_kind {
-            self.log(now, service, kind, String::new());
+            self.log(now, Some(service), kind, String::new());
         }
         for command in &commands {
             let (kind, detail) = match command {
@@ -252,28 +258,28 @@ impl Engine {
                 ),
                 Command::SendTokenRequest(request) => ("token_request", grant_type(&request.body)),
                 Command::SendRevocation(_) => ("revocation_sent", String::new()),
-                Command::Persist | Command::WakeAt(_) => continue,
+                Command::Persist => continue,
                 Command::Complete(Ok(())) => ("completed", String::new()),
                 Command::Complete(Err(e)) => ("failed", describe_error(e)),
             };
-            self.log(now, service, kind, detail);
+            self.log(now, Some(service), kind, detail);
         }
         if commands
             .iter()
             .any(|c| matches!(c, Command::Complete(Ok(()))))
         {
-            self.remember_salesforce_login(service);
+            self.remember_login(service);
         }
         commands
     }
 
-    fn remember_salesforce_login(&mut self, service: ProviderId) {
-        if service != ProviderId::Salesforce {
-            return;
-        }
+    /// Remembers the username and login host of a successful sign-in, where the provider
+    /// offers them again (Salesforce's saved usernames).
+    fn remember_login(&mut self, service: ProviderId) {
         let Some(account) = self
             .connections
             .get(&service)
+            .filter(|c| c.rules.remembers_logins)
             .and_then(|c| c.state.account.clone())
         else {
             return;
@@ -289,7 +295,13 @@ impl Engine {
         }
     }
 
-    fn log(&mut self, at: Timestamp, service: ProviderId, kind: &'static str, detail: String) {
+    fn log(
+        &mut self,
+        at: Timestamp,
+        service: Option<ProviderId>,
+        kind: &'static str,
+        detail: String,
+    ) {
         if self.events.len() == EVENT_LOG_LIMIT {
             self.events.pop_front();
         }
@@ -301,8 +313,15 @@ impl Engine {
         });
     }
 
-    /// Records something the host observed (an API 401, a storage failure).
-    pub fn note(&mut self, at: Timestamp, service: ProviderId, kind: &'static str, detail: String) {
+    /// Records something the host observed (an API 401, a storage failure); `service` is
+    /// `None` for what concerns no one service.
+    pub fn note(
+        &mut self,
+        at: Timestamp,
+        service: Option<ProviderId>,
+        kind: &'static str,
+        detail: String,
+    ) {
         self.log(at, service, kind, detail);
     }
 
@@ -324,12 +343,9 @@ impl Engine {
     pub fn check_api_url(&self, service: ProviderId, url: &str) -> Result<(), ApiUrlError> {
         let origin = origin_of(url).ok_or(ApiUrlError::NotAUrl)?;
         let connection = self.connections.get(&service);
-        let target = connection
-            .and_then(|c| c.state.account.as_ref())
-            .map(|a| a.target.clone())
-            .unwrap_or_default();
-        let mut allowed: Vec<String> = provider::profile_for(&self.config, service, &target)
-            .map(|p| p.api_origins)
+        let mut allowed: Vec<String> = connection
+            .and_then(Connection::profile)
+            .map(|p| p.api_origins.clone())
             .unwrap_or_default();
         if let Some(instance) = connection
             .and_then(|c| c.state.instance_url.as_deref())
@@ -338,87 +354,12 @@ impl Engine {
             allowed.push(instance);
         }
         let secure = url::Url::parse(url)
-            .map(|u| provider::is_secure_origin(&u))
+            .map(|u| crate::provider::is_secure_origin(&u))
             .unwrap_or(false);
         if secure && allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
             Ok(())
         } else {
             Err(ApiUrlError::ForeignOrigin(origin))
-        }
-    }
-
-    pub fn view(&self, now: Timestamp) -> DashboardView {
-        let card = |id: ProviderId| {
-            self.connections.get(&id).map(|c| {
-                let target = c
-                    .state
-                    .account
-                    .as_ref()
-                    .map(|a| a.target.clone())
-                    .unwrap_or_default();
-                let profile = provider::profile_for(&self.config, id, &target).ok();
-                view::connection_view(c, profile.as_ref(), now)
-            })
-        };
-        const MAIL: [ProviderId; 3] = [
-            ProviderId::Microsoft,
-            ProviderId::Google,
-            ProviderId::Exchange,
-        ];
-        let mut mail_connections: Vec<_> = match self.mail_service.provider() {
-            Some(id) => card(id).into_iter().collect(),
-            None => MAIL.into_iter().filter_map(card).collect(),
-        };
-        // A mail connection the user has signed in to stays visible after another mail
-        // service is chosen: it is still renewed, and if it needs the user, the dashboard
-        // (and the extension's badge) must be able to say so, and offer Disconnect.
-        if let Some(selected) = self.mail_service.provider() {
-            for id in MAIL.into_iter().filter(|id| *id != selected) {
-                let signed_in = self
-                    .connections
-                    .get(&id)
-                    .is_some_and(|c| c.state.account.is_some());
-                if signed_in {
-                    mail_connections.extend(card(id));
-                }
-            }
-        }
-        let hint = match self.mail_service {
-            MailService::NotSure => Some(
-                "Addresses ending in gmail.com or using Google Workspace: Gmail. Work or school accounts of organizations on Microsoft 365: Microsoft 365. Hotmail, Live and Outlook.com addresses: Outlook.com. A company mail server: Exchange.",
-            ),
-            MailService::Exchange if self.config.exchange.is_none() => Some("Exchange is not configured for this installation."),
-            MailService::Exchange => Some("On-premises Exchange sign-in (server address and password) is not available yet."),
-            _ => None,
-        };
-        let email = Section {
-            id: "email",
-            title: "E-Mail Configuration",
-            mail_service: Some(self.mail_service.id()),
-            mail_service_choices: Some(view::mail_choices()),
-            hint,
-            connections: mail_connections,
-            saved_logins: None,
-            login_hosts: None,
-        };
-        let crm = Section {
-            id: "crm",
-            title: "CRM",
-            mail_service: None,
-            mail_service_choices: None,
-            hint: if self.config.salesforce.is_none() {
-                Some("Salesforce is not configured for this installation.")
-            } else {
-                None
-            },
-            connections: card(ProviderId::Salesforce).into_iter().collect(),
-            saved_logins: Some(self.saved_logins.clone()),
-            login_hosts: self.config.salesforce.as_ref().map(|s| s.login_hosts()),
-        };
-        DashboardView {
-            now,
-            sections: vec![email, crm],
-            notice: self.notice.clone(),
         }
     }
 
@@ -461,7 +402,7 @@ impl Engine {
             .collect();
         DebugState {
             now,
-            mail_service: self.mail_service.id(),
+            mail_service: self.mail_service,
             connections,
         }
     }
@@ -518,79 +459,71 @@ pub fn describe_error(error: &OperationError) -> String {
 }
 
 fn diagnosis_words(d: &crate::diagnosis::Diagnosis) -> String {
-    let reason = json::to_string(&d.reason).trim_matches('"').to_string();
+    let reason = serde_json::to_string(&d.reason)
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
     match &d.provider_code {
         Some(code) => format!("{reason} ({code})"),
         None => reason,
     }
 }
 
-impl Target {
-    pub fn login_host(host: impl Into<String>) -> Target {
-        Target {
-            tenant: None,
-            login_host: Some(host.into()),
-        }
-    }
-}
-
 /// `debugState()`: the engine's state for support, with no secret in it.
 #[derive(Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
 pub struct DebugState {
     now: Timestamp,
-    #[serde(rename = "mailService")]
-    mail_service: &'static str,
+    mail_service: MailService,
+    #[cfg_attr(
+        target_arch = "wasm32",
+        tsify(type = "Partial<Record<ProviderId, ConnectionDebug>>")
+    )]
     connections: ProviderMap<ConnectionDebug>,
 }
 
 #[derive(Serialize)]
-struct ConnectionDebug {
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionDebug {
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "unknown"))]
     account: Option<crate::connection::Account>,
-    #[serde(rename = "refreshToken")]
     refresh_token: Option<RefreshTokenDebug>,
-    #[serde(rename = "accessToken")]
     access_token: Option<AccessTokenDebug>,
-    #[serde(rename = "refreshDueAt")]
     refresh_due_at: Option<Timestamp>,
-    #[serde(rename = "nextWake")]
     next_wake: Option<Timestamp>,
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "unknown"))]
     attention: Option<crate::diagnosis::Diagnosis>,
-    #[serde(rename = "lastFailure")]
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "unknown"))]
     last_failure: Option<crate::diagnosis::Diagnosis>,
-    #[serde(rename = "consecutiveFailures")]
     consecutive_failures: u32,
-    #[serde(rename = "nextAttemptAt")]
     next_attempt_at: Option<Timestamp>,
-    #[serde(rename = "claimsChallengePending")]
     claims_challenge_pending: bool,
-    #[serde(rename = "instanceUrl")]
     instance_url: Option<String>,
-    #[serde(rename = "serverClockOffsetMs")]
     server_clock_offset_ms: i64,
     busy: bool,
 }
 
 /// A refresh token's presence and dates, never its value.
 #[derive(Serialize)]
-struct RefreshTokenDebug {
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshTokenDebug {
     present: bool,
-    #[serde(rename = "signedInAt")]
     signed_in_at: Timestamp,
-    #[serde(rename = "hardDeadline")]
     hard_deadline: Option<Timestamp>,
 }
 
 /// An access token's presence and expiry, never its value.
 #[derive(Serialize)]
-struct AccessTokenDebug {
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
+pub struct AccessTokenDebug {
     present: bool,
-    #[serde(rename = "issuedAt")]
     issued_at: Timestamp,
-    #[serde(rename = "expiresAt")]
     expires_at: Timestamp,
-    #[serde(rename = "expirySource")]
     expiry_source: crate::token::ExpirySource,
-    #[serde(rename = "lifetimeMs")]
     lifetime_ms: u64,
     fresh: bool,
     scope: Option<String>,

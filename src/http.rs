@@ -1,8 +1,6 @@
 //! HTTP as data: the requests the core asks its driver to send and the responses it is fed.
 
-use miniserde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: String,
     pub url: String,
@@ -18,7 +16,7 @@ impl HttpRequest {
 
 /// A response as the driver received it. A network failure (no response at all) is a
 /// separate input, never a fake status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,

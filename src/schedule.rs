@@ -9,7 +9,7 @@
 //!   that repeats the same token request too often with AADSTS50196 and blocks it.
 //! - After six consecutive rejections, stop and ask the user.
 
-use miniserde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::time::{Millis, Timestamp, HOUR, MINUTE, SECOND};
 use crate::token::Expiry;

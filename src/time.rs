@@ -1,9 +1,7 @@
 //! Time as data. The core never reads a clock: every decision takes `now` from its caller,
 //! which is what makes the schedule and the state machine testable to the millisecond.
 
-use miniserde::de::Visitor;
-use miniserde::ser::Fragment;
-use miniserde::{make_place, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// A duration in milliseconds.
 pub type Millis = u64;
@@ -14,29 +12,11 @@ pub const HOUR: Millis = 60 * MINUTE;
 pub const DAY: Millis = 24 * HOUR;
 
 /// A point in time: milliseconds since the Unix epoch, on the device's clock unless a
-/// name says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// name says otherwise. A JSON (and JavaScript) number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(transparent)]
 pub struct Timestamp(pub u64);
-
-// A JSON number of milliseconds. Written by hand: miniserde derives only braced structs.
-impl Serialize for Timestamp {
-    fn begin(&self) -> Fragment<'_> {
-        Fragment::U64(self.0)
-    }
-}
-
-impl Deserialize for Timestamp {
-    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
-        make_place!(Place);
-        impl Visitor for Place<Timestamp> {
-            fn nonnegative(&mut self, n: u64) -> miniserde::Result<()> {
-                self.out = Some(Timestamp(n));
-                Ok(())
-            }
-        }
-        Place::new(out)
-    }
-}
 
 impl Timestamp {
     pub fn plus(self, millis: Millis) -> Timestamp {

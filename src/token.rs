@@ -2,33 +2,30 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use miniserde::json;
-use miniserde::{Deserialize, Serialize};
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 use crate::http::HttpResponse;
-use crate::json::{NumberOrString, OneOrMany};
 use crate::provider::{AccessLifetime, ProviderProfile};
 use crate::time::{Millis, ServerClock, Timestamp, HOUR, SECOND};
 
 /// Where an expiry time came from. The dashboard shows it; the schedule trusts an
 /// `ExpiresIn` more than an estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
 pub enum ExpirySource {
     /// `expires_in` of the token response (RFC 6749 §5.1).
-    #[serde(rename = "expires_in")]
     ExpiresIn,
     /// The access token is a JWT and its `exp` claim (RFC 7519 §4.1.4) was read.
-    #[serde(rename = "jwt_exp")]
     JwtExp,
     /// No lifetime was sent; the configured session timeout was assumed (Salesforce).
-    #[serde(rename = "session_timeout")]
     SessionTimeout,
     /// The API answered 401: the token is known to be dead.
-    #[serde(rename = "observed401")]
+    #[serde(rename = "observed_401", alias = "observed401")]
     Observed401,
     /// The response said nothing and the provider has no documented session timeout: one
     /// hour is assumed so the token is checked, never "never expires".
-    #[serde(rename = "assumed_default")]
     AssumedDefault,
 }
 
@@ -106,13 +103,77 @@ pub enum TokenResponseError {
 struct Body {
     access_token: Option<String>,
     token_type: Option<String>,
-    /// A number or a string (`crate::json::NumberOrString`).
-    expires_in: Option<NumberOrString>,
+    #[serde(default, deserialize_with = "number_or_string")]
+    expires_in: Option<u64>,
     refresh_token: Option<String>,
     scope: Option<String>,
     id_token: Option<String>,
     instance_url: Option<String>,
-    issued_at: Option<NumberOrString>,
+    #[serde(default, deserialize_with = "number_or_string")]
+    issued_at: Option<u64>,
+}
+
+/// A non-negative integer sent as a number or as a string of digits: `expires_in` and
+/// `issued_at` arrive as numbers from some providers and strings from others (Salesforce's
+/// `issued_at`, Entra v1's `expires_in`). Anything else reads as `None`, not as an error,
+/// so one odd field does not make a whole token response unreadable.
+fn number_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct Lenient;
+    impl<'de> Visitor<'de> for Lenient {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number or a string of digits")
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(n).ok())
+        }
+        fn visit_f64<E: de::Error>(self, f: f64) -> Result<Self::Value, E> {
+            Ok((f.is_finite() && f >= 0.0).then_some(f as u64))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(s.trim().parse().ok())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(Lenient)
+}
+
+/// A string or an array of strings, as the JWT `aud` claim (RFC 7519 §4.1.3).
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct OneOrMany;
+    impl<'de> Visitor<'de> for OneOrMany {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(vec![s.to_string()])
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_any(OneOrMany)
 }
 
 /// What the ID token must match.
@@ -132,7 +193,8 @@ pub fn parse_token_response(
     now: Timestamp,
     expect: IdTokenExpectations<'_>,
 ) -> Result<TokenGrant, TokenResponseError> {
-    let body: Body = json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
+    let body: Body =
+        serde_json::from_str(&response.body).map_err(|_| TokenResponseError::Malformed)?;
     let access_token = body
         .access_token
         .filter(|t| !t.is_empty())
@@ -150,17 +212,13 @@ pub fn parse_token_response(
     // the device's clock only with a `Date` header, which a browser reads cross-origin only
     // when the server exposes it (`Date` is not a CORS-safelisted response header). Without
     // one the session is taken to start now: it was issued by the response just received.
-    let issued_at = match (
-        &profile.access_lifetime,
-        body.issued_at.and_then(|n| n.0),
-        clock,
-    ) {
+    let issued_at = match (&profile.access_lifetime, body.issued_at, clock) {
         (AccessLifetime::SessionTimeout(_), Some(ms), Some(clock)) => {
             clock.to_device(Timestamp(ms)).min(now)
         }
         _ => now,
     };
-    let expiry = if let Some(seconds) = body.expires_in.and_then(|n| n.0) {
+    let expiry = if let Some(seconds) = body.expires_in {
         let lifetime = seconds.saturating_mul(SECOND);
         Expiry {
             at: now.plus(lifetime),
@@ -217,8 +275,8 @@ struct Claims {
     exp: Option<u64>,
     iat: Option<u64>,
     iss: Option<String>,
-    /// A string or an array of strings (RFC 7519 §4.1.3).
-    aud: Option<OneOrMany>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    aud: Vec<String>,
     sub: Option<String>,
     nonce: Option<String>,
     preferred_username: Option<String>,
@@ -232,7 +290,7 @@ fn jwt_claims(jwt: &str) -> Option<Claims> {
     let mut parts = jwt.split('.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    json::from_str(std::str::from_utf8(&bytes).ok()?).ok()
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// ID token checks of OIDC Core §3.1.3.7. The signature is not checked: the token came
@@ -249,10 +307,7 @@ fn check_id_token(
             return Err(TokenResponseError::IssuerMismatch);
         }
     }
-    let audience_ok = claims
-        .aud
-        .as_ref()
-        .is_some_and(|aud| aud.0.contains(&profile.client_id));
+    let audience_ok = claims.aud.contains(&profile.client_id);
     if !audience_ok {
         return Err(TokenResponseError::AudienceMismatch);
     }
@@ -284,13 +339,13 @@ pub(crate) mod tests {
 
     fn ms() -> ProviderProfile {
         let cfg: microsoft::MicrosoftConfig =
-            miniserde::json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"cid","issuer":"https://idp"}"#).unwrap();
         microsoft::profile(&cfg, "https://r/", None).unwrap()
     }
 
     fn sf() -> ProviderProfile {
         let cfg: salesforce::SalesforceConfig =
-            miniserde::json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"cid","sessionTimeoutMinutes":120}"#).unwrap();
         salesforce::profile(&cfg, "https://r/", None).unwrap()
     }
 

@@ -9,92 +9,35 @@
 //! `unreadable_previous` and written back with the next save, so a support case can still
 //! recover it, and the engine starts empty instead of failing.
 
-use miniserde::{json, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::connection::PersistedConnection;
-use crate::provider::{ProviderId, ProviderMap};
+use crate::provider::{MailService, ProviderMap};
 
 pub const VAULT_VERSION: u32 = 1;
 /// Unreadable text kept for support is capped: storage quotas are small.
 const UNREADABLE_KEEP_LIMIT: usize = 64 * 1024;
 
-/// The mail service the user picked in E-Mail Configuration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MailService {
-    #[default]
-    #[serde(rename = "microsoft365")]
-    Microsoft365,
-    #[serde(rename = "outlook_com")]
-    OutlookCom,
-    #[serde(rename = "gmail")]
-    Gmail,
-    #[serde(rename = "exchange")]
-    Exchange,
-    #[serde(rename = "not_sure")]
-    NotSure,
-}
-
-impl MailService {
-    pub const ALL: [MailService; 5] = [
-        MailService::Microsoft365,
-        MailService::OutlookCom,
-        MailService::Gmail,
-        MailService::Exchange,
-        MailService::NotSure,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            MailService::Microsoft365 => "Microsoft 365",
-            MailService::OutlookCom => "Outlook.com",
-            MailService::Gmail => "Gmail",
-            MailService::Exchange => "Exchange",
-            MailService::NotSure => "Not sure",
-        }
-    }
-
-    pub fn id(self) -> &'static str {
-        match self {
-            MailService::Microsoft365 => "microsoft365",
-            MailService::OutlookCom => "outlook_com",
-            MailService::Gmail => "gmail",
-            MailService::Exchange => "exchange",
-            MailService::NotSure => "not_sure",
-        }
-    }
-
-    pub fn parse(id: &str) -> Option<MailService> {
-        MailService::ALL.into_iter().find(|m| m.id() == id)
-    }
-
-    /// The provider behind the choice (none for "not sure").
-    pub fn provider(self) -> Option<ProviderId> {
-        match self {
-            MailService::Microsoft365 | MailService::OutlookCom => Some(ProviderId::Microsoft),
-            MailService::Gmail => Some(ProviderId::Google),
-            MailService::Exchange => Some(ProviderId::Exchange),
-            MailService::NotSure => None,
-        }
-    }
-}
-
 /// A Salesforce username and login host used before, offered as `login_hint`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
 pub struct SavedLogin {
     pub username: String,
-    #[serde(rename = "loginHost")]
     pub login_host: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Vault {
     pub version: u32,
+    #[serde(default)]
     pub connections: ProviderMap<PersistedConnection>,
-    #[serde(rename = "mailService")]
+    #[serde(default)]
     pub mail_service: Option<MailService>,
-    #[serde(rename = "savedLogins")]
+    #[serde(default)]
     pub saved_logins: Vec<SavedLogin>,
-    #[serde(rename = "unreadablePrevious")]
+    #[serde(default)]
     pub unreadable_previous: Option<String>,
 }
 
@@ -130,15 +73,16 @@ impl Vault {
         struct VersionOnly {
             version: u32,
         }
-        let VersionOnly { version } = json::from_str(text).map_err(|_| corrupt(text))?;
+        let VersionOnly { version } = serde_json::from_str(text).map_err(corrupt)?;
         if version > VAULT_VERSION {
             return Err(VaultError::NewerVersion(version));
         }
-        json::from_str(text).map_err(|_| corrupt(text))
+        serde_json::from_str(text).map_err(corrupt)
     }
 
     pub fn encode(&self) -> String {
-        json::to_string(self)
+        // Plain data with string keys: serializing it cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// Keeps unreadable text for support instead of overwriting it.
@@ -160,20 +104,25 @@ impl Vault {
     }
 }
 
-/// What kind of unreadable text, never its content (which may hold a token). miniserde's
-/// errors carry no detail, so a second parse tells "not JSON" from "not a vault".
-fn corrupt(text: &str) -> VaultError {
-    let why = if json::from_str::<crate::json::AnyJson>(text).is_ok() {
-        "JSON, but not a vault of this version"
-    } else {
-        "not JSON, or cut off"
+/// What kind of unreadable text, never its content (which may hold a token): serde_json's
+/// category and position, not its message (which may quote the text).
+fn corrupt(error: serde_json::Error) -> VaultError {
+    use serde_json::error::Category;
+    let why = match error.classify() {
+        Category::Io | Category::Syntax | Category::Eof => "not JSON, or cut off",
+        Category::Data => "JSON, but not a vault of this version",
     };
-    VaultError::Corrupt(why.to_string())
+    VaultError::Corrupt(format!(
+        "{why} (line {}, column {})",
+        error.line(),
+        error.column()
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::ProviderId;
 
     #[test]
     fn round_trip() {
@@ -198,7 +147,7 @@ mod tests {
     const SERDE_ERA_VAULT: &str = r#"{"version":1,"connections":{"microsoft":{"account":{"username":"alice@contoso.com","name":"Alice","subject":"s1","target":{"tenant":"organizations"}},"refreshToken":{"secret":"RT-1","signedInAt":1764000000000,"hardDeadline":1764086400000},"attention":null,"consecutiveFailures":2,"consecutiveApiRejections":0,"nextAttemptAt":1764000060000,"lastFailure":{"reason":"provider_unavailable","action":"retry_later","drop_refresh_token":false,"retry_after_ms":null,"provider_code":"AADSTS50196","claims":null},"loopGuard":{"recent":[]},"claims":"{\"access_token\":{}}","instanceUrl":null,"serverClock":{"offset_ms":-1200}},"salesforce":{"account":null,"refreshToken":null,"attention":{"reason":"refresh_token_revoked","action":"refresh","drop_refresh_token":true,"retry_after_ms":null,"provider_code":null,"claims":null},"consecutiveFailures":0,"consecutiveApiRejections":0,"nextAttemptAt":null,"lastFailure":null,"loopGuard":{"recent":[]},"claims":null,"instanceUrl":"https://acme.my.salesforce.com","serverClock":{"offset_ms":0}}},"mailService":"outlook_com","savedLogins":[{"username":"a@acme.test","loginHost":"https://login.salesforce.com"}]}"#;
 
     #[test]
-    fn reads_a_vault_written_before_miniserde() {
+    fn reads_a_vault_written_by_earlier_versions() {
         let v = Vault::decode(SERDE_ERA_VAULT).unwrap();
         assert_eq!(v.mail_service, Some(MailService::OutlookCom));
         assert_eq!(v.saved_logins[0].login_host, "https://login.salesforce.com");

@@ -5,17 +5,18 @@
 //! used before). Per connection: the account, the status, the reason in plain words, the
 //! time until a sign-in is needed, and which of Refresh / Change are offered.
 
-use miniserde::Serialize;
+use serde::Serialize;
 
 use crate::connection::{Connection, OperationError};
 use crate::diagnosis::{Action, Diagnosis, Reason};
-use crate::provider::salesforce::LoginHost;
-use crate::provider::{microsoft, ProviderId, ProviderProfile};
+use crate::engine::Engine;
+use crate::provider::{LoginHost, MailService, ProviderId, SectionId};
 use crate::time::{human_duration, Timestamp};
 use crate::token::ExpirySource;
-use crate::vault::{MailService, SavedLogin};
+use crate::vault::SavedLogin;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
 pub struct DashboardView {
     pub now: Timestamp,
     pub sections: Vec<Section>,
@@ -24,101 +25,163 @@ pub struct DashboardView {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
 pub struct Section {
-    pub id: &'static str,
+    pub id: SectionId,
     pub title: &'static str,
-    #[serde(rename = "mailService")]
-    pub mail_service: Option<&'static str>,
-    #[serde(rename = "mailServiceChoices")]
+    /// E-Mail Configuration: the mail service chosen (`null` in other sections).
+    pub mail_service: Option<MailService>,
     pub mail_service_choices: Option<Vec<Choice>>,
     pub hint: Option<&'static str>,
     pub connections: Vec<ConnectionView>,
-    #[serde(rename = "savedLogins")]
+    /// Usernames and login hosts used before, where a provider of the section offers them.
     pub saved_logins: Option<Vec<SavedLogin>>,
-    #[serde(rename = "loginHosts")]
+    /// The login hosts a Change may pick from, where a provider of the section has them.
     pub login_hosts: Option<Vec<LoginHost>>,
+    /// An example of a login host of one's own, for the Change form (a Salesforce My
+    /// Domain), where a provider of the section accepts one.
+    pub custom_login_host_example: Option<&'static str>,
 }
 
+/// A mail-service choice and the service whose card it selects.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
 pub struct Choice {
-    pub id: &'static str,
+    pub id: MailService,
     pub label: &'static str,
+    pub service: Option<ProviderId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
-    #[serde(rename = "disconnected")]
     Disconnected,
-    #[serde(rename = "connected")]
     Connected,
-    #[serde(rename = "signing_in")]
     SigningIn,
-    #[serde(rename = "refreshing")]
     Refreshing,
-    #[serde(rename = "retrying")]
     Retrying,
-    #[serde(rename = "needs_attention")]
     NeedsAttention,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub service: ProviderId,
     pub title: &'static str,
     pub account: Option<String>,
     pub status: Status,
-    #[serde(rename = "statusText")]
     pub status_text: String,
     pub reason: Option<Reason>,
-    #[serde(rename = "reasonText")]
     pub reason_text: Option<String>,
     pub action: Option<Action>,
-    #[serde(rename = "providerCode")]
     pub provider_code: Option<String>,
-    #[serde(rename = "signInNeededAt")]
     pub sign_in_needed_at: Option<Timestamp>,
-    #[serde(rename = "signInNeededText")]
     pub sign_in_needed_text: Option<String>,
-    #[serde(rename = "accessTokenExpiresAt")]
     pub access_token_expires_at: Option<Timestamp>,
-    #[serde(rename = "expiryProvenance")]
     pub expiry_provenance: Option<ExpirySource>,
-    #[serde(rename = "nextRetryAt")]
     pub next_retry_at: Option<Timestamp>,
-    #[serde(rename = "canRefresh")]
+    /// "Next try in 3 min", while a retry is scheduled.
+    pub next_retry_text: Option<String>,
+    /// What only an administrator can fix, said as such.
+    pub advice: Option<&'static str>,
     pub can_refresh: bool,
-    #[serde(rename = "canChange")]
     pub can_change: bool,
     /// "Try again" after the engine paused on repeated transient failures.
-    #[serde(rename = "canRetry")]
     pub can_retry: bool,
     pub busy: bool,
-    /// Salesforce: the login host of the connection.
-    #[serde(rename = "loginHost")]
+    /// The login host of the connection, where the provider has login hosts.
     pub login_host: Option<String>,
 }
 
+/// The Sync Settings screen of `engine` at `now`.
+pub fn dashboard(engine: &Engine, now: Timestamp) -> DashboardView {
+    let mail_service = engine.mail_service();
+    let card = |id: ProviderId| engine.connection(id).map(|c| connection_view(c, now));
+    let in_section = |section: SectionId| {
+        ProviderId::ALL
+            .into_iter()
+            .filter(move |id| id.rules().section == section)
+    };
+    let mut mail_connections: Vec<ConnectionView> = match mail_service.provider() {
+        Some(id) => card(id).into_iter().collect(),
+        None => in_section(SectionId::Email).filter_map(card).collect(),
+    };
+    // A mail connection the user has signed in to stays visible after another mail service
+    // is chosen: it is still renewed, and if it needs the user, the dashboard (and the
+    // extension's badge) must be able to say so, and offer Disconnect.
+    if let Some(selected) = mail_service.provider() {
+        for id in in_section(SectionId::Email).filter(|id| *id != selected) {
+            let signed_in = engine
+                .connection(id)
+                .is_some_and(|c| c.state.account.is_some());
+            if signed_in {
+                mail_connections.extend(card(id));
+            }
+        }
+    }
+    let email = Section {
+        id: SectionId::Email,
+        title: "E-Mail Configuration",
+        mail_service: Some(mail_service),
+        mail_service_choices: Some(
+            MailService::ALL
+                .into_iter()
+                .map(|m| Choice {
+                    id: m,
+                    label: m.label(),
+                    service: m.provider(),
+                })
+                .collect(),
+        ),
+        hint: mail_service.hint(engine.config()),
+        connections: mail_connections,
+        saved_logins: None,
+        login_hosts: None,
+        custom_login_host_example: None,
+    };
+    let crm_providers: Vec<ProviderId> = in_section(SectionId::Crm).collect();
+    let configured = engine.config().configured();
+    let login_hosts: Vec<LoginHost> = crm_providers
+        .iter()
+        .flat_map(|id| (id.rules().login_hosts)(engine.config()))
+        .collect();
+    let crm = Section {
+        id: SectionId::Crm,
+        title: "CRM",
+        mail_service: None,
+        mail_service_choices: None,
+        hint: crm_providers
+            .iter()
+            .find(|id| !configured.contains(id))
+            .map(|id| id.rules().not_configured),
+        connections: crm_providers.iter().filter_map(|id| card(*id)).collect(),
+        saved_logins: crm_providers
+            .iter()
+            .any(|id| id.rules().remembers_logins)
+            .then(|| engine.saved_logins().to_vec()),
+        login_hosts: (!login_hosts.is_empty()).then_some(login_hosts),
+        custom_login_host_example: crm_providers
+            .iter()
+            .find_map(|id| id.rules().custom_login_host_example),
+    };
+    DashboardView {
+        now,
+        sections: vec![email, crm],
+        notice: engine.notice().map(String::from),
+    }
+}
+
 /// Builds one connection's card.
-pub fn connection_view(
-    connection: &Connection,
-    profile: Option<&ProviderProfile>,
-    now: Timestamp,
-) -> ConnectionView {
+pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionView {
     let state = &connection.state;
     let account = state.account.as_ref();
-    let title = match (
-        connection.service,
-        account.and_then(|a| a.target.tenant.as_deref()),
-    ) {
-        (ProviderId::Microsoft, Some(t)) if t == microsoft::tenant_for_outlook_com() => {
-            "Outlook.com"
-        }
-        (service, _) => service.title(),
-    };
     let access = connection.access_token();
     let mut view = ConnectionView {
         service: connection.service,
-        title,
+        title: connection.title(),
         account: account.and_then(|a| a.username.clone().or_else(|| a.name.clone())),
         status: Status::Disconnected,
         status_text: "Not connected".into(),
@@ -131,8 +194,10 @@ pub fn connection_view(
         access_token_expires_at: access.map(|a| a.expiry.at),
         expiry_provenance: access.map(|a| a.expiry.source),
         next_retry_at: None,
+        next_retry_text: None,
+        advice: None,
         can_refresh: account.is_some() && !connection.is_busy(),
-        can_change: profile.is_some() && !connection.is_busy(),
+        can_change: connection.profile().is_some() && !connection.is_busy(),
         can_retry: false,
         busy: connection.is_busy(),
         login_host: account.and_then(|a| a.target.login_host.clone()),
@@ -142,6 +207,9 @@ pub fn connection_view(
         view.reason_text = Some(d.reason.plain_text().to_string());
         view.action = Some(d.action);
         view.provider_code = d.provider_code.clone();
+        if d.action == Action::ContactAdmin {
+            view.advice = Some("This needs your administrator; signing in again will not fix it.");
+        }
     };
     if connection.is_signing_in() {
         view.status = Status::SigningIn;
@@ -167,6 +235,11 @@ pub fn connection_view(
         show(&mut view, d);
         view.next_retry_at = Some(at);
         view.status_text = format!("Will retry in {}", human_duration(now.until(at)));
+        view.next_retry_text = Some(if at > now {
+            format!("Next try in {}", human_duration(now.until(at)))
+        } else {
+            "Trying again now".into()
+        });
     } else if connection.is_connected() {
         view.status = Status::Connected;
         view.status_text = "Connected".into();
@@ -177,7 +250,7 @@ pub fn connection_view(
         }
     }
     if view.status != Status::Disconnected {
-        if let Some(at) = connection.sign_in_needed_at(profile) {
+        if let Some(at) = connection.sign_in_needed_at() {
             view.sign_in_needed_at = Some(at);
             view.sign_in_needed_text = Some(if at > now {
                 format!("Sign-in needed in {}", human_duration(now.until(at)))
@@ -232,14 +305,4 @@ pub fn sign_in_error_text(error: &OperationError) -> String {
         OperationError::Busy => "Another sign-in is in progress.".into(),
         OperationError::Config(e) => format!("Configuration problem: {e}"),
     }
-}
-
-pub(crate) fn mail_choices() -> Vec<Choice> {
-    MailService::ALL
-        .iter()
-        .map(|m| Choice {
-            id: m.id(),
-            label: m.label(),
-        })
-        .collect()
 }

@@ -8,17 +8,17 @@ use sidebar_auth::connection::{Command, Context, Input, OperationError, SignInFa
 use sidebar_auth::diagnosis::{Action, Reason};
 use sidebar_auth::engine::Engine;
 use sidebar_auth::http::{HttpRequest, HttpResponse};
-use sidebar_auth::provider::{Config, ProviderId, Target};
+use sidebar_auth::provider::{Config, MailService, ProviderId, SectionId, Target};
 use sidebar_auth::random::SeededRandom;
 use sidebar_auth::time::{Timestamp, HOUR, MINUTE, SECOND};
 use sidebar_auth::token::ExpirySource;
-use sidebar_auth::view::Status;
+use sidebar_auth::view::{dashboard, Status};
 
 const REDIRECT: &str = "https://abcdefghijklmnopabcdefghijklmnop.chromiumapp.org/";
 const T0: Timestamp = Timestamp(1_764_000_000_000);
 
 fn config() -> Config {
-    Config::parse(
+    Config::from_json(
         &serde_json::json!({
             "redirectUri": REDIRECT,
             "microsoft": {"clientId": "ms-client", "tenant": "organizations"},
@@ -66,7 +66,7 @@ impl Harness {
     }
 
     fn view_of(&self, service: ProviderId) -> sidebar_auth::view::ConnectionView {
-        let view = self.engine.view(self.now);
+        let view = dashboard(&self.engine, self.now);
         view.sections
             .into_iter()
             .flat_map(|s| s.connections)
@@ -272,7 +272,7 @@ fn microsoft_sign_in_connects_and_shows_the_24h_spa_horizon() {
     );
     // Persist comes before anything is handed out.
     assert_eq!(commands.first(), Some(&Command::Persist));
-    assert!(commands.iter().any(|c| matches!(c, Command::WakeAt(_))));
+    assert!(h.engine.next_wake().is_some(), "a refresh is scheduled");
     let card = h.view_of(ProviderId::Microsoft);
     assert_eq!(card.status, Status::Connected);
     assert_eq!(card.account.as_deref(), Some("alice@contoso.com"));
@@ -669,8 +669,12 @@ fn salesforce_change_remembers_logins_and_revokes_the_first_account() {
     );
     let vault = h.engine.vault_text();
     assert!(vault.contains("SF-RT-B") && !vault.contains("SF-RT-A"));
-    let view = h.engine.view(h.now);
-    let crm = view.sections.iter().find(|s| s.id == "crm").unwrap();
+    let view = dashboard(&h.engine, h.now);
+    let crm = view
+        .sections
+        .iter()
+        .find(|s| s.id == SectionId::Crm)
+        .unwrap();
     let logins: Vec<_> = crm
         .saved_logins
         .as_ref()
@@ -851,6 +855,14 @@ fn microsoft_claims_challenge_becomes_needs_attention_and_the_next_sign_in_carri
         (card.status, card.reason),
         (Status::NeedsAttention, Some(Reason::ClaimsChallenge))
     );
+    // The API keeps refusing the token it challenged (as Entra does): it is not handed out.
+    let connection = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert_eq!(connection.fresh_access_token(h.now), None);
+    let attention = connection.attention().unwrap().clone();
+    assert_eq!(
+        completion(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded)),
+        Some(Err(OperationError::NeedsAttention(attention)))
+    );
     let url = open_sign_in(&h.feed(ProviderId::Microsoft, Input::Reauthorize)).unwrap();
     assert_eq!(query(&url, "claims").as_deref(), Some(claims));
 }
@@ -905,7 +917,7 @@ fn google_without_a_secret_renews_silently_or_asks() {
     });
     h.sign_in(ProviderId::Google, change(), "alice", google_tokens(None));
     h.engine
-        .select_mail_service(sidebar_auth::vault::MailService::Gmail);
+        .select_mail_service(sidebar_auth::provider::MailService::Gmail);
     let card = h.view_of(ProviderId::Google);
     assert_eq!(card.account.as_deref(), Some("alice@gmail.test"));
     assert_eq!(
@@ -995,7 +1007,7 @@ fn vault_restores_connections_and_keeps_corrupt_text() {
     let text = h.engine.vault_text();
     let mut restored = Engine::new(config()).unwrap();
     restored.restore(Some(&text)).unwrap();
-    let view = restored.view(T0);
+    let view = dashboard(&restored, T0);
     let card = view.sections[0]
         .connections
         .iter()
@@ -1008,7 +1020,7 @@ fn vault_restores_connections_and_keeps_corrupt_text() {
     assert!(broken
         .restore(Some("{\"version\":1,\"connections\":{"))
         .is_err());
-    assert!(broken.view(T0).notice.is_some());
+    assert!(dashboard(&broken, T0).notice.is_some());
     assert!(
         broken.vault_text().contains("unreadablePrevious"),
         "nothing lost"
@@ -1019,24 +1031,23 @@ fn vault_restores_connections_and_keeps_corrupt_text() {
 fn mail_service_choice_shapes_the_email_section() {
     let mut h = Harness::new();
     let email = |h: &Harness| {
-        h.engine
-            .view(h.now)
+        dashboard(&h.engine, h.now)
             .sections
             .into_iter()
-            .find(|s| s.id == "email")
+            .find(|s| s.id == SectionId::Email)
             .unwrap()
     };
-    assert_eq!(email(&h).mail_service, Some("microsoft365"));
+    assert_eq!(email(&h).mail_service, Some(MailService::Microsoft365));
     assert_eq!(email(&h).mail_service_choices.map(|c| c.len()), Some(5));
     h.engine
-        .select_mail_service(sidebar_auth::vault::MailService::Gmail);
+        .select_mail_service(sidebar_auth::provider::MailService::Gmail);
     assert_eq!(email(&h).connections[0].service, ProviderId::Google);
     h.engine
-        .select_mail_service(sidebar_auth::vault::MailService::NotSure);
+        .select_mail_service(sidebar_auth::provider::MailService::NotSure);
     assert!(email(&h).hint.is_some());
     assert_eq!(email(&h).connections.len(), 3);
     h.engine
-        .select_mail_service(sidebar_auth::vault::MailService::OutlookCom);
+        .select_mail_service(sidebar_auth::provider::MailService::OutlookCom);
     let url = open_sign_in(&h.feed(ProviderId::Microsoft, change())).unwrap();
     assert!(url.contains("/consumers/oauth2/v2.0/authorize"), "{url}");
 }
@@ -1092,12 +1103,12 @@ fn event_log_never_contains_secrets() {
             r#"{"error":"invalid_grant","error_codes":[50173]}"#,
         ))),
     );
-    let log = miniserde::json::to_string(&h.engine.events().collect::<Vec<_>>());
+    let log = serde_json::to_string(&h.engine.events().collect::<Vec<_>>()).unwrap();
     for secret in ["RT-1", "AT-alice", "CODE-", "code_verifier"] {
         assert!(!log.contains(secret), "{secret} in {log}");
     }
     assert!(log.contains("refresh_token_revoked (AADSTS50173)"), "{log}");
-    let debug = miniserde::json::to_string(&h.engine.debug_state(h.now));
+    let debug = serde_json::to_string(&h.engine.debug_state(h.now)).unwrap();
     assert!(!debug.contains("RT-1") && !debug.contains("AT-alice"));
 }
 
@@ -1179,9 +1190,13 @@ fn a_signed_in_mail_account_stays_visible_after_choosing_another_service() {
     let mut h = Harness::new();
     connect_microsoft(&mut h);
     h.engine
-        .select_mail_service(sidebar_auth::vault::MailService::Gmail);
-    let view = h.engine.view(h.now);
-    let email = view.sections.iter().find(|s| s.id == "email").unwrap();
+        .select_mail_service(sidebar_auth::provider::MailService::Gmail);
+    let view = dashboard(&h.engine, h.now);
+    let email = view
+        .sections
+        .iter()
+        .find(|s| s.id == SectionId::Email)
+        .unwrap();
     let services: Vec<_> = email.connections.iter().map(|c| c.service).collect();
     assert_eq!(
         services,
@@ -1196,7 +1211,6 @@ mod robustness {
     //! panicking, and only an explicit provider statement drops a refresh token.
     use super::*;
     use proptest::prelude::*;
-    use sidebar_auth::diagnosis::classify;
     use sidebar_auth::provider::profile_for;
     use sidebar_auth::token::{parse_token_response, IdTokenExpectations};
 
@@ -1204,8 +1218,19 @@ mod robustness {
         prop::sample::select(ProviderId::ALL.to_vec())
     }
 
+    /// Every documented error body of every provider's table.
+    fn documented_bodies() -> Vec<String> {
+        use sidebar_auth::provider::{google, microsoft, salesforce};
+        let mut out = microsoft::documented_error_bodies();
+        out.extend(google::DOCUMENTED.iter().map(|row| row.1.to_string()));
+        out.extend(salesforce::DOCUMENTED.iter().map(|row| row.1.to_string()));
+        out
+    }
+
     fn bodies() -> impl Strategy<Value = String> {
         prop_oneof![
+            // The tables' own documented bodies: a 5xx carrying one is still transient.
+            prop::sample::select(documented_bodies()),
             any::<String>(),
             // JSON-looking noise around the fields the tables read.
             (any::<Option<String>>(), any::<Option<String>>(), prop::collection::vec(any::<u64>(), 0..3), any::<Option<String>>())
@@ -1272,7 +1297,7 @@ mod robustness {
         #[test]
         fn damaged_storage_and_configuration_never_panic(text in damaged_texts()) {
             let _ = sidebar_auth::vault::Vault::decode(&text);
-            let _ = Config::parse(&text);
+            let _ = Config::from_json(&text);
             let mut h = Harness::new();
             h.engine.restore_session(&text, &mut h.random);
         }
@@ -1297,7 +1322,7 @@ mod robustness {
             if let Some(value) = retry_after {
                 response = response.with_header("Retry-After", &value);
             }
-            let d = classify(provider, &response, Timestamp(1_764_000_000_000));
+            let d = provider.rules().classify(&response, Timestamp(1_764_000_000_000));
             if status >= 500 || status == 429 {
                 prop_assert_eq!(d.action, Action::RetryLater);
                 prop_assert!(!d.drop_refresh_token);
@@ -1319,4 +1344,175 @@ mod robustness {
             let _ = parse_token_response(&profile, &response, T0, IdTokenExpectations { nonce: Some("n") });
         }
     }
+}
+
+/// The contract between the engine and its hosts, as values the engine really produced:
+/// dashboard views in the states the Sync Settings screen knows, rejections, events,
+/// classifications, a debug state. Written to `target/contract/`:
+/// - `fixtures.json`: `{views, errors}`, the view fixtures the dashboard tests render
+///   (tests/web/) and rejections to show;
+/// - `values.ts`: the same values typed with the generated declarations
+///   (`pkg/sidebar_auth.d.ts`), which `tsc --noEmit` checks, so a drift between the Rust
+///   types and the TypeScript fails the build.
+#[test]
+fn contract_values_for_the_hosts() {
+    use sidebar_auth::diagnosis::Classification;
+    use sidebar_auth::error::ApiError;
+    use sidebar_auth::provider::MailService;
+    use sidebar_auth::vault::Vault;
+    use std::collections::BTreeMap;
+
+    let mut views = BTreeMap::new();
+    let mut errors: Vec<ApiError> = Vec::new();
+    let mut record_error = |service: ProviderId, commands: &[Command]| {
+        if let Some(Err(e)) = completion(commands) {
+            errors.push(ApiError::from_operation(service, &e));
+        }
+    };
+
+    // Nothing connected yet.
+    let mut h = Harness::new();
+    views.insert("empty", dashboard(&h.engine, h.now));
+    h.engine.select_mail_service(MailService::NotSure);
+    views.insert("not_sure", dashboard(&h.engine, h.now));
+    h.engine.select_mail_service(MailService::Microsoft365);
+
+    // Signing in (a window is open).
+    let commands = h.feed(ProviderId::Microsoft, change());
+    assert!(open_sign_in(&commands).is_some());
+    views.insert("signing_in", dashboard(&h.engine, h.now));
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Err(SignInFailure::Cancelled)),
+    );
+    record_error(ProviderId::Microsoft, &commands);
+
+    // Microsoft 365 and Salesforce connected (Salesforce remembers the login).
+    connect_microsoft(&mut h);
+    let commands = h.sign_in(
+        ProviderId::Salesforce,
+        change(),
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "5Aep-1"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    views.insert("connected", dashboard(&h.engine, h.now));
+    h.engine.select_mail_service(MailService::Gmail);
+    views.insert("gmail_chosen", dashboard(&h.engine, h.now));
+    h.engine.select_mail_service(MailService::Microsoft365);
+    h.advance(20 * HOUR);
+    views.insert("sign_in_soon", dashboard(&h.engine, h.now));
+
+    // A transient failure: will retry.
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(
+            HttpResponse::new(503, "").with_header("Retry-After", "120")
+        )),
+    );
+    record_error(ProviderId::Microsoft, &commands);
+    views.insert("retrying", dashboard(&h.engine, h.now));
+
+    // The provider said the grant is dead: the card needs the user.
+    h.advance(5 * MINUTE);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(
+            400,
+            sidebar_auth::provider::microsoft::entra_body(50173, "invalid_grant", None),
+        ))),
+    );
+    record_error(ProviderId::Microsoft, &commands);
+    views.insert("attention", dashboard(&h.engine, h.now));
+    // And Salesforce says the user is deactivated: only an administrator can help.
+    refresh_request_now(&mut h, ProviderId::Salesforce);
+    let commands = h.feed(
+        ProviderId::Salesforce,
+        Input::TokenResponse(Ok(HttpResponse::new(
+            400,
+            r#"{"error":"inactive_user","error_description":"user is inactive"}"#,
+        ))),
+    );
+    record_error(ProviderId::Salesforce, &commands);
+    views.insert("blocked", dashboard(&h.engine, h.now));
+    let events: Vec<_> = h.engine.events().cloned().collect();
+    let debug = h.engine.debug_state(h.now);
+
+    // Six transient failures in a row pause the connection ("Try again").
+    let mut paused = Harness::new();
+    let commands = paused.sign_in(
+        ProviderId::Salesforce,
+        change(),
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "5Aep-1"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    for _ in 0..6 {
+        paused.advance(3 * HOUR);
+        let commands = paused.feed(ProviderId::Salesforce, Input::AccessTokenNeeded);
+        if token_request(&commands).is_some() {
+            paused.feed(
+                ProviderId::Salesforce,
+                Input::TokenResponse(Ok(HttpResponse::new(502, "<html>Bad gateway</html>"))),
+            );
+        }
+    }
+    views.insert("paused", dashboard(&paused.engine, paused.now));
+
+    // Saved sign-ins that could not be read.
+    let mut broken = Engine::new(config()).unwrap();
+    let _ = broken.restore(Some("{\"version\":1,\"connections\":"));
+    views.insert("notice", dashboard(&broken, T0));
+    assert!(Vault::decode("{").is_err());
+
+    let classifications: Vec<Classification> = [
+        (
+            ProviderId::Microsoft,
+            400,
+            sidebar_auth::provider::microsoft::entra_body(700084, "invalid_grant", None),
+        ),
+        (
+            ProviderId::Google,
+            400,
+            r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#
+                .to_string(),
+        ),
+        (ProviderId::Salesforce, 503, String::new()),
+    ]
+    .into_iter()
+    .map(|(p, status, body)| {
+        p.rules()
+            .classify(&HttpResponse::new(status, body), T0)
+            .into()
+    })
+    .collect();
+
+    let views_json = serde_json::to_string_pretty(&views).unwrap();
+    let fixtures = serde_json::json!({ "views": &views, "errors": &errors });
+    let ts = format!(
+        "// Written by `cargo test` (tests/engine_flows.rs, contract_values_for_the_hosts).\n\
+         import type {{ ApiError, Classification, DashboardView, DebugState, Event }} from '../../pkg/sidebar_auth';\n\n\
+         export const views: Record<string, DashboardView> = {views_json};\n\n\
+         export const errors: ApiError[] = {};\n\n\
+         export const events: Event[] = {};\n\n\
+         export const classifications: Classification[] = {};\n\n\
+         export const debug: DebugState = {};\n",
+        serde_json::to_string_pretty(&errors).unwrap(),
+        serde_json::to_string_pretty(&events).unwrap(),
+        serde_json::to_string_pretty(&classifications).unwrap(),
+        serde_json::to_string_pretty(&debug).unwrap(),
+    );
+    for secret in ["RT-1", "AT-alice", "5Aep-1", "CODE-"] {
+        assert!(!ts.contains(secret), "{secret} in the contract values");
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/contract");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("fixtures.json"),
+        serde_json::to_string_pretty(&fixtures).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.ts"), ts).unwrap();
 }

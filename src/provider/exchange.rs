@@ -10,18 +10,57 @@
 //! call it. Full on-premises support (autodiscover, credentials vault) is a later issue;
 //! this file holds the profile and the classification an EWS response needs.
 
-use miniserde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
-use super::{endpoint, ConfigError, ProviderId};
-use crate::diagnosis::{Action, Diagnosis, Reason};
+use super::{endpoint, ApiRejection, ConfigError, ProviderId, ProviderRules, SectionId};
+use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
+use crate::http::HttpResponse;
+use crate::time::Timestamp;
 
 const ID: ProviderId = ProviderId::Exchange;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub static RULES: ProviderRules = ProviderRules {
+    id: ID,
+    name: "exchange",
+    title: "Exchange (on-premises)",
+    section: SectionId::Email,
+    remembers_logins: false,
+    token_errors: classify,
+    api_unauthorized,
+    // Sign-in with a server address and password is a later issue: the section is checked
+    // (an EWS URL must be https) and the connection says it cannot sign in yet.
+    profile: |config, _target| match &config.exchange {
+        None => Ok(None),
+        Some(exchange) => {
+            if exchange.ews_url.is_some() {
+                ews_endpoint(exchange)?;
+            }
+            Err(ConfigError::SignInNotAvailable(ID))
+        }
+    },
+    login_hosts: |_| Vec::new(),
+    not_configured: "Exchange is not configured for this installation.",
+    custom_login_host_example: None,
+    origins: |config| {
+        config
+            .exchange
+            .as_ref()
+            .and_then(|c| c.ews_url.as_deref())
+            .and_then(super::origin_of)
+            .into_iter()
+            .collect()
+    },
+};
+
+/// The `exchange` section of the configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExchangeConfig {
     /// `https://<host>/EWS/Exchange.asmx`, when the administrator knows it.
-    #[serde(rename = "ewsUrl")]
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub ews_url: Option<String>,
 }
 
@@ -55,47 +94,47 @@ pub const VERIFY_GET_FOLDER_INBOX: &str = r#"<?xml version="1.0" encoding="utf-8
   </soap:Body>
 </soap:Envelope>"#;
 
-/// Classifies an EWS HTTP status.
-pub fn classify(status: u16) -> Diagnosis {
-    match status {
+/// Classifies an EWS answer by its HTTP status ("Authentication and EWS in Exchange"; EWS
+/// has no OAuth error bodies). 429 and 5xx (`ErrorServerBusy` throttling) never reach here:
+/// the common rules call them transient first.
+pub fn classify(status: u16, _body: Option<&OAuthErrorBody>) -> Option<Diagnosis> {
+    Some(match status {
+        0..=399 => return None,
+        // Wrong, changed or expired password, or a locked account: ask for it again.
         401 => Diagnosis::new(Reason::CredentialsRejected, Action::Refresh).with_code("401"),
         // EWS disabled for the mailbox or the application by policy.
         403 => Diagnosis::new(Reason::BlockedByPolicy, Action::ContactAdmin).with_code("403"),
-        // ErrorServerBusy throttling answers 503 (and 429 behind some proxies).
-        429 => Diagnosis::transient(Reason::RateLimited),
-        500..=599 => Diagnosis::transient(Reason::ProviderUnavailable),
-        _ => Diagnosis::new(Reason::UnknownError, Action::RetryLater).with_code(status.to_string()),
-    }
+        _ => Diagnosis::new(Reason::UnknownError, Action::Refresh).with_code(status.to_string()),
+    })
+}
+
+/// A 401 from EWS is never retried automatically: each retry with a wrong password counts
+/// towards the account lockout threshold.
+fn api_unauthorized(response: &HttpResponse, now: Timestamp) -> ApiRejection {
+    ApiRejection::CredentialsRejected(RULES.classify(response, now))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::classify as classify_response;
-    use crate::http::HttpResponse;
-    use crate::time::Timestamp;
 
     #[test]
     fn ews_401_asks_for_the_password_and_is_not_retried() {
-        let d = classify_response(
-            ProviderId::Exchange,
-            &HttpResponse::new(401, ""),
-            Timestamp(0),
-        );
+        let d = RULES.classify(&HttpResponse::new(401, ""), Timestamp(0));
         assert_eq!(
             (d.reason, d.action),
             (Reason::CredentialsRejected, Action::Refresh)
         );
         assert!(!d.reason.is_transient());
+        assert!(matches!(
+            api_unauthorized(&HttpResponse::new(401, ""), Timestamp(0)),
+            ApiRejection::CredentialsRejected(d) if d.reason == Reason::CredentialsRejected
+        ));
     }
 
     #[test]
     fn ews_503_is_transient() {
-        let d = classify_response(
-            ProviderId::Exchange,
-            &HttpResponse::new(503, "ErrorServerBusy"),
-            Timestamp(0),
-        );
+        let d = RULES.classify(&HttpResponse::new(503, "ErrorServerBusy"), Timestamp(0));
         assert_eq!(d.action, Action::RetryLater);
     }
 

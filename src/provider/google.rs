@@ -10,52 +10,86 @@
 //! configured secret the engine gets no usable refresh token and renews by re-running the
 //! authorization silently (`prompt=none`) while the Google session lasts.
 
-use miniserde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{
-    endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
-    ProviderProfile,
+    endpoint, profile_origins, require_client_id, AccessLifetime, ApiRejection, ConfigError,
+    IssuerRule, Prompt, ProviderId, ProviderProfile, ProviderRules, SectionId,
 };
-use crate::authorize::Prompt;
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 
 const ID: ProviderId = ProviderId::Google;
 
-/// The `google` section; the endpoints default to Google's (methods below).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GoogleConfig {
-    #[serde(rename = "clientId")]
-    pub client_id: String,
-    /// Explicit configuration only (never shipped as a default).
-    #[serde(rename = "clientSecret")]
-    pub client_secret: Option<String>,
-    #[serde(rename = "authorizeUrl")]
-    pub authorize_url: Option<String>,
-    #[serde(rename = "tokenUrl")]
-    pub token_url: Option<String>,
-    #[serde(rename = "revokeUrl")]
-    pub revoke_url: Option<String>,
-    pub issuer: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    #[serde(rename = "apiOrigins")]
-    pub api_origins: Option<Vec<String>>,
+pub static RULES: ProviderRules = ProviderRules {
+    id: ID,
+    name: "google",
+    title: "Gmail",
+    section: SectionId::Email,
+    remembers_logins: false,
+    token_errors: classify,
+    // Gmail API: a 401 means the access token expired or was revoked (refresh once).
+    api_unauthorized: |_, _| ApiRejection::TokenExpired,
+    profile: |config, _target| {
+        config
+            .google
+            .as_ref()
+            .map(|c| profile(c, &config.redirect_uri))
+            .transpose()
+    },
+    login_hosts: |_| Vec::new(),
+    not_configured: "Gmail is not configured for this installation.",
+    custom_login_host_example: None,
+    origins: |config| {
+        config
+            .google
+            .as_ref()
+            .and_then(|c| profile(c, &config.redirect_uri).ok())
+            .map(|p| profile_origins(&p))
+            .unwrap_or_default()
+    },
+};
+
+fn default_authorize_url() -> String {
+    "https://accounts.google.com/o/oauth2/v2/auth".into()
+}
+fn default_token_url() -> String {
+    "https://oauth2.googleapis.com/token".into()
+}
+fn default_revoke_url() -> String {
+    "https://oauth2.googleapis.com/revoke".into()
+}
+fn default_issuer() -> String {
+    "https://accounts.google.com".into()
 }
 
-impl GoogleConfig {
-    pub fn authorize_url(&self) -> &str {
-        (self.authorize_url.as_deref()).unwrap_or("https://accounts.google.com/o/oauth2/v2/auth")
-    }
-    pub fn token_url(&self) -> &str {
-        (self.token_url.as_deref()).unwrap_or("https://oauth2.googleapis.com/token")
-    }
-    pub fn revoke_url(&self) -> &str {
-        (self.revoke_url.as_deref()).unwrap_or("https://oauth2.googleapis.com/revoke")
-    }
-    pub fn issuer(&self) -> &str {
-        self.issuer
-            .as_deref()
-            .unwrap_or("https://accounts.google.com")
-    }
+/// The `google` section of the configuration; the endpoints default to Google's.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GoogleConfig {
+    pub client_id: String,
+    /// Explicit configuration only (never shipped as a default).
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub client_secret: Option<String>,
+    #[serde(default = "default_authorize_url")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub authorize_url: String,
+    #[serde(default = "default_token_url")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub token_url: String,
+    #[serde(default = "default_revoke_url")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub revoke_url: String,
+    #[serde(default = "default_issuer")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub issuer: String,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub api_origins: Option<Vec<String>>,
 }
 
 pub const DEFAULT_SCOPES: [&str; 3] = [
@@ -75,16 +109,17 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
         .clone()
         .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect());
     Ok(ProviderProfile {
-        id: ID,
+        rules: &RULES,
+        title: RULES.title,
         client_id: require_client_id(ID, &config.client_id)?,
         client_secret,
-        authorize_url: endpoint(ID, "authorizeUrl", config.authorize_url())?,
-        token_url: endpoint(ID, "tokenUrl", config.token_url())?,
-        revoke_url: Some(endpoint(ID, "revokeUrl", config.revoke_url())?),
+        authorize_url: endpoint(ID, "authorizeUrl", &config.authorize_url)?,
+        token_url: endpoint(ID, "tokenUrl", &config.token_url)?,
+        revoke_url: Some(endpoint(ID, "revokeUrl", &config.revoke_url)?),
         redirect_uri: redirect_uri.to_string(),
         refresh_scopes: Vec::new(),
         scopes,
-        issuer: IssuerRule::Exact(config.issuer().to_string()),
+        issuer: IssuerRule::Exact(config.issuer.clone()),
         // A refresh token only comes with access_type=offline, and only on a consent
         // screen (prompt=consent) after the first grant.
         extra_authorize_params: if can_refresh {
@@ -98,6 +133,13 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
             vec![Prompt::SelectAccount, Prompt::Consent]
         } else {
             vec![Prompt::SelectAccount]
+        },
+        // Refresh of the same account: Google issues a new refresh token only on a consent
+        // screen.
+        refresh_prompts: if can_refresh {
+            vec![Prompt::Consent]
+        } else {
+            Vec::new()
         },
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon: None,
@@ -117,7 +159,10 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
 const TOKEN_EXPIRED_OR_REVOKED: &str = "Token has been expired or revoked.";
 const CLIENT_SECRET_MISSING: &str = "client_secret is missing.";
 
-pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
+/// Google's token-endpoint and authorization errors ("Using OAuth 2.0 for Web Server
+/// Applications", section "Error responses", and "OAuth 2.0 Policies").
+pub fn classify(_status: u16, body: Option<&OAuthErrorBody>) -> Option<Diagnosis> {
+    let body = body?;
     let d = match (
         body.error(),
         body.error_subtype.as_deref(),
@@ -128,18 +173,29 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
         ("invalid_grant", _, TOKEN_EXPIRED_OR_REVOKED) => {
             Diagnosis::new(Reason::SignInEnded, Action::Refresh).dropping_refresh_token()
         }
-        // Reauthentication policy: the token is not said to be dead; a sign-in renews it.
+        // Reauthentication policy ("Session control for Google Cloud"): the token is not
+        // said to be dead; a sign-in renews it.
         ("invalid_grant", Some("invalid_rapt"), _) => {
             Diagnosis::new(Reason::ReauthenticationRequired, Action::Refresh)
         }
+        // "The Google Account is unable to authorize one or more scopes requested due to the
+        // policies of their Google Workspace administrator."
         ("admin_policy_enforced", _, _) => {
             Diagnosis::new(Reason::AdminPolicy, Action::ContactAdmin)
         }
-        ("invalid_client" | "unauthorized_client", _, _) => {
+        // "The OAuth client was not found" / "was deleted" / "Unauthorized": configuration.
+        ("invalid_client" | "unauthorized_client" | "deleted_client", _, _) => {
             Diagnosis::new(Reason::AppMisconfigured, Action::ContactAdmin)
         }
+        // "The OAuth client ID ... is limited to users within its organization".
+        ("org_internal", _, _) => Diagnosis::new(Reason::WrongAccount, Action::Change),
+        // The client secret rule of Web application and Desktop clients (providers.md).
         ("invalid_request", _, CLIENT_SECRET_MISSING) => {
             Diagnosis::new(Reason::AppMisconfigured, Action::ContactAdmin)
+        }
+        // "The user-agent is not allowed": an embedded browser the policy refuses.
+        ("disallowed_useragent", _, _) => {
+            Diagnosis::new(Reason::BlockedByPolicy, Action::ContactAdmin)
         }
         _ => return None,
     };
@@ -150,124 +206,139 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
     Some(d.with_code(code))
 }
 
+/// The documented error bodies, with what each means: (status, body, reason, action,
+/// refresh token dropped). The table test runs over them; property tests draw from them.
+pub const DOCUMENTED: &[(u16, &str, Reason, Action, bool)] = &[
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
+        Reason::SignInEnded,
+        Action::Refresh,
+        true,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}"#,
+        Reason::ReauthenticationRequired,
+        Action::Refresh,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"admin_policy_enforced","error_description":"Access blocked"}"#,
+        Reason::AdminPolicy,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        401,
+        r#"{"error":"invalid_client","error_description":"The OAuth client was not found."}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        401,
+        r#"{"error":"deleted_client","error_description":"The OAuth client was deleted."}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"unauthorized_client","error_description":"Unauthorized"}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_request","error_description":"client_secret is missing."}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"org_internal","error_description":"This client is restricted to users within its organization."}"#,
+        Reason::WrongAccount,
+        Action::Change,
+        false,
+    ),
+    (
+        403,
+        r#"{"error":"disallowed_useragent","error_description":"This user-agent is not permitted to make an OAuth authorisation request to Google"}"#,
+        Reason::BlockedByPolicy,
+        Action::ContactAdmin,
+        false,
+    ),
+    // RFC 6749 §5.2 by class: an invalid_grant with another text is still a dead grant.
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"Bad Request"}"#,
+        Reason::GrantRejected,
+        Action::Refresh,
+        true,
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::classify as classify_response;
     use crate::http::HttpResponse;
     use crate::time::Timestamp;
 
     fn run(status: u16, body: &str) -> Diagnosis {
-        classify_response(
-            ProviderId::Google,
-            &HttpResponse::new(status, body),
-            Timestamp(0),
-        )
+        RULES.classify(&HttpResponse::new(status, body), Timestamp(0))
     }
 
     #[test]
-    fn invalid_grant_token_expired_or_revoked() {
-        let d = run(
-            400,
-            r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
-        );
+    fn the_google_table_over_documented_bodies() {
+        for &(status, body, reason, action, drop) in DOCUMENTED {
+            let d = run(status, body);
+            assert_eq!(
+                (d.reason, d.action, d.drop_refresh_token),
+                (reason, action, drop),
+                "{body}"
+            );
+            assert!(d.provider_code.is_some(), "{body}");
+        }
         assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::SignInEnded, Action::Refresh, true)
-        );
-    }
-
-    #[test]
-    fn invalid_grant_invalid_rapt() {
-        let d = run(
-            400,
-            r#"{"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::ReauthenticationRequired, Action::Refresh, false)
-        );
-        assert_eq!(
-            d.provider_code.as_deref(),
+            run(400, DOCUMENTED[1].1).provider_code.as_deref(),
             Some("invalid_grant:invalid_rapt")
         );
     }
 
     #[test]
-    fn admin_policy_enforced() {
-        let d = run(
-            400,
-            r#"{"error":"admin_policy_enforced","error_description":"Access blocked"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::AdminPolicy, Action::ContactAdmin, false)
-        );
-    }
-
-    #[test]
-    fn invalid_client() {
-        let d = run(
-            401,
-            r#"{"error":"invalid_client","error_description":"The OAuth client was not found."}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action),
-            (Reason::AppMisconfigured, Action::ContactAdmin)
-        );
-    }
-
-    #[test]
-    fn unauthorized_client() {
-        let d = run(
-            400,
-            r#"{"error":"unauthorized_client","error_description":"Unauthorized"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action),
-            (Reason::AppMisconfigured, Action::ContactAdmin)
-        );
-    }
-
-    #[test]
-    fn client_secret_missing() {
-        let d = run(
-            400,
-            r#"{"error":"invalid_request","error_description":"client_secret is missing."}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action),
-            (Reason::AppMisconfigured, Action::ContactAdmin)
-        );
-    }
-
-    #[test]
-    fn rate_limited_429() {
+    fn transient_answers_whatever_their_body() {
         let d = run(429, r#"{"error":"rate_limit_exceeded"}"#);
         assert_eq!(
             (d.reason, d.action, d.drop_refresh_token),
             (Reason::RateLimited, Action::RetryLater, false)
         );
-    }
-
-    #[test]
-    fn server_error_5xx() {
         let d = run(503, "<html><title>Error 503</title></html>");
         assert_eq!(
             (d.reason, d.action, d.drop_refresh_token),
             (Reason::ProviderUnavailable, Action::RetryLater, false)
+        );
+        // A 500 whose body names a dead grant is not Google's verdict on the token.
+        let d = run(500, DOCUMENTED[0].1);
+        assert_eq!(
+            (d.action, d.drop_refresh_token),
+            (Action::RetryLater, false)
         );
     }
 
     #[test]
     fn secret_decides_whether_refresh_is_possible() {
         let cfg: GoogleConfig =
-            miniserde::json::from_str(r#"{"clientId":"x.apps.googleusercontent.com"}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"x.apps.googleusercontent.com"}"#).unwrap();
         let p = profile(&cfg, "https://r/").unwrap();
         assert!(!p.can_refresh);
         assert!(p.extra_authorize_params.is_empty());
+        assert!(p.refresh_prompts.is_empty());
         let cfg: GoogleConfig =
-            miniserde::json::from_str(r#"{"clientId":"x","clientSecret":"GOCSPX-1"}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"x","clientSecret":"GOCSPX-1"}"#).unwrap();
         let p = profile(&cfg, "https://r/").unwrap();
         assert!(p.can_refresh);
         assert_eq!(
@@ -278,5 +349,6 @@ mod tests {
             p.change_prompts,
             vec![Prompt::SelectAccount, Prompt::Consent]
         );
+        assert_eq!(p.refresh_prompts, vec![Prompt::Consent]);
     }
 }

@@ -5,9 +5,8 @@
 //! (34 KB of the WebAssembly module for the five maps keyed by provider, measured with
 //! twiggy). Iteration is in `ProviderId::ALL` order, the order a `BTreeMap` had.
 
-use miniserde::de::{Deserialize, Map, Visitor};
-use miniserde::ser::{self, Fragment, Serialize};
-use std::borrow::Cow;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::ProviderId;
 
@@ -130,65 +129,39 @@ impl<T> Extend<(ProviderId, T)> for ProviderMap<T> {
 
 // JSON: an object keyed by provider name, `{"microsoft": ..., "google": ...}`.
 impl<T: Serialize> Serialize for ProviderMap<T> {
-    fn begin(&self) -> Fragment<'_> {
-        struct Entries<'a, T>(<&'a ProviderMap<T> as IntoIterator>::IntoIter);
-        impl<T: Serialize> ser::Map for Entries<'_, T> {
-            fn next(&mut self) -> Option<(Cow<'_, str>, &dyn Serialize)> {
-                let (id, value) = self.0.next()?;
-                Some((Cow::Borrowed(id.as_str()), value as &dyn Serialize))
-            }
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (id, value) in self {
+            map.serialize_entry(id, value)?;
         }
-        Fragment::Map(Box::new(Entries(self.iter())))
+        map.end()
     }
 }
 
-impl<T: Deserialize> Deserialize for ProviderMap<T> {
-    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
-        miniserde::make_place!(Place);
-        impl<T: Deserialize> Visitor for Place<ProviderMap<T>> {
-            fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
-                Ok(Box::new(Builder {
-                    out: &mut self.out,
-                    map: ProviderMap::new(),
-                    key: None,
-                    value: None,
-                }))
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ProviderMap<T> {
+    /// A key that names no provider makes the whole value unreadable.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Entries<T> {
+            type Value = ProviderMap<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object keyed by provider name")
             }
-        }
-        struct Builder<'a, T> {
-            out: &'a mut Option<ProviderMap<T>>,
-            map: ProviderMap<T>,
-            key: Option<ProviderId>,
-            value: Option<T>,
-        }
-        impl<T> Builder<'_, T> {
-            fn shift(&mut self) {
-                if let (Some(id), Some(value)) = (self.key.take(), self.value.take()) {
-                    self.map.insert(id, value);
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = ProviderMap::new();
+                while let Some((id, value)) = access.next_entry::<ProviderId, T>()? {
+                    map.insert(id, value);
                 }
+                Ok(map)
             }
         }
-        impl<T: Deserialize> Map for Builder<'_, T> {
-            /// A key that names no provider makes the whole value unreadable.
-            fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
-                self.shift();
-                self.key = Some(ProviderId::parse(k).ok_or(miniserde::Error)?);
-                Ok(Deserialize::begin(&mut self.value))
-            }
-            fn finish(&mut self) -> miniserde::Result<()> {
-                self.shift();
-                *self.out = Some(std::mem::take(&mut self.map));
-                Ok(())
-            }
-        }
-        Place::new(out)
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use miniserde::json;
 
     #[test]
     fn slots_iterate_in_provider_order_and_round_trip_as_an_object() {
@@ -200,12 +173,17 @@ mod tests {
             map.iter().map(|(id, v)| (*id, *v)).collect::<Vec<_>>(),
             [(ProviderId::Microsoft, 2), (ProviderId::Salesforce, 3)]
         );
-        let text = json::to_string(&map);
+        let text = serde_json::to_string(&map).unwrap();
         assert_eq!(text, r#"{"microsoft":2,"salesforce":3}"#);
-        assert_eq!(json::from_str::<ProviderMap<u64>>(&text).unwrap(), map);
+        assert_eq!(
+            serde_json::from_str::<ProviderMap<u64>>(&text).unwrap(),
+            map
+        );
         assert_eq!(map.remove(&ProviderId::Microsoft), Some(2));
         assert_eq!(map.len(), 1);
-        assert!(json::from_str::<ProviderMap<u64>>(r#"{"yahoo":1}"#).is_err());
-        assert!(json::from_str::<ProviderMap<u64>>("{}").unwrap().is_empty());
+        assert!(serde_json::from_str::<ProviderMap<u64>>(r#"{"yahoo":1}"#).is_err());
+        assert!(serde_json::from_str::<ProviderMap<u64>>("{}")
+            .unwrap()
+            .is_empty());
     }
 }

@@ -3,32 +3,64 @@
 //!
 //! Sources: "Microsoft identity platform and OAuth 2.0 authorization code flow",
 //! "Refresh tokens in the Microsoft identity platform" (24 h `spa` lifetime),
-//! "Microsoft Entra authentication and authorization error codes" (the AADSTS table below),
-//! "Claims challenges, claims requests, and client capabilities".
+//! "Microsoft Entra authentication and authorization error codes"
+//! (learn.microsoft.com/entra/identity-platform/reference-error-codes: the AADSTS table
+//! below), "Handle errors and exceptions in MSAL.js" (suberrors), "Claims challenges,
+//! claims requests, and client capabilities".
 
-use miniserde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{
-    endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
-    ProviderProfile,
+    endpoint, profile_origins, require_client_id, AccessLifetime, ApiRejection, Config,
+    ConfigError, IssuerRule, Prompt, ProviderId, ProviderProfile, ProviderRules, SectionId,
 };
-use crate::authorize::Prompt;
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
-use crate::time::HOUR;
+use crate::http::HttpResponse;
+use crate::time::{Timestamp, HOUR, MINUTE};
 
 const ID: ProviderId = ProviderId::Microsoft;
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// The tenant of personal Microsoft accounts (Outlook.com, Hotmail, Live).
+pub const TENANT_OUTLOOK_COM: &str = "consumers";
+
+pub static RULES: ProviderRules = ProviderRules {
+    id: ID,
+    name: "microsoft",
+    title: "Microsoft 365",
+    section: SectionId::Email,
+    remembers_logins: false,
+    token_errors: classify,
+    api_unauthorized,
+    profile: |config, target| {
+        config
+            .microsoft
+            .as_ref()
+            .map(|c| profile(c, &config.redirect_uri, target.tenant.as_deref()))
+            .transpose()
+    },
+    login_hosts: |_| Vec::new(),
+    not_configured: "Microsoft 365 is not configured for this installation.",
+    custom_login_host_example: None,
+    origins: |config| {
+        profile_for_config(config)
+            .map(|p| profile_origins(&p))
+            .unwrap_or_default()
+    },
+};
+
+fn profile_for_config(config: &Config) -> Option<ProviderProfile> {
+    profile(config.microsoft.as_ref()?, &config.redirect_uri, None).ok()
+}
 
 /// Which mailbox API the token is for. Entra issues a token for one resource per request
 /// (AADSTS700022), so the sign-in and every refresh name exactly one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
 pub enum MailApi {
     #[default]
-    #[serde(rename = "graph")]
     Graph,
-    #[serde(rename = "ews")]
     Ews,
-    #[serde(rename = "imap")]
     Imap,
 }
 
@@ -53,51 +85,53 @@ impl MailApi {
     }
 }
 
-/// The `microsoft` section. Optional keys are `Option`s read through the methods below,
-/// which hold the defaults (miniserde has no field defaults).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+fn default_tenant() -> String {
+    "common".into()
+}
+fn default_authority() -> String {
+    DEFAULT_AUTHORITY.into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// The `microsoft` section of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MicrosoftConfig {
-    #[serde(rename = "clientId")]
     pub client_id: String,
     /// `common` (default), `organizations`, `consumers`, or a tenant id or domain.
-    pub tenant: Option<String>,
-    pub authority: Option<String>,
-    #[serde(rename = "mailApi")]
-    pub mail_api: Option<MailApi>,
+    #[serde(default = "default_tenant")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub tenant: String,
+    #[serde(default = "default_authority")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub authority: String,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub mail_api: MailApi,
     /// Whether the redirect URI is registered as `spa` (default true, as for a browser
     /// extension: the token endpoint sends CORS headers only for `spa` URIs).
-    pub spa: Option<bool>,
+    #[serde(default = "yes")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub spa: bool,
     /// Overrides the 24 h `spa` refresh-token lifetime (tests and the demo shorten it).
-    #[serde(rename = "spaRefreshLifetimeMinutes")]
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub spa_refresh_lifetime_minutes: Option<u64>,
     /// Overrides the expected RFC 9207 issuer.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub issuer: Option<String>,
     /// Overrides the scopes (the mail API's resource scopes otherwise).
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub scopes: Option<Vec<String>>,
     /// Overrides the origins an authorized fetch may send the token to.
-    #[serde(rename = "apiOrigins")]
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub api_origins: Option<Vec<String>>,
-}
-
-impl MicrosoftConfig {
-    pub fn tenant(&self) -> &str {
-        self.tenant.as_deref().unwrap_or("common")
-    }
-    pub fn authority(&self) -> &str {
-        self.authority.as_deref().unwrap_or(DEFAULT_AUTHORITY)
-    }
-    pub fn mail_api(&self) -> MailApi {
-        self.mail_api.unwrap_or_default()
-    }
-    pub fn spa(&self) -> bool {
-        self.spa.unwrap_or(true)
-    }
-}
-
-/// The tenant segment for the user's choice of mail service: Outlook.com accounts live in
-/// the `consumers` tenant; Microsoft 365 uses the configured tenant.
-pub fn tenant_for_outlook_com() -> &'static str {
-    "consumers"
 }
 
 const IDENTITY_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -107,8 +141,8 @@ pub fn profile(
     redirect_uri: &str,
     tenant_override: Option<&str>,
 ) -> Result<ProviderProfile, ConfigError> {
-    let tenant = tenant_override.unwrap_or(config.tenant());
-    let authority = config.authority().trim_end_matches('/');
+    let tenant = tenant_override.unwrap_or(&config.tenant);
+    let authority = config.authority.trim_end_matches('/');
     let authorize_url = endpoint(
         ID,
         "authority",
@@ -122,7 +156,7 @@ pub fn profile(
     let resource: Vec<String> = match &config.scopes {
         Some(scopes) => scopes.clone(),
         None => config
-            .mail_api()
+            .mail_api
             .resource_scopes()
             .iter()
             .map(|s| s.to_string())
@@ -141,14 +175,19 @@ pub fn profile(
         }
         None => IssuerRule::Exact(format!("{authority}/{tenant}/v2.0")),
     };
-    let fixed_refresh_horizon = config.spa().then(|| {
+    let fixed_refresh_horizon = config.spa.then(|| {
         config
             .spa_refresh_lifetime_minutes
-            .map(|m| m * 60_000)
+            .map(|m| m.saturating_mul(MINUTE))
             .unwrap_or(24 * HOUR)
     });
     Ok(ProviderProfile {
-        id: ID,
+        rules: &RULES,
+        title: if tenant == TENANT_OUTLOOK_COM {
+            "Outlook.com"
+        } else {
+            RULES.title
+        },
         client_id: require_client_id(ID, &config.client_id)?,
         // Public client: Entra rejects a secret for `spa` redirect URIs anyway.
         client_secret: None,
@@ -162,12 +201,13 @@ pub fn profile(
         issuer,
         extra_authorize_params: Vec::new(),
         change_prompts: vec![Prompt::SelectAccount],
+        refresh_prompts: Vec::new(),
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon,
         can_refresh: true,
         api_origins: config.api_origins.clone().unwrap_or_else(|| {
             config
-                .mail_api()
+                .mail_api
                 .api_origin()
                 .into_iter()
                 .map(String::from)
@@ -181,74 +221,124 @@ pub fn profile(
 /// refresh token is dead.
 struct Row(&'static [u64], Reason, Action, bool);
 
-/// From "Microsoft Entra authentication and authorization error codes" and providers.md.
+/// From "Microsoft Entra authentication and authorization error codes" (the AADSTS
+/// reference) and providers.md. A refresh token is dropped only where the code says the
+/// token itself is revoked or expired.
 const TABLE: &[Row] = &[
+    // "The refresh token was revoked": password change or reset, admin "revoke sessions".
     Row(&[50173], Reason::RefreshTokenRevoked, Action::Refresh, true),
+    // SsoArtifactInvalidOrExpired / SsoArtifactRevoked: "the session isn't valid due to
+    // password expiration or recent password change".
+    Row(
+        &[50133, 50132],
+        Reason::RefreshTokenRevoked,
+        Action::Refresh,
+        true,
+    ),
+    // ExpiredOrRevokedGrant (70008), "refresh token has expired due to inactivity" (700082).
     Row(
         &[700082, 70008],
         Reason::RefreshTokenExpired,
         Action::Refresh,
         true,
     ),
+    // "The refresh token was issued to a single page app, and therefore has a fixed,
+    // limited lifetime of 24 hours".
     Row(
         &[700084],
         Reason::SessionLifetimeReached,
         Action::Refresh,
         true,
     ),
+    // InvalidGrant: "the refresh token isn't valid" (token binding).
+    Row(&[70000], Reason::GrantRejected, Action::Refresh, true),
+    // "The user is forced to sign in again because of the sign-in frequency policy".
     Row(&[70043], Reason::SignInFrequency, Action::Refresh, true),
-    Row(&[50076, 50078], Reason::MfaRequired, Action::Refresh, false),
+    // UserStrongAuthClientAuthNRequired / ...Interrupt / ...Expired: MFA required.
+    Row(
+        &[50076, 50074, 50078, 50158],
+        Reason::MfaRequired,
+        Action::Refresh,
+        false,
+    ),
+    // UserStrongAuthEnrollmentRequired: the user must register for MFA.
     Row(
         &[50079, 50072],
         Reason::MfaRegistrationRequired,
         Action::Refresh,
         false,
     ),
+    // ProofUpBlockedDueToRisk: MFA registration blocked by risk policy.
     Row(
-        &[53003, 530032, 50131],
+        &[53004],
         Reason::BlockedByPolicy,
         Action::ContactAdmin,
         false,
     ),
+    // Conditional access: blocked by policy, blocked by risk, "blocked by security defaults".
     Row(
-        &[53000, 53001, 53002, 530003],
+        &[53003, 530032, 50131, 53011],
+        Reason::BlockedByPolicy,
+        Action::ContactAdmin,
+        false,
+    ),
+    // DeviceNotCompliant, DeviceNotDomainJoined, ApplicationUsedIsNotAnApprovedApp,
+    // managed device required, device authentication required.
+    Row(
+        &[53000, 53001, 53002, 530003, 50097],
         Reason::DeviceNotCompliant,
         Action::ContactAdmin,
         false,
     ),
+    // ConsentRequired (65001), DeclinedConsent (65004).
     Row(
         &[65001, 65004],
         Reason::ConsentRequired,
         Action::Refresh,
         false,
     ),
+    // "Admin consent is required"; the resource principal is not in the tenant (the app was
+    // never consented to there).
     Row(
-        &[90094],
+        &[90094, 500011],
         Reason::AdminConsentRequired,
         Action::ContactAdmin,
         false,
     ),
+    // InvalidUserNameOrPassword, UserPasswordExpired, on-premises password expired,
+    // "credential validation failed", "invalid or null password".
     Row(
-        &[50126, 50055, 50144],
+        &[50126, 50055, 50144, 50064, 50056],
         Reason::PasswordInvalid,
         Action::Refresh,
         false,
     ),
+    // IdsLocked.
     Row(&[50053], Reason::AccountLocked, Action::ContactAdmin, false),
+    // UserDisabled.
     Row(
         &[50057],
         Reason::AccountDisabled,
         Action::ContactAdmin,
         false,
     ),
+    // The user is not assigned to a role of the app ("assign the user to the app").
+    Row(&[50105], Reason::AdminPolicy, Action::ContactAdmin, false),
+    // UserAccountNotFound, user not in the tenant, wrong domain, external account not in
+    // the tenant, user not in the directory.
     Row(
-        &[50034, 50020, 500208],
+        &[50034, 50020, 500208, 90072, 51004],
         Reason::WrongAccount,
         Action::Change,
         false,
     ),
+    // Application not found or disabled, tenant not found, service principal disabled,
+    // redirect URI mismatch, invalid scope, one resource per request (AADSTS700022), public
+    // client sent without a secret where one is required, malformed request.
     Row(
-        &[700016, 90002],
+        &[
+            700016, 70001, 7000112, 90002, 500014, 50011, 70011, 700022, 7000218, 9002313,
+        ],
         Reason::AppMisconfigured,
         Action::ContactAdmin,
         false,
@@ -260,8 +350,10 @@ const TABLE: &[Row] = &[
         Action::ContactAdmin,
         false,
     ),
+    // NoSession (a silent request needs interaction), CmsiInterrupt (user confirmation
+    // required), password reset or registration interrupt, flow token expired.
     Row(
-        &[50058],
+        &[50058, 50199, 50125, 50089],
         Reason::InteractionRequired,
         Action::Refresh,
         false,
@@ -273,6 +365,8 @@ const TABLE: &[Row] = &[
         Action::RetryLater,
         false,
     ),
+    // Transient: retry with backoff (50033 retry on network, 90024 request throttled /
+    // service unavailable, 50087 unknown strong authentication failure).
     Row(
         &[50033, 90024, 50087],
         Reason::ProviderUnavailable,
@@ -282,7 +376,8 @@ const TABLE: &[Row] = &[
 ];
 
 /// Classifies on `error` + `suberror` + `error_codes[0]`, never on `error_description`.
-pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
+pub fn classify(_status: u16, body: Option<&OAuthErrorBody>) -> Option<Diagnosis> {
+    let body = body?;
     let code = body.error_codes.as_deref().and_then(|c| c.first()).copied();
     let row = code.and_then(|c| TABLE.iter().find(|row| row.0.contains(&c)));
     let mut diagnosis = match (row, body.suberror.as_deref()) {
@@ -320,6 +415,18 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
     Some(diagnosis)
 }
 
+/// A 401 from Graph, EWS or IMAP: a claims challenge asks for an interactive sign-in with
+/// those claims; anything else means the token's session ended (refresh once).
+fn api_unauthorized(response: &HttpResponse, _now: Timestamp) -> ApiRejection {
+    match response
+        .header("www-authenticate")
+        .and_then(claims_challenge)
+    {
+        Some(claims) => ApiRejection::ClaimsChallenge(claims),
+        None => ApiRejection::TokenExpired,
+    }
+}
+
 /// A claims challenge in an API 401 (`WWW-Authenticate: Bearer error="insufficient_claims",
 /// claims="<base64>"`): the value to pass as `claims` to the next interactive sign-in.
 pub fn claims_challenge(www_authenticate: &str) -> Option<String> {
@@ -341,7 +448,7 @@ pub fn claims_challenge(www_authenticate: &str) -> Option<String> {
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim()))
         .ok()?;
     let json = String::from_utf8(decoded).ok()?;
-    miniserde::json::from_str::<crate::json::AnyJson>(&json).ok()?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&json).ok()?;
     Some(json)
 }
 
@@ -395,260 +502,256 @@ pub fn parse_bearer_challenge(header: &str) -> Vec<(String, String)> {
     params
 }
 
+/// A documented Entra error body (the shape of the AADSTS reference) for `code`: the bodies
+/// the tests and the property tests feed the classifier.
+pub fn entra_body(code: u64, error: &str, suberror: Option<&str>) -> String {
+    let sub = suberror
+        .map(|s| format!(",\"suberror\":\"{s}\""))
+        .unwrap_or_default();
+    format!(
+        "{{\"error\":\"{error}\",\"error_description\":\"AADSTS{code}: text. Trace ID: 0 Correlation ID: 0 Timestamp: 2026-11-25 10:00:00Z\",\"error_codes\":[{code}],\"timestamp\":\"2026-11-25 10:00:00Z\",\"trace_id\":\"t\",\"correlation_id\":\"c\"{sub}}}"
+    )
+}
+
+/// Every documented error body this file's table knows (for property tests).
+pub fn documented_error_bodies() -> Vec<String> {
+    TABLE
+        .iter()
+        .flat_map(|row| row.0.iter())
+        .map(|code| entra_body(*code, "invalid_grant", None))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::classify as classify_response;
     use crate::http::HttpResponse;
     use crate::time::Timestamp;
 
-    fn entra_body(code: u64, error: &str, suberror: Option<&str>) -> String {
-        let sub = suberror
-            .map(|s| format!(",\"suberror\":\"{s}\""))
-            .unwrap_or_default();
-        format!(
-            "{{\"error\":\"{error}\",\"error_description\":\"AADSTS{code}: text. Trace ID: 0 Correlation ID: 0 Timestamp: 2026-11-25 10:00:00Z\",\"error_codes\":[{code}],\"timestamp\":\"2026-11-25 10:00:00Z\",\"trace_id\":\"t\",\"correlation_id\":\"c\"{sub}}}"
-        )
+    fn classify_response(response: &HttpResponse) -> Diagnosis {
+        RULES.classify(response, Timestamp(0))
     }
 
-    fn check(code: u64, reason: Reason, action: Action, drop: bool) {
-        let d = classify_response(
-            ProviderId::Microsoft,
-            &HttpResponse::new(400, entra_body(code, "invalid_grant", None)),
-            Timestamp(0),
-        );
-        assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (reason, action, drop),
-            "AADSTS{code}"
-        );
-        assert_eq!(
-            d.provider_code.as_deref(),
-            Some(format!("AADSTS{code}").as_str())
-        );
-    }
-
-    #[test]
-    fn aadsts50173_password_changed_or_sessions_revoked() {
-        check(50173, Reason::RefreshTokenRevoked, Action::Refresh, true);
-    }
-    #[test]
-    fn aadsts700082_unused_90_days() {
-        check(700082, Reason::RefreshTokenExpired, Action::Refresh, true);
-    }
-    #[test]
-    fn aadsts70008_expired() {
-        check(70008, Reason::RefreshTokenExpired, Action::Refresh, true);
-    }
-    #[test]
-    fn aadsts700084_spa_24h() {
-        check(
+    /// The AADSTS reference, row by row, as providers.md and the Entra error-code page have
+    /// it: (code, reason, action, refresh token dropped). Written independently of `TABLE`.
+    const DOCUMENTED: &[(u64, Reason, Action, bool)] = &[
+        (50173, Reason::RefreshTokenRevoked, Action::Refresh, true),
+        (50133, Reason::RefreshTokenRevoked, Action::Refresh, true),
+        (50132, Reason::RefreshTokenRevoked, Action::Refresh, true),
+        (700082, Reason::RefreshTokenExpired, Action::Refresh, true),
+        (70008, Reason::RefreshTokenExpired, Action::Refresh, true),
+        (
             700084,
             Reason::SessionLifetimeReached,
             Action::Refresh,
             true,
-        );
-    }
-    #[test]
-    fn aadsts70043_sign_in_frequency() {
-        check(70043, Reason::SignInFrequency, Action::Refresh, true);
-    }
-    #[test]
-    fn aadsts50076_mfa() {
-        check(50076, Reason::MfaRequired, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts50078_mfa_expired() {
-        check(50078, Reason::MfaRequired, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts50079_mfa_registration() {
-        check(
+        ),
+        (70000, Reason::GrantRejected, Action::Refresh, true),
+        (70043, Reason::SignInFrequency, Action::Refresh, true),
+        (50076, Reason::MfaRequired, Action::Refresh, false),
+        (50074, Reason::MfaRequired, Action::Refresh, false),
+        (50078, Reason::MfaRequired, Action::Refresh, false),
+        (50158, Reason::MfaRequired, Action::Refresh, false),
+        (
             50079,
             Reason::MfaRegistrationRequired,
             Action::Refresh,
             false,
-        );
-    }
-    #[test]
-    fn aadsts50072_mfa_registration() {
-        check(
+        ),
+        (
             50072,
             Reason::MfaRegistrationRequired,
             Action::Refresh,
             false,
-        );
-    }
-    #[test]
-    fn aadsts53003_conditional_access() {
-        check(53003, Reason::BlockedByPolicy, Action::ContactAdmin, false);
-    }
-    #[test]
-    fn aadsts530032_security_policy() {
-        check(530032, Reason::BlockedByPolicy, Action::ContactAdmin, false);
-    }
-    #[test]
-    fn aadsts50131_conditional_access() {
-        check(50131, Reason::BlockedByPolicy, Action::ContactAdmin, false);
-    }
-    #[test]
-    fn aadsts53000_device_not_compliant() {
-        check(
+        ),
+        (53004, Reason::BlockedByPolicy, Action::ContactAdmin, false),
+        (53003, Reason::BlockedByPolicy, Action::ContactAdmin, false),
+        (530032, Reason::BlockedByPolicy, Action::ContactAdmin, false),
+        (50131, Reason::BlockedByPolicy, Action::ContactAdmin, false),
+        (53011, Reason::BlockedByPolicy, Action::ContactAdmin, false),
+        (
             53000,
             Reason::DeviceNotCompliant,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts53001_device_not_domain_joined() {
-        check(
+        ),
+        (
             53001,
             Reason::DeviceNotCompliant,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts53002_app_not_compliant() {
-        check(
+        ),
+        (
             53002,
             Reason::DeviceNotCompliant,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts530003_managed_device() {
-        check(
+        ),
+        (
             530003,
             Reason::DeviceNotCompliant,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts65001_consent() {
-        check(65001, Reason::ConsentRequired, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts65004_consent_declined() {
-        check(65004, Reason::ConsentRequired, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts90094_admin_consent() {
-        check(
+        ),
+        (
+            50097,
+            Reason::DeviceNotCompliant,
+            Action::ContactAdmin,
+            false,
+        ),
+        (65001, Reason::ConsentRequired, Action::Refresh, false),
+        (65004, Reason::ConsentRequired, Action::Refresh, false),
+        (
             90094,
             Reason::AdminConsentRequired,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts50126_bad_password() {
-        check(50126, Reason::PasswordInvalid, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts50055_password_expired() {
-        check(50055, Reason::PasswordInvalid, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts50144_ad_password_expired() {
-        check(50144, Reason::PasswordInvalid, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts50053_locked() {
-        check(50053, Reason::AccountLocked, Action::ContactAdmin, false);
-    }
-    #[test]
-    fn aadsts50057_disabled() {
-        check(50057, Reason::AccountDisabled, Action::ContactAdmin, false);
-    }
-    #[test]
-    fn aadsts50034_no_such_user() {
-        check(50034, Reason::WrongAccount, Action::Change, false);
-    }
-    #[test]
-    fn aadsts50020_wrong_tenant() {
-        check(50020, Reason::WrongAccount, Action::Change, false);
-    }
-    #[test]
-    fn aadsts500208_wrong_domain() {
-        check(500208, Reason::WrongAccount, Action::Change, false);
-    }
-    #[test]
-    fn aadsts700016_app_not_found() {
-        check(
+        ),
+        (
+            500011,
+            Reason::AdminConsentRequired,
+            Action::ContactAdmin,
+            false,
+        ),
+        (50126, Reason::PasswordInvalid, Action::Refresh, false),
+        (50055, Reason::PasswordInvalid, Action::Refresh, false),
+        (50144, Reason::PasswordInvalid, Action::Refresh, false),
+        (50064, Reason::PasswordInvalid, Action::Refresh, false),
+        (50056, Reason::PasswordInvalid, Action::Refresh, false),
+        (50053, Reason::AccountLocked, Action::ContactAdmin, false),
+        (50057, Reason::AccountDisabled, Action::ContactAdmin, false),
+        (50105, Reason::AdminPolicy, Action::ContactAdmin, false),
+        (50034, Reason::WrongAccount, Action::Change, false),
+        (50020, Reason::WrongAccount, Action::Change, false),
+        (500208, Reason::WrongAccount, Action::Change, false),
+        (90072, Reason::WrongAccount, Action::Change, false),
+        (51004, Reason::WrongAccount, Action::Change, false),
+        (
             700016,
             Reason::AppMisconfigured,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts90002_tenant_not_found() {
-        check(90002, Reason::AppMisconfigured, Action::ContactAdmin, false);
-    }
-    #[test]
-    fn aadsts9002327_spa_without_origin() {
-        check(
+        ),
+        (70001, Reason::AppMisconfigured, Action::ContactAdmin, false),
+        (
+            7000112,
+            Reason::AppMisconfigured,
+            Action::ContactAdmin,
+            false,
+        ),
+        (90002, Reason::AppMisconfigured, Action::ContactAdmin, false),
+        (
+            500014,
+            Reason::AppMisconfigured,
+            Action::ContactAdmin,
+            false,
+        ),
+        (50011, Reason::AppMisconfigured, Action::ContactAdmin, false),
+        (70011, Reason::AppMisconfigured, Action::ContactAdmin, false),
+        (
+            700022,
+            Reason::AppMisconfigured,
+            Action::ContactAdmin,
+            false,
+        ),
+        (
+            7000218,
+            Reason::AppMisconfigured,
+            Action::ContactAdmin,
+            false,
+        ),
+        (
+            9002313,
+            Reason::AppMisconfigured,
+            Action::ContactAdmin,
+            false,
+        ),
+        (
+            9002326,
+            Reason::AppMisconfigured,
+            Action::ContactAdmin,
+            false,
+        ),
+        (
             9002327,
             Reason::AppMisconfigured,
             Action::ContactAdmin,
             false,
-        );
-    }
-    #[test]
-    fn aadsts50058_no_session() {
-        check(50058, Reason::InteractionRequired, Action::Refresh, false);
-    }
-    #[test]
-    fn aadsts50196_loop() {
-        check(
+        ),
+        (50058, Reason::InteractionRequired, Action::Refresh, false),
+        (50199, Reason::InteractionRequired, Action::Refresh, false),
+        (50125, Reason::InteractionRequired, Action::Refresh, false),
+        (50089, Reason::InteractionRequired, Action::Refresh, false),
+        (
             50196,
             Reason::RequestLoopDetected,
             Action::RetryLater,
             false,
-        );
-    }
-    #[test]
-    fn aadsts50033_transient() {
-        check(
+        ),
+        (
             50033,
             Reason::ProviderUnavailable,
             Action::RetryLater,
             false,
-        );
-    }
-    #[test]
-    fn aadsts90024_transient() {
-        check(
+        ),
+        (
             90024,
             Reason::ProviderUnavailable,
             Action::RetryLater,
             false,
-        );
-    }
-    #[test]
-    fn aadsts50087_transient() {
-        check(
+        ),
+        (
             50087,
             Reason::ProviderUnavailable,
             Action::RetryLater,
             false,
-        );
+        ),
+    ];
+
+    #[test]
+    fn the_aadsts_table_over_documented_bodies() {
+        for &(code, reason, action, drop) in DOCUMENTED {
+            let d = classify_response(&HttpResponse::new(
+                400,
+                entra_body(code, "invalid_grant", None),
+            ));
+            assert_eq!(
+                (d.reason, d.action, d.drop_refresh_token),
+                (reason, action, drop),
+                "AADSTS{code}"
+            );
+            assert_eq!(
+                d.provider_code.as_deref(),
+                Some(format!("AADSTS{code}").as_str())
+            );
+        }
+        // Every row of the table is documented here, so none goes untested.
+        for code in TABLE.iter().flat_map(|row| row.0.iter()) {
+            assert!(
+                DOCUMENTED.iter().any(|(c, ..)| c == code),
+                "AADSTS{code} has no documented row"
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_error_naming_a_revoked_grant_keeps_the_token() {
+        for status in [500, 503, 429] {
+            let d = classify_response(&HttpResponse::new(
+                status,
+                entra_body(50173, "invalid_grant", None),
+            ));
+            assert_eq!(d.action, Action::RetryLater);
+            assert!(!d.drop_refresh_token);
+        }
     }
 
     #[test]
     fn temporarily_unavailable_is_transient() {
-        let d = classify_response(
-            ProviderId::Microsoft,
-            &HttpResponse::new(
-                400,
-                r#"{"error":"temporarily_unavailable","error_codes":[]}"#,
-            ),
-            Timestamp(0),
-        );
+        let d = classify_response(&HttpResponse::new(
+            400,
+            r#"{"error":"temporarily_unavailable","error_codes":[]}"#,
+        ));
         assert_eq!(
             (d.reason, d.action, d.drop_refresh_token),
             (Reason::ProviderUnavailable, Action::RetryLater, false)
@@ -659,7 +762,7 @@ mod tests {
     fn suberror_bad_token_drops_the_refresh_token() {
         let d = classify(
             400,
-            &OAuthErrorBody::parse(&entra_body(50076, "invalid_grant", Some("bad_token"))).unwrap(),
+            OAuthErrorBody::parse(&entra_body(50076, "invalid_grant", Some("bad_token"))).as_ref(),
         )
         .unwrap();
         assert!(d.drop_refresh_token);
@@ -669,12 +772,12 @@ mod tests {
     fn suberror_user_password_expired() {
         let d = classify(
             400,
-            &OAuthErrorBody::parse(&entra_body(
+            OAuthErrorBody::parse(&entra_body(
                 50089,
                 "invalid_grant",
                 Some("user_password_expired"),
             ))
-            .unwrap(),
+            .as_ref(),
         )
         .unwrap();
         assert_eq!(
@@ -685,13 +788,12 @@ mod tests {
 
     #[test]
     fn unknown_code_falls_back_to_oauth_error() {
-        let body = OAuthErrorBody::parse(&entra_body(12345, "invalid_grant", None)).unwrap();
-        assert_eq!(classify(400, &body), None);
-        let d = classify_response(
-            ProviderId::Microsoft,
-            &HttpResponse::new(400, entra_body(12345, "invalid_grant", None)),
-            Timestamp(0),
-        );
+        let body = OAuthErrorBody::parse(&entra_body(12345, "invalid_grant", None));
+        assert_eq!(classify(400, body.as_ref()), None);
+        let d = classify_response(&HttpResponse::new(
+            400,
+            entra_body(12345, "invalid_grant", None),
+        ));
         assert_eq!(
             (d.reason, d.action, d.drop_refresh_token),
             (Reason::GrantRejected, Action::Refresh, true)
@@ -701,23 +803,18 @@ mod tests {
     #[test]
     fn description_text_is_never_parsed() {
         // The code only in the description: Microsoft's rule is error_codes, so it is unknown.
-        let d = classify_response(
-            ProviderId::Microsoft,
-            &HttpResponse::new(
-                400,
-                r#"{"error":"invalid_request","error_description":"AADSTS50173: revoked"}"#,
-            ),
-            Timestamp(0),
-        );
+        let d = classify_response(&HttpResponse::new(
+            400,
+            r#"{"error":"invalid_request","error_description":"AADSTS50173: revoked"}"#,
+        ));
         assert_ne!(d.reason, Reason::RefreshTokenRevoked);
     }
 
     #[test]
     fn profile_builds_tenant_urls_and_one_resource() {
-        let cfg: MicrosoftConfig = miniserde::json::from_str(
-            r#"{"clientId":"abc","tenant":"contoso.com","mailApi":"ews"}"#,
-        )
-        .unwrap();
+        let cfg: MicrosoftConfig =
+            serde_json::from_str(r#"{"clientId":"abc","tenant":"contoso.com","mailApi":"ews"}"#)
+                .unwrap();
         let p = profile(&cfg, "https://x.chromiumapp.org/", None).unwrap();
         assert_eq!(
             p.authorize_url.as_str(),
@@ -744,19 +841,17 @@ mod tests {
             p.issuer,
             IssuerRule::Exact("https://login.microsoftonline.com/contoso.com/v2.0".into())
         );
-        let consumers = profile(
-            &cfg,
-            "https://x.chromiumapp.org/",
-            Some(tenant_for_outlook_com()),
-        )
-        .unwrap();
+        let consumers =
+            profile(&cfg, "https://x.chromiumapp.org/", Some(TENANT_OUTLOOK_COM)).unwrap();
         assert!(consumers.token_url.as_str().contains("/consumers/"));
+        assert_eq!(consumers.title, "Outlook.com");
+        assert_eq!(p.title, "Microsoft 365");
     }
 
     #[test]
     fn non_spa_registration_has_no_fixed_horizon() {
         let cfg: MicrosoftConfig =
-            miniserde::json::from_str(r#"{"clientId":"abc","spa":false}"#).unwrap();
+            serde_json::from_str(r#"{"clientId":"abc","spa":false}"#).unwrap();
         assert_eq!(
             profile(&cfg, "https://r/", None)
                 .unwrap()

@@ -1,8 +1,16 @@
-//! Provider profiles: endpoints, scopes and quirks, one file per service.
+//! Providers: one file per service, and the seam through which the rest of the engine sees
+//! them.
 //!
-//! Everything a reader needs to know about one provider (its endpoints, response quirks and
-//! error table, with a test per row) is in that provider's file. This module holds what they
-//! share: the identifiers, the resolved profile type and configuration errors.
+//! A provider is a value, in the manner of rustls' `CryptoProvider`: [`ProviderRules`] holds
+//! what a service is and does whatever the configuration (its error table, what an API 401
+//! means, its title, which section of the dashboard it belongs to, how its configuration
+//! section becomes a profile), and [`ProviderProfile`] is that plus the configuration
+//! resolved for one connection (endpoints, scopes, quirks). The state machine, the engine,
+//! the view and `src/web/` hold these values and never ask which provider they have.
+//!
+//! Architecture invariant: this module and its files are the only place that names a
+//! provider (`ProviderId::Microsoft` ...) to decide something; `connection.rs`, `engine.rs`,
+//! `view.rs` and `src/web/` never do (a test in `tests/architecture.rs` checks it).
 
 pub mod exchange;
 pub mod google;
@@ -11,27 +19,21 @@ pub mod microsoft;
 pub mod salesforce;
 pub use map::ProviderMap;
 
-use miniserde::json;
-
-use crate::json::KeyOutline;
-use miniserde::ser::Fragment;
-use miniserde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::authorize::Prompt;
-use crate::diagnosis::{Diagnosis, OAuthErrorBody};
-use crate::time::Millis;
+use crate::diagnosis::{self, Diagnosis, TokenErrorTable};
+use crate::http::HttpResponse;
+use crate::time::{Millis, Timestamp};
 
 /// The four services a sidebar connects to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
 pub enum ProviderId {
-    #[serde(rename = "microsoft")]
     Microsoft,
-    #[serde(rename = "google")]
     Google,
-    #[serde(rename = "salesforce")]
     Salesforce,
-    #[serde(rename = "exchange")]
     Exchange,
 }
 
@@ -44,58 +46,164 @@ impl ProviderId {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::Microsoft => "microsoft",
-            ProviderId::Google => "google",
-            ProviderId::Salesforce => "salesforce",
-            ProviderId::Exchange => "exchange",
-        }
+        self.rules().name
     }
 
     pub fn parse(name: &str) -> Option<ProviderId> {
         ProviderId::ALL.into_iter().find(|p| p.as_str() == name)
     }
 
-    pub fn title(self) -> &'static str {
+    /// What this provider is and does: the one place an id becomes behaviour.
+    pub fn rules(self) -> &'static ProviderRules {
         match self {
-            ProviderId::Microsoft => "Microsoft 365",
-            ProviderId::Google => "Gmail",
-            ProviderId::Salesforce => "Salesforce",
-            ProviderId::Exchange => "Exchange (on-premises)",
+            ProviderId::Microsoft => &microsoft::RULES,
+            ProviderId::Google => &google::RULES,
+            ProviderId::Salesforce => &salesforce::RULES,
+            ProviderId::Exchange => &exchange::RULES,
         }
     }
 }
 
-// Map keys in JSON (the vault's `connections`, the session cache) are the provider names.
 impl std::fmt::Display for ProviderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl std::str::FromStr for ProviderId {
-    type Err = UnknownProvider;
-    fn from_str(name: &str) -> Result<ProviderId, UnknownProvider> {
-        ProviderId::parse(name).ok_or(UnknownProvider)
+/// The two sections of the Sync Settings screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum SectionId {
+    /// E-Mail Configuration: the mailbox.
+    Email,
+    /// CRM: Salesforce.
+    Crm,
+}
+
+/// `prompt` values (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Silent: fail with `login_required` / `interaction_required` rather than show a page.
+    None,
+    Login,
+    Consent,
+    SelectAccount,
+}
+
+impl Prompt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::None => "none",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+            Prompt::SelectAccount => "select_account",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Prompt> {
+        [
+            Prompt::None,
+            Prompt::Login,
+            Prompt::Consent,
+            Prompt::SelectAccount,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
     }
 }
 
-/// A provider name that is not one of the four.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnknownProvider;
+/// What a 401 from a provider's API means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRejection {
+    /// The session behind the access token ended (expired, revoked): refresh once, retry
+    /// once (Salesforce `INVALID_SESSION_ID`, an expired Microsoft or Google token).
+    TokenExpired,
+    /// Only an interactive sign-in passing these claims helps (Entra claims challenge).
+    ClaimsChallenge(String),
+    /// The credentials themselves were refused and must not be retried automatically
+    /// (on-premises Exchange: each retry counts towards the account lockout).
+    CredentialsRejected(Diagnosis),
+}
+
+/// What a provider is and does, whatever the configuration: the behaviour half of a
+/// provider value. One `static` per provider file.
+pub struct ProviderRules {
+    pub id: ProviderId,
+    /// The name used in configuration, storage and the JS API.
+    pub name: &'static str,
+    /// The card title (a profile may refine it: Outlook.com).
+    pub title: &'static str,
+    pub section: SectionId,
+    /// Whether the dashboard offers the usernames and login hosts used before (Salesforce).
+    pub remembers_logins: bool,
+    /// The provider's own error table; `diagnosis::classify` applies it in order.
+    pub token_errors: TokenErrorTable,
+    /// What a 401 from the provider's API means.
+    pub api_unauthorized: fn(&HttpResponse, Timestamp) -> ApiRejection,
+    /// The profile for a connection to `target`, from the configuration. `Ok(None)`: the
+    /// provider's section is absent.
+    pub profile: fn(&Config, &Target) -> Result<Option<ProviderProfile>, ConfigError>,
+    /// The origins a host must be allowed to reach for this provider (extension host
+    /// permissions): endpoints, APIs, login hosts, as origins or match patterns.
+    pub origins: fn(&Config) -> Vec<String>,
+    /// The login hosts a Change may pick from (Salesforce production, sandbox, ...).
+    pub login_hosts: fn(&Config) -> Vec<LoginHost>,
+    /// The dashboard's words when the provider's section is absent.
+    pub not_configured: &'static str,
+    /// An example of a login host of one's own that Change accepts (Salesforce My Domain).
+    pub custom_login_host_example: Option<&'static str>,
+}
+
+/// A login host offered in the Change form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(deny_unknown_fields)]
+pub struct LoginHost {
+    pub id: String,
+    pub label: String,
+    pub url: String,
+}
+
+impl std::fmt::Debug for ProviderRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl ProviderRules {
+    /// Classifies a failed token-endpoint answer (common rules, then this provider's table).
+    pub fn classify(&self, response: &HttpResponse, now: Timestamp) -> Diagnosis {
+        diagnosis::classify(self.token_errors, response, now)
+    }
+}
 
 /// The host configuration: one optional section per provider, every endpoint overridable so
-/// tests and the demo point at local providers.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// tests and the demo point at local providers. Keys nobody knows are refused by name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     /// Where providers send the browser back: a callback page of the web host,
     /// `https://<extension-id>.chromiumapp.org/` in the extension.
-    #[serde(rename = "redirectUri")]
     pub redirect_uri: String,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub microsoft: Option<microsoft::MicrosoftConfig>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub google: Option<google::GoogleConfig>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub salesforce: Option<salesforce::SalesforceConfig>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub exchange: Option<exchange::ExchangeConfig>,
+    /// Settings of the host's developer tools; the engine ignores them.
+    #[serde(default, skip_serializing)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional, type = "unknown"))]
+    pub devtools: Option<serde::de::IgnoredAny>,
 }
 
 /// How an access token's lifetime is known.
@@ -132,10 +240,13 @@ impl IssuerRule {
     }
 }
 
-/// Everything the core needs to talk to one provider for one connection.
+/// A provider resolved for one connection: its rules plus everything the core needs to
+/// talk to it (the data half of a provider value).
 #[derive(Debug, Clone)]
 pub struct ProviderProfile {
-    pub id: ProviderId,
+    pub rules: &'static ProviderRules,
+    /// The card title for this connection ("Outlook.com" for the consumers tenant).
+    pub title: &'static str,
     pub client_id: String,
     /// Only where a provider gives no other way (Google) and only from configuration.
     pub client_secret: Option<String>,
@@ -154,6 +265,8 @@ pub struct ProviderProfile {
     /// picker or login page, plus the consent screen where a provider issues a refresh
     /// token only there (Google).
     pub change_prompts: Vec<Prompt>,
+    /// `prompt` values for **Refresh** (the same account).
+    pub refresh_prompts: Vec<Prompt>,
     pub access_lifetime: AccessLifetime,
     /// A fixed refresh-token lifetime counted from the interactive sign-in that no refresh
     /// extends (Microsoft `spa`: 24 h, AADSTS700084).
@@ -170,6 +283,9 @@ pub struct ProviderProfile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     NotConfigured(ProviderId),
+    /// The provider is configured but signs in some other way than this engine offers yet
+    /// (on-premises Exchange: server and password).
+    SignInNotAvailable(ProviderId),
     MissingClientId(ProviderId),
     InvalidUrl {
         provider: ProviderId,
@@ -183,93 +299,45 @@ pub enum ConfigError {
         value: String,
     },
     UnknownLoginHost(String),
-    /// The configuration is not a JSON object.
-    NotAnObject,
-    /// A key no section has: a typo would otherwise silently fall back to a default.
-    UnknownKey {
-        section: &'static str,
-        key: String,
+    /// The configuration does not have the shape of `Config`: `path` names the field
+    /// (`microsoft.tenant`), `message` what is wrong with it.
+    Invalid {
+        path: String,
+        message: String,
     },
-    /// A value of the wrong type, or `redirectUri` missing.
-    WrongType,
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConfigError::NotConfigured(p) => write!(f, "{} is not configured", p.as_str()),
-            ConfigError::MissingClientId(p) => write!(f, "{}: clientId is missing", p.as_str()),
+            ConfigError::NotConfigured(p) => write!(f, "{p} is not configured"),
+            ConfigError::SignInNotAvailable(p) => {
+                write!(f, "{p}: this kind of sign-in is not available yet")
+            }
+            ConfigError::MissingClientId(p) => write!(f, "{p}.clientId: it is missing or empty"),
             ConfigError::InvalidUrl {
                 provider,
                 field,
                 value,
-            } => {
-                write!(
-                    f,
-                    "{}: {field} is not a valid URL: {value}",
-                    provider.as_str()
-                )
-            }
+            } => write!(f, "{provider}.{field}: not a valid URL: {value}"),
             ConfigError::InsecureUrl {
                 provider,
                 field,
                 value,
             } => write!(
                 f,
-                "{}: {field} must use https (http only on loopback): {value}",
-                provider.as_str()
+                "{provider}.{field}: must use https (http only on loopback): {value}"
             ),
             ConfigError::UnknownLoginHost(h) => write!(f, "unknown Salesforce login host: {h}"),
-            ConfigError::NotAnObject => f.write_str("the configuration is not a JSON object"),
-            ConfigError::UnknownKey { section, key } => {
-                write!(f, "{section}: unknown key \"{key}\"")
+            ConfigError::Invalid { path, message } if path.is_empty() || path == "." => {
+                f.write_str(message)
             }
-            ConfigError::WrongType => f.write_str(
-                "a value has the wrong type, or redirectUri is missing (the keys and their \
-                 types are the `Config` interface of sidebar_auth.d.ts)",
-            ),
+            ConfigError::Invalid { path, message } => write!(f, "{path}: {message}"),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
-
-/// The keys a provider's section may hold.
-fn section_fields(id: ProviderId) -> Vec<String> {
-    match id {
-        ProviderId::Microsoft => field_names(&<microsoft::MicrosoftConfig as Default>::default()),
-        ProviderId::Google => field_names(&<google::GoogleConfig as Default>::default()),
-        ProviderId::Salesforce => {
-            field_names(&<salesforce::SalesforceConfig as Default>::default())
-        }
-        ProviderId::Exchange => field_names(&<exchange::ExchangeConfig as Default>::default()),
-    }
-}
-
-/// The JSON keys a struct serializes (all of them: miniserde writes `None` as `null`).
-fn field_names(template: &dyn Serialize) -> Vec<String> {
-    let mut names = Vec::new();
-    if let Fragment::Map(mut fields) = template.begin() {
-        while let Some((key, _)) = fields.next() {
-            names.push(key.into_owned());
-        }
-    }
-    names
-}
-
-fn check_keys<'a>(
-    section: &'static str,
-    mut keys: impl Iterator<Item = &'a str>,
-    known: &[String],
-) -> Result<(), ConfigError> {
-    match keys.find(|key| !known.iter().any(|k| k == key)) {
-        Some(key) => Err(ConfigError::UnknownKey {
-            section,
-            key: key.to_string(),
-        }),
-        None => Ok(()),
-    }
-}
 
 /// Parses an endpoint URL and enforces https except on loopback hosts.
 pub(crate) fn endpoint(
@@ -325,42 +393,248 @@ pub(crate) fn require_client_id(provider: ProviderId, id: &str) -> Result<String
     Ok(id.to_string())
 }
 
-/// Dispatches a parsed OAuth error body to the provider's own table.
-pub(crate) fn classify_error(
-    provider: ProviderId,
-    status: u16,
-    body: &OAuthErrorBody,
-) -> Option<Diagnosis> {
-    match provider {
-        ProviderId::Microsoft => microsoft::classify(status, body),
-        ProviderId::Google => google::classify(status, body),
-        ProviderId::Salesforce => salesforce::classify(status, body),
-        ProviderId::Exchange => None,
+/// The origins a host fetches from for a profile: the token and revocation endpoints and
+/// the APIs (the authorization page opens in a browser window, which needs no permission).
+pub(crate) fn profile_origins(profile: &ProviderProfile) -> Vec<String> {
+    let mut origins: Vec<String> = [Some(&profile.token_url), profile.revoke_url.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|u| origin_of(u.as_str()))
+        .collect();
+    origins.extend(profile.api_origins.iter().cloned());
+    origins
+}
+
+/// Which tenant or login host a connection uses (chosen at sign-in).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    /// Microsoft: the tenant segment (`consumers` for Outlook.com).
+    pub tenant: Option<String>,
+    /// Salesforce: the login host URL.
+    pub login_host: Option<String>,
+}
+
+impl Target {
+    pub fn login_host(host: impl Into<String>) -> Target {
+        Target {
+            tenant: None,
+            login_host: Some(host.into()),
+        }
+    }
+}
+
+/// The profile of `id` for a connection to `target`.
+pub fn profile_for(
+    config: &Config,
+    id: ProviderId,
+    target: &Target,
+) -> Result<ProviderProfile, ConfigError> {
+    (id.rules().profile)(config, target)?.ok_or(ConfigError::NotConfigured(id))
+}
+
+/// Every origin a host must be allowed to reach for the configured providers (the
+/// extension's host permissions), without duplicates, in provider order.
+pub fn required_origins(config: &Config) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in config.configured() {
+        for origin in (id.rules().origins)(config) {
+            if !out.contains(&origin) {
+                out.push(origin);
+            }
+        }
+    }
+    out
+}
+
+impl Config {
+    /// Reads a configuration from any serde source (a JS object through serde-wasm-bindgen,
+    /// JSON text in tests); errors name the path of the wrong field.
+    pub fn from_deserializer<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Config, ConfigError> {
+        serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })
+    }
+
+    /// Reads a configuration from JSON text.
+    pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let config = Config::from_deserializer(&mut deserializer)?;
+        deserializer.end().map_err(|e| ConfigError::Invalid {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        Ok(config)
+    }
+
+    /// Validates a configuration: every configured provider must yield a profile and the
+    /// redirect URI must be https (or loopback http, or a chromiumapp.org URL).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let redirect = Url::parse(&self.redirect_uri).map_err(|_| ConfigError::Invalid {
+            path: "redirectUri".into(),
+            message: format!("not a valid URL: {}", self.redirect_uri),
+        })?;
+        if !is_secure_origin(&redirect) {
+            return Err(ConfigError::Invalid {
+                path: "redirectUri".into(),
+                message: format!(
+                    "must use https (http only on loopback): {}",
+                    self.redirect_uri
+                ),
+            });
+        }
+        for id in self.configured() {
+            match (id.rules().profile)(self, &<Target as Default>::default()) {
+                Ok(_) | Err(ConfigError::SignInNotAvailable(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn configured(&self) -> Vec<ProviderId> {
+        let present = [
+            self.microsoft.is_some(),
+            self.google.is_some(),
+            self.salesforce.is_some(),
+            self.exchange.is_some(),
+        ];
+        ProviderId::ALL
+            .into_iter()
+            .zip(present)
+            .filter_map(|(id, on)| on.then_some(id))
+            .collect()
+    }
+}
+
+/// The mail service the user picked in E-Mail Configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum MailService {
+    #[default]
+    #[serde(rename = "microsoft365")]
+    Microsoft365,
+    OutlookCom,
+    Gmail,
+    Exchange,
+    NotSure,
+}
+
+impl MailService {
+    pub const ALL: [MailService; 5] = [
+        MailService::Microsoft365,
+        MailService::OutlookCom,
+        MailService::Gmail,
+        MailService::Exchange,
+        MailService::NotSure,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MailService::Microsoft365 => "Microsoft 365",
+            MailService::OutlookCom => "Outlook.com",
+            MailService::Gmail => "Gmail",
+            MailService::Exchange => "Exchange",
+            MailService::NotSure => "Not sure",
+        }
+    }
+
+    /// The wire name (as serde writes it; a test holds the two together).
+    pub fn id(self) -> &'static str {
+        match self {
+            MailService::Microsoft365 => "microsoft365",
+            MailService::OutlookCom => "outlook_com",
+            MailService::Gmail => "gmail",
+            MailService::Exchange => "exchange",
+            MailService::NotSure => "not_sure",
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<MailService> {
+        MailService::ALL.into_iter().find(|m| m.id() == id)
+    }
+
+    /// The provider behind the choice (none for "not sure").
+    pub fn provider(self) -> Option<ProviderId> {
+        match self {
+            MailService::Microsoft365 | MailService::OutlookCom => Some(ProviderId::Microsoft),
+            MailService::Gmail => Some(ProviderId::Google),
+            MailService::Exchange => Some(ProviderId::Exchange),
+            MailService::NotSure => None,
+        }
+    }
+
+    /// Where a sign-in for this choice goes when the user named nothing more specific:
+    /// Outlook.com accounts live in Entra's `consumers` tenant.
+    pub fn default_target(self) -> Target {
+        match self {
+            MailService::OutlookCom => Target {
+                tenant: Some(microsoft::TENANT_OUTLOOK_COM.into()),
+                login_host: None,
+            },
+            _ => <Target as Default>::default(),
+        }
+    }
+
+    /// The first configured mail service, for a new installation.
+    pub fn default_for(config: &Config) -> MailService {
+        [
+            MailService::Microsoft365,
+            MailService::Gmail,
+            MailService::Exchange,
+        ]
+        .into_iter()
+        .find(|m| {
+            m.provider()
+                .is_some_and(|id| config.configured().contains(&id))
+        })
+        .unwrap_or(MailService::NotSure)
+    }
+
+    /// Words under the choice, where it needs them.
+    pub fn hint(self, config: &Config) -> Option<&'static str> {
+        match self {
+            MailService::NotSure => Some(
+                "Addresses ending in gmail.com or using Google Workspace: Gmail. Work or school accounts of organizations on Microsoft 365: Microsoft 365. Hotmail, Live and Outlook.com addresses: Outlook.com. A company mail server: Exchange.",
+            ),
+            MailService::Exchange if config.exchange.is_none() => {
+                Some("Exchange is not configured for this installation.")
+            }
+            MailService::Exchange => Some(
+                "On-premises Exchange sign-in (server address and password) is not available yet.",
+            ),
+            _ => None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnosis::{Action, Reason};
 
     const REDIRECT: &str = r#""redirectUri":"https://x.chromiumapp.org/""#;
 
     #[test]
     fn config_reads_sections_with_defaults_and_skips_devtools() {
-        let config = Config::parse(&format!(
+        let config = Config::from_json(&format!(
             r#"{{{REDIRECT},"microsoft":{{"clientId":"m","mailApi":"ews","spa":false}},
                "salesforce":{{"clientId":"s","sessionTimeoutMinutes":30}},"google":null,
                "devtools":{{"clock":[1,{{"x":null}}]}}}}"#
         ))
         .unwrap();
         let microsoft = config.microsoft.as_ref().unwrap();
-        assert_eq!(microsoft.tenant(), "common");
-        assert_eq!(microsoft.authority(), microsoft::DEFAULT_AUTHORITY);
-        assert_eq!(microsoft.mail_api(), microsoft::MailApi::Ews);
-        assert!(!microsoft.spa());
+        assert_eq!(microsoft.tenant, "common");
+        assert_eq!(microsoft.authority, microsoft::DEFAULT_AUTHORITY);
+        assert_eq!(microsoft.mail_api, microsoft::MailApi::Ews);
+        assert!(!microsoft.spa);
         let salesforce = config.salesforce.as_ref().unwrap();
-        assert_eq!(salesforce.session_timeout_minutes(), 30);
-        assert_eq!(salesforce.login_hosts().len(), 2);
+        assert_eq!(salesforce.session_timeout_minutes, 30);
+        assert_eq!(salesforce.login_hosts.len(), 2);
         assert!(config.google.is_none() && config.exchange.is_none());
         assert_eq!(
             config.configured(),
@@ -369,50 +643,72 @@ mod tests {
     }
 
     #[test]
-    fn config_errors_name_the_key_or_section() {
-        let parse = |body: &str| Config::parse(&format!("{{{REDIRECT}{body}}}")).unwrap_err();
-        assert_eq!(
-            parse(r#","google":{"clientId":"a","tokenURL":"https://t"}"#),
-            ConfigError::UnknownKey {
-                section: "google",
-                key: "tokenURL".into()
-            }
-        );
-        assert_eq!(
-            parse(r#","gmail":{}"#),
-            ConfigError::UnknownKey {
-                section: "config",
-                key: "gmail".into()
-            }
-        );
-        assert_eq!(
-            parse(r#","salesforce":{"loginHosts":[]}"#),
-            ConfigError::MissingClientId(ProviderId::Salesforce)
-        );
-        for wrong in [
-            r#","microsoft":{"clientId":"m","spa":"yes"}"#,
-            r#","salesforce":{"clientId":"s","loginHosts":[{"id":"x"}]}"#,
-            r#","microsoft":"m""#,
-        ] {
-            assert_eq!(parse(wrong), ConfigError::WrongType, "{wrong}");
+    fn config_errors_name_the_path_of_the_wrong_field() {
+        let parse = |body: &str| {
+            Config::from_json(&format!("{{{REDIRECT}{body}}}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let cases = [
+            (
+                r#","microsoft":{"clientId":"m","tenant":1}"#,
+                "microsoft.tenant: invalid type: integer `1`, expected a string",
+            ),
+            (
+                r#","google":{"clientId":"a","tokenURL":"https://t"}"#,
+                "google.tokenURL: unknown field `tokenURL`",
+            ),
+            (r#","gmail":{}"#, "gmail: unknown field `gmail`"),
+            (
+                r#","salesforce":{"loginHosts":[]}"#,
+                "salesforce: missing field `clientId`",
+            ),
+            (
+                r#","microsoft":{"clientId":"m","spa":"yes"}"#,
+                "microsoft.spa: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                r#","salesforce":{"clientId":"s","loginHosts":[{"id":"x"}]}"#,
+                "salesforce.loginHosts[0]: missing field `label`",
+            ),
+            (
+                r#","microsoft":"m""#,
+                "microsoft: invalid type: string \"m\"",
+            ),
+        ];
+        for (body, expected) in cases {
+            let message = parse(body);
+            assert!(message.starts_with(expected), "{body}: {message}");
         }
-        assert_eq!(
-            Config::parse(r#"{"google":{"clientId":"g"}}"#).unwrap_err(),
-            ConfigError::WrongType
-        );
-        for not_an_object in ["", "[]", "\"x\"", "{", "null"] {
-            assert_eq!(
-                Config::parse(not_an_object).unwrap_err(),
-                ConfigError::NotAnObject,
+        assert!(Config::from_json(r#"{"google":{"clientId":"g"}}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `redirectUri`"));
+        for not_an_object in ["", "[]", "\"x\"", "{", "null", "{} x"] {
+            assert!(
+                matches!(
+                    Config::from_json(not_an_object),
+                    Err(ConfigError::Invalid { .. })
+                ),
                 "{not_an_object}"
             );
         }
-        for error in [
-            parse(r#","google":{"clientId":"a","x":1}"#),
-            ConfigError::NotAnObject,
-        ] {
-            assert!(!error.to_string().is_empty());
-        }
+    }
+
+    #[test]
+    fn an_empty_client_id_is_refused_at_validation() {
+        let config =
+            Config::from_json(&format!(r#"{{{REDIRECT},"google":{{"clientId":" "}}}}"#)).unwrap();
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::MissingClientId(ProviderId::Google))
+        );
+        let insecure = Config::from_json(r#"{"redirectUri":"http://example.com/cb"}"#).unwrap();
+        assert!(insecure
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("redirectUri: must use https"));
     }
 
     #[test]
@@ -453,125 +749,113 @@ mod tests {
     }
 
     #[test]
-    fn provider_names_round_trip() {
+    fn provider_names_round_trip_and_rules_match_their_id() {
         for p in ProviderId::ALL {
             assert_eq!(ProviderId::parse(p.as_str()), Some(p));
+            assert_eq!(p.rules().id, p);
+            assert_eq!(
+                serde_json::to_string(&p).unwrap(),
+                format!("\"{}\"", p.as_str())
+            );
         }
         assert_eq!(ProviderId::parse("yahoo"), None);
+        for m in MailService::ALL {
+            let wire = serde_json::to_string(&m).unwrap();
+            assert_eq!(wire, format!("\"{}\"", m.id()));
+            assert_eq!(MailService::parse(m.id()), Some(m));
+        }
+        assert_eq!(MailService::parse("yahoo"), None);
     }
-}
 
-/// Which tenant or login host a connection uses (chosen at sign-in).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    /// Microsoft: the tenant segment (`consumers` for Outlook.com).
-    pub tenant: Option<String>,
-    /// Salesforce: the login host URL.
-    #[serde(rename = "loginHost")]
-    pub login_host: Option<String>,
-}
-
-/// The profile of `id` for a connection to `target`.
-pub fn profile_for(
-    config: &Config,
-    id: ProviderId,
-    target: &Target,
-) -> Result<ProviderProfile, ConfigError> {
-    let redirect = config.redirect_uri.as_str();
-    match id {
-        ProviderId::Microsoft => {
-            let c = config
-                .microsoft
-                .as_ref()
-                .ok_or(ConfigError::NotConfigured(id))?;
-            microsoft::profile(c, redirect, target.tenant.as_deref())
-        }
-        ProviderId::Google => {
-            let c = config
-                .google
-                .as_ref()
-                .ok_or(ConfigError::NotConfigured(id))?;
-            google::profile(c, redirect)
-        }
-        ProviderId::Salesforce => {
-            let c = config
-                .salesforce
-                .as_ref()
-                .ok_or(ConfigError::NotConfigured(id))?;
-            salesforce::profile(c, redirect, target.login_host.as_deref())
-        }
-        // On-premises Exchange signs in with a password, not OAuth (a later issue).
-        ProviderId::Exchange => Err(ConfigError::NotConfigured(id)),
-    }
-}
-
-impl Config {
-    /// Reads the host configuration from JSON text. Unknown keys are refused by name, per
-    /// section: miniserde skips them and its errors carry no detail, so the keys are checked
-    /// here against the fields the structs serialize. `devtools` (settings for the host's
-    /// developer tools) is allowed at the top and ignored.
-    pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let outline: KeyOutline = json::from_str(text).map_err(|_| ConfigError::NotAnObject)?;
-        let mut top = field_names(&<Config as Default>::default());
-        top.push("devtools".into());
-        check_keys("config", outline.keys(), &top)?;
-        for id in ProviderId::ALL {
-            let Some(keys) = outline.inner(id.as_str()) else {
-                continue;
-            };
-            let known = section_fields(id);
-            check_keys(id.as_str(), keys.iter().map(String::as_str), &known)?;
-            if known.iter().any(|k| k == "clientId") && !keys.iter().any(|k| k == "clientId") {
-                return Err(ConfigError::MissingClientId(id));
+    #[test]
+    fn every_providers_transient_answers_keep_the_token() {
+        for provider in ProviderId::ALL {
+            for (status, body) in [
+                (500, "<html>oops</html>"),
+                (502, ""),
+                (503, "{\"error\":\"temporarily_unavailable\"}"),
+                (429, ""),
+                (200, ""),
+            ] {
+                let d = provider
+                    .rules()
+                    .classify(&HttpResponse::new(status, body), Timestamp(0));
+                assert_eq!(d.action, Action::RetryLater, "{provider} {status} {body}");
+                assert!(!d.drop_refresh_token, "{provider} {status} {body}");
             }
         }
-        // miniserde's errors do not say where; naming the section would take a probe
-        // struct per section (0.6 KB brotli, measured), over budget for a setup error.
-        json::from_str(text).map_err(|_| ConfigError::WrongType)
     }
 
-    /// Parses and validates a configuration: every configured provider must yield a profile
-    /// and the redirect URI must be https (or loopback http, or a chromiumapp.org URL).
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let redirect = Url::parse(&self.redirect_uri).map_err(|_| ConfigError::InvalidUrl {
-            provider: ProviderId::Microsoft,
-            field: "redirectUri",
-            value: self.redirect_uri.clone(),
-        })?;
-        if !is_secure_origin(&redirect) {
-            return Err(ConfigError::InsecureUrl {
-                provider: ProviderId::Microsoft,
-                field: "redirectUri",
-                value: self.redirect_uri.clone(),
-            });
+    #[test]
+    fn an_unknown_invalid_grant_asks_for_refresh_and_drops_the_token() {
+        for provider in [
+            ProviderId::Microsoft,
+            ProviderId::Google,
+            ProviderId::Salesforce,
+        ] {
+            let d = provider.rules().classify(
+                &HttpResponse::new(
+                    400,
+                    r#"{"error":"invalid_grant","error_description":"something new"}"#,
+                ),
+                Timestamp(0),
+            );
+            assert_eq!(
+                (d.reason, d.action, d.drop_refresh_token),
+                (Reason::GrantRejected, Action::Refresh, true),
+                "{provider}"
+            );
         }
-        for id in self.configured() {
-            if id != ProviderId::Exchange {
-                profile_for(self, id, &<Target as Default>::default())?;
-            }
-        }
-        if let Some(exchange) = &self.exchange {
-            if exchange.ews_url.is_some() {
-                exchange::ews_endpoint(exchange)?;
-            }
-        }
-        Ok(())
     }
 
-    pub fn configured(&self) -> Vec<ProviderId> {
-        let mut out = Vec::new();
-        if self.microsoft.is_some() {
-            out.push(ProviderId::Microsoft);
+    #[test]
+    fn required_origins_cover_endpoints_apis_and_login_hosts() {
+        let config = Config::from_json(&format!(
+            r#"{{{REDIRECT},"microsoft":{{"clientId":"m"}},"google":{{"clientId":"g"}},
+                "salesforce":{{"clientId":"s"}}}}"#
+        ))
+        .unwrap();
+        let origins = required_origins(&config);
+        for expected in [
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+            "https://oauth2.googleapis.com",
+            "https://gmail.googleapis.com",
+            "https://login.salesforce.com",
+            "https://test.salesforce.com",
+            "https://*.my.salesforce.com",
+        ] {
+            assert!(
+                origins.iter().any(|o| o == expected),
+                "{expected}: {origins:?}"
+            );
         }
-        if self.google.is_some() {
-            out.push(ProviderId::Google);
-        }
-        if self.salesforce.is_some() {
-            out.push(ProviderId::Salesforce);
-        }
-        if self.exchange.is_some() {
-            out.push(ProviderId::Exchange);
-        }
-        out
+        let unique: std::collections::HashSet<_> = origins.iter().collect();
+        assert_eq!(unique.len(), origins.len());
+        assert!(!origins.iter().any(|o| o == "https://accounts.google.com"));
+        // A login host of one's own (a local emulator) needs no Salesforce instance domain.
+        let local = Config::from_json(&format!(
+            r#"{{{REDIRECT},"salesforce":{{"clientId":"s","loginHosts":[
+                {{"id":"local","label":"Local","url":"http://127.0.0.1:9/salesforce"}}]}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(required_origins(&local), ["http://127.0.0.1:9"]);
+    }
+
+    #[test]
+    fn mail_services_map_to_providers_and_tenants() {
+        assert_eq!(
+            MailService::OutlookCom.default_target().tenant.as_deref(),
+            Some("consumers")
+        );
+        assert_eq!(
+            MailService::Microsoft365.default_target(),
+            Target::default()
+        );
+        assert_eq!(MailService::Gmail.provider(), Some(ProviderId::Google));
+        assert_eq!(MailService::NotSure.provider(), None);
+        let gmail_only =
+            Config::from_json(&format!(r#"{{{REDIRECT},"google":{{"clientId":"g"}}}}"#)).unwrap();
+        assert_eq!(MailService::default_for(&gmail_only), MailService::Gmail);
     }
 }

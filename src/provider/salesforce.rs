@@ -15,65 +15,108 @@
 //!   sent to);
 //! - the login host is per connection: production, sandbox or the org's My Domain.
 
-use miniserde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
+pub use super::LoginHost;
 use super::{
-    endpoint, require_client_id, AccessLifetime, ConfigError, IssuerRule, ProviderId,
-    ProviderProfile,
+    endpoint, origin_of, require_client_id, AccessLifetime, ApiRejection, ConfigError, IssuerRule,
+    Prompt, ProviderId, ProviderProfile, ProviderRules, SectionId,
 };
-use crate::authorize::Prompt;
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 use crate::time::MINUTE;
 
 const ID: ProviderId = ProviderId::Salesforce;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoginHost {
-    pub id: String,
-    pub label: String,
-    pub url: String,
+/// The instances of production and sandbox orgs live on My Domain hosts
+/// (`https://<name>.my.salesforce.com`), which is also where a typed login host must be.
+pub const MY_DOMAIN_ORIGINS: &str = "https://*.my.salesforce.com";
+
+pub static RULES: ProviderRules = ProviderRules {
+    id: ID,
+    name: "salesforce",
+    title: "Salesforce",
+    section: SectionId::Crm,
+    // "Saved usernames" are Salesforce's own login-page feature; the client's part is to
+    // remember the usernames and login hosts it connected before (providers.md).
+    remembers_logins: true,
+    token_errors: classify,
+    // REST API 401 `INVALID_SESSION_ID` (and any other 401): the session ended; refresh
+    // once and retry once.
+    api_unauthorized: |_, _| ApiRejection::TokenExpired,
+    profile: |config, target| {
+        config
+            .salesforce
+            .as_ref()
+            .map(|c| profile(c, &config.redirect_uri, target.login_host.as_deref()))
+            .transpose()
+    },
+    login_hosts: |config| {
+        config
+            .salesforce
+            .as_ref()
+            .map(|c| c.login_hosts.clone())
+            .unwrap_or_default()
+    },
+    not_configured: "Salesforce is not configured for this installation.",
+    custom_login_host_example: Some("https://yourcompany.my.salesforce.com"),
+    origins: |config| {
+        let mut origins: Vec<String> = config
+            .salesforce
+            .iter()
+            .flat_map(|c| c.login_hosts.iter())
+            .filter_map(|h| origin_of(&h.url))
+            .collect();
+        // Orgs that sign in on Salesforce's login hosts have their instance (the API) on a
+        // My Domain host, where a typed login host must also be.
+        if origins.iter().any(|o| o.ends_with(".salesforce.com")) {
+            origins.push(MY_DOMAIN_ORIGINS.into());
+        }
+        origins
+    },
+};
+
+fn default_login_hosts() -> Vec<LoginHost> {
+    vec![
+        LoginHost {
+            id: "production".into(),
+            label: "Production".into(),
+            url: "https://login.salesforce.com".into(),
+        },
+        LoginHost {
+            id: "sandbox".into(),
+            label: "Sandbox".into(),
+            url: "https://test.salesforce.com".into(),
+        },
+    ]
 }
 
-/// The `salesforce` section; login hosts and session timeout have defaults (methods below).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Salesforce's default session timeout (Setup > Session Settings): 2 hours.
+fn default_session_timeout() -> u64 {
+    120
+}
+
+/// The `salesforce` section of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SalesforceConfig {
-    #[serde(rename = "clientId")]
     pub client_id: String,
     /// The login hosts offered; production and sandbox by default.
-    #[serde(rename = "loginHosts")]
-    pub login_hosts: Option<Vec<LoginHost>>,
-    /// The org's session timeout (Setup > Session Settings); 2 h is Salesforce's default.
-    #[serde(rename = "sessionTimeoutMinutes")]
-    pub session_timeout_minutes: Option<u64>,
+    #[serde(default = "default_login_hosts")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub login_hosts: Vec<LoginHost>,
+    /// The org's session timeout in minutes (Setup > Session Settings).
+    #[serde(default = "default_session_timeout")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub session_timeout_minutes: u64,
     /// Overrides the expected RFC 9207 issuer (the login host otherwise).
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub issuer: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub scopes: Option<Vec<String>>,
-}
-
-impl SalesforceConfig {
-    /// The login hosts offered: production and sandbox unless configured.
-    pub fn login_hosts(&self) -> Vec<LoginHost> {
-        self.login_hosts.clone().unwrap_or_else(|| {
-            vec![
-                LoginHost {
-                    id: "production".into(),
-                    label: "Production".into(),
-                    url: "https://login.salesforce.com".into(),
-                },
-                LoginHost {
-                    id: "sandbox".into(),
-                    label: "Sandbox".into(),
-                    url: "https://test.salesforce.com".into(),
-                },
-            ]
-        })
-    }
-
-    /// The org's session timeout; 2 h is Salesforce's default.
-    pub fn session_timeout_minutes(&self) -> u64 {
-        self.session_timeout_minutes.unwrap_or(120)
-    }
 }
 
 /// `refresh_token` asks for a refresh token, `api` for REST access, `openid` for an ID token
@@ -88,12 +131,12 @@ pub fn resolve_login_host(
 ) -> Result<String, ConfigError> {
     let Some(requested) = requested.map(str::trim).filter(|s| !s.is_empty()) else {
         return config
-            .login_hosts()
+            .login_hosts
             .first()
             .map(|h| h.url.trim_end_matches('/').to_string())
             .ok_or(ConfigError::NotConfigured(ID));
     };
-    if let Some(known) = config.login_hosts().iter().find(|h| {
+    if let Some(known) = config.login_hosts.iter().find(|h| {
         h.id == requested || h.url.trim_end_matches('/') == requested.trim_end_matches('/')
     }) {
         return Ok(known.url.trim_end_matches('/').to_string());
@@ -120,7 +163,8 @@ pub fn profile(
     let host = resolve_login_host(config, login_host)?;
     let path = |p: &str| format!("{host}/services/oauth2/{p}");
     Ok(ProviderProfile {
-        id: ID,
+        rules: &RULES,
+        title: RULES.title,
         client_id: require_client_id(ID, &config.client_id)?,
         client_secret: None,
         authorize_url: endpoint(ID, "loginHost", &path("authorize"))?,
@@ -136,8 +180,9 @@ pub fn profile(
         extra_authorize_params: Vec::new(),
         // The login page, so another username can be typed.
         change_prompts: vec![Prompt::Login],
+        refresh_prompts: Vec::new(),
         access_lifetime: AccessLifetime::SessionTimeout(
-            config.session_timeout_minutes().max(1) * MINUTE,
+            config.session_timeout_minutes.clamp(1, 24 * 60) * MINUTE,
         ),
         fixed_refresh_horizon: None,
         can_refresh: true,
@@ -147,9 +192,12 @@ pub fn profile(
     })
 }
 
-/// The documented `error_description` texts; Salesforce offers no finer code, so these are
-/// matched exactly (providers.md, common rules).
-pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
+/// Salesforce's OAuth errors ("OAuth 2.0 Authentication Error Codes" and the refresh-token
+/// flow page of Salesforce Help). Salesforce offers no code finer than `error`, so the
+/// documented `error_description` texts of `invalid_grant` are matched exactly
+/// (providers.md, common rules).
+pub fn classify(_status: u16, body: Option<&OAuthErrorBody>) -> Option<Diagnosis> {
+    let body = body?;
     let d = match (body.error(), body.description()) {
         // Refresh-token policy expiry ("expire after N", "expire if unused"), or revoked.
         ("invalid_grant", "expired access/refresh token") => {
@@ -163,139 +211,152 @@ pub fn classify(_status: u16, body: &OAuthErrorBody) -> Option<Diagnosis> {
         ("invalid_grant", "ip restricted or invalid login hours") => {
             Diagnosis::new(Reason::BlockedByPolicy, Action::ContactAdmin)
         }
+        // "user hasn't approved this consumer" / app not admin-approved for the user.
+        ("invalid_grant", "user hasn't approved this consumer") => {
+            Diagnosis::new(Reason::ConsentRequired, Action::Refresh)
+        }
+        ("invalid_app_access", _) => Diagnosis::new(Reason::AdminPolicy, Action::ContactAdmin),
         ("inactive_user", _) => Diagnosis::new(Reason::UserDeactivated, Action::ContactAdmin),
         ("inactive_org", _) => Diagnosis::new(Reason::OrgLocked, Action::ContactAdmin),
         ("rate_limit_exceeded", _) => Diagnosis::transient(Reason::RateLimited),
+        // "invalid client identifier" / "invalid client credentials": the app's setup.
+        ("invalid_client_id" | "invalid_client_credentials" | "invalid_client", _) => {
+            Diagnosis::new(Reason::AppMisconfigured, Action::ContactAdmin)
+        }
+        // "An unknown error occurred: retry your request."
+        ("unknown_error", _) => Diagnosis::transient(Reason::ProviderUnavailable),
         _ => return None,
     };
     Some(d.with_code(body.error()))
 }
 
-/// One entry of a REST API error response (Salesforce REST API Developer Guide, "Status
-/// Codes and Error Responses").
-#[derive(Deserialize)]
-struct RestApiError {
-    #[serde(rename = "errorCode")]
-    error_code: Option<String>,
-}
-
-/// REST API 401 with `[{"errorCode":"INVALID_SESSION_ID", ...}]`: the session (access
-/// token) expired or was revoked. The caller refreshes once and retries.
-pub fn is_invalid_session(status: u16, body: &str) -> bool {
-    status == 401
-        && miniserde::json::from_str::<Vec<RestApiError>>(body).is_ok_and(|errors| {
-            errors
-                .iter()
-                .any(|e| e.error_code.as_deref() == Some("INVALID_SESSION_ID"))
-        })
-}
+/// The documented error bodies, with what each means: (status, body, reason, action,
+/// refresh token dropped). The table test runs over them; property tests draw from them.
+pub const DOCUMENTED: &[(u16, &str, Reason, Action, bool)] = &[
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"expired access/refresh token"}"#,
+        Reason::SignInEnded,
+        Action::Refresh,
+        true,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"authentication failure"}"#,
+        Reason::AuthenticationFailure,
+        Action::Refresh,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"ip restricted or invalid login hours"}"#,
+        Reason::BlockedByPolicy,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"user hasn't approved this consumer"}"#,
+        Reason::ConsentRequired,
+        Action::Refresh,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_app_access","error_description":"user is not admin approved to access this app"}"#,
+        Reason::AdminPolicy,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"inactive_user","error_description":"user is inactive"}"#,
+        Reason::UserDeactivated,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"inactive_org","error_description":"organization is locked"}"#,
+        Reason::OrgLocked,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"rate_limit_exceeded","error_description":"rate limit exceeded"}"#,
+        Reason::RateLimited,
+        Action::RetryLater,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_client_id","error_description":"client identifier invalid"}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"invalid_client_credentials","error_description":"client secret invalid"}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+    (
+        400,
+        r#"{"error":"unknown_error","error_description":"retry your request"}"#,
+        Reason::ProviderUnavailable,
+        Action::RetryLater,
+        false,
+    ),
+    // RFC 6749 §5.2 by class.
+    (
+        400,
+        r#"{"error":"invalid_grant","error_description":"invalid authorization code"}"#,
+        Reason::GrantRejected,
+        Action::Refresh,
+        true,
+    ),
+    (
+        400,
+        r#"{"error":"unsupported_grant_type","error_description":"grant type not supported"}"#,
+        Reason::AppMisconfigured,
+        Action::ContactAdmin,
+        false,
+    ),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::classify as classify_response;
     use crate::http::HttpResponse;
     use crate::time::Timestamp;
 
     fn run(status: u16, body: &str) -> Diagnosis {
-        classify_response(
-            ProviderId::Salesforce,
-            &HttpResponse::new(status, body),
-            Timestamp(0),
-        )
+        RULES.classify(&HttpResponse::new(status, body), Timestamp(0))
     }
 
     #[test]
-    fn expired_access_refresh_token() {
-        let d = run(
-            400,
-            r#"{"error":"invalid_grant","error_description":"expired access/refresh token"}"#,
-        );
+    fn the_salesforce_table_over_documented_bodies() {
+        for &(status, body, reason, action, drop) in DOCUMENTED {
+            let d = run(status, body);
+            assert_eq!(
+                (d.reason, d.action, d.drop_refresh_token),
+                (reason, action, drop),
+                "{body}"
+            );
+        }
+        // A 503 naming a dead grant is not the provider's verdict on it.
+        let d = run(503, DOCUMENTED[0].1);
         assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::SignInEnded, Action::Refresh, true)
+            (d.action, d.drop_refresh_token),
+            (Action::RetryLater, false)
         );
-    }
-
-    #[test]
-    fn authentication_failure() {
-        let d = run(
-            400,
-            r#"{"error":"invalid_grant","error_description":"authentication failure"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::AuthenticationFailure, Action::Refresh, false)
-        );
-    }
-
-    #[test]
-    fn ip_restricted_or_login_hours() {
-        let d = run(
-            400,
-            r#"{"error":"invalid_grant","error_description":"ip restricted or invalid login hours"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::BlockedByPolicy, Action::ContactAdmin, false)
-        );
-    }
-
-    #[test]
-    fn inactive_user() {
-        let d = run(
-            400,
-            r#"{"error":"inactive_user","error_description":"user is inactive"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action),
-            (Reason::UserDeactivated, Action::ContactAdmin)
-        );
-    }
-
-    #[test]
-    fn inactive_org() {
-        let d = run(
-            400,
-            r#"{"error":"inactive_org","error_description":"organization is locked"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action),
-            (Reason::OrgLocked, Action::ContactAdmin)
-        );
-    }
-
-    #[test]
-    fn rate_limit_exceeded() {
-        let d = run(
-            400,
-            r#"{"error":"rate_limit_exceeded","error_description":"rate limit exceeded"}"#,
-        );
-        assert_eq!(
-            (d.reason, d.action, d.drop_refresh_token),
-            (Reason::RateLimited, Action::RetryLater, false)
-        );
-    }
-
-    #[test]
-    fn invalid_session_id_detection() {
-        assert!(is_invalid_session(
-            401,
-            r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#
-        ));
-        assert!(!is_invalid_session(
-            403,
-            r#"[{"errorCode":"INVALID_SESSION_ID"}]"#
-        ));
-        assert!(!is_invalid_session(
-            401,
-            r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#
-        ));
-        assert!(!is_invalid_session(401, "<html>"));
     }
 
     fn config() -> SalesforceConfig {
-        miniserde::json::from_str(r#"{"clientId":"3MVG9"}"#).unwrap()
+        serde_json::from_str(r#"{"clientId":"3MVG9"}"#).unwrap()
     }
 
     #[test]

@@ -1,26 +1,39 @@
 //! The WebAssembly side (wasm32 only): the JavaScript API the hosts call, and the I/O the
 //! core asks for: fetch (gloo-net), storage through the host driver, WebCrypto for the vault
 //! and for randomness. Everything that decides lives in the core; this module executes.
+//!
+//! | file | job |
+//! |---|---|
+//! | `sidebar_auth.rs` | the `SidebarAuth` class: arguments in, promises of plain values out |
+//! | `executor.rs` | runs the core's commands: sign-in windows, requests, persistence, locks |
+//! | `args.rs` | reading arguments (serde-wasm-bindgen); `fetch`'s request and response |
+//! | `exports.rs` | `classifyRefreshError`, `requiredOrigins` (no engine instance needed) |
+//! | `bridge.rs` | values out through serde-wasm-bindgen; futures to promises |
+//! | `driver.rs`, `net.rs`, `vault_crypto.rs`, `error.rs` | host driver, fetch, AES-GCM vault, rejections |
+//!
+//! Every TypeScript declaration of a value that crosses the boundary is generated from its
+//! Rust type (tsify). The one hand-written declaration is `HostDriver`, an interface of
+//! functions the host implements, which no serde type can describe.
 
-mod api;
+mod args;
+mod bridge;
 mod driver;
 mod error;
+mod executor;
+mod exports;
 mod net;
+mod sidebar_auth;
 mod vault_crypto;
 
-pub use api::{classify_refresh_error, SidebarAuth};
 pub use driver::HostDriver;
 pub use error::ApiError;
+pub use exports::{classify_refresh_error, required_origins};
+pub use sidebar_auth::SidebarAuth;
 
 use wasm_bindgen::prelude::*;
 
-/// TypeScript declarations for the values that cross the boundary as plain objects.
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-export type ServiceId = "microsoft" | "google" | "salesforce" | "exchange";
-export type UserAction = "retry_later" | "refresh" | "change" | "contact_admin";
-export type MailServiceId = "microsoft365" | "outlook_com" | "gmail" | "exchange" | "not_sure";
-
+const HOST_DRIVER: &'static str = r#"
 /** How the engine reaches the outside world. Only openSignIn, load and save are required. */
 export interface HostDriver {
   /** Open the provider's page; resolve with the full URL the provider redirected to.
@@ -43,56 +56,4 @@ export interface HostDriver {
    *  renewal re-reads storage first, so several engine instances never refresh at once. */
   withLock?(name: string, task: () => Promise<unknown>): Promise<unknown>;
 }
-
-export interface Config {
-  redirectUri: string;
-  microsoft?: { clientId: string; tenant?: string; authority?: string; mailApi?: "graph" | "ews" | "imap";
-    spa?: boolean; spaRefreshLifetimeMinutes?: number; issuer?: string; scopes?: string[]; apiOrigins?: string[] };
-  google?: { clientId: string; clientSecret?: string; authorizeUrl?: string; tokenUrl?: string; revokeUrl?: string;
-    issuer?: string; scopes?: string[]; apiOrigins?: string[] };
-  salesforce?: { clientId: string; loginHosts?: { id: string; label: string; url: string }[];
-    sessionTimeoutMinutes?: number; issuer?: string; scopes?: string[] };
-  exchange?: { ewsUrl?: string };
-  devtools?: unknown;
-}
-
-export interface ConnectOptions { loginHint?: string; loginHost?: string; tenant?: string }
-
-export interface ConnectionView {
-  service: ServiceId; title: string; account: string | null;
-  status: "disconnected" | "connected" | "signing_in" | "refreshing" | "retrying" | "needs_attention";
-  statusText: string; reason: string | null; reasonText: string | null; action: UserAction | null;
-  providerCode: string | null; signInNeededAt: number | null; signInNeededText: string | null;
-  accessTokenExpiresAt: number | null;
-  expiryProvenance: "expires_in" | "jwt_exp" | "session_timeout" | "observed_401" | "assumed_default" | null;
-  nextRetryAt: number | null; canRefresh: boolean; canChange: boolean; canRetry: boolean; busy: boolean;
-  loginHost: string | null;
-}
-
-export interface DashboardView {
-  now: number;
-  notice: string | null;
-  sections: {
-    id: "email" | "crm"; title: string; mailService: MailServiceId | null;
-    mailServiceChoices: { id: MailServiceId; label: string }[] | null; hint: string | null;
-    connections: ConnectionView[];
-    savedLogins: { username: string; loginHost: string }[] | null;
-    loginHosts: { id: string; label: string; url: string }[] | null;
-  }[];
-}
-
-/** Every rejection of the API is one of these. `code` is stable. */
-export interface SidebarAuthError {
-  code: string; message: string; service: ServiceId | null; reason: string | null;
-  action: UserAction | null; providerCode: string | null; retryAt: number | null;
-}
-
-export interface Diagnosis {
-  reason: string; action: UserAction; reasonText: string; dropRefreshToken: boolean;
-  retryAfterMs: number | null; providerCode: string | null;
-}
-
-export interface ApiResponse { status: number; headers: Record<string, string>; body: string }
-export interface ApiRequestInit { method?: string; headers?: Record<string, string>; body?: string }
-export interface EngineEvent { at: number; service: ServiceId; kind: string; detail: string }
 "#;

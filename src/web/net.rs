@@ -1,9 +1,5 @@
 //! HTTP through gloo-net (the Fetch API), with a timeout.
 
-use std::borrow::Cow;
-
-use miniserde::ser::{self, Fragment, Serialize};
-
 use gloo_net::http::{Method, RequestBuilder};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -67,34 +63,5 @@ fn kind_of(error: &gloo_net::Error) -> String {
     match error {
         gloo_net::Error::JsError(e) => e.name.clone(),
         _ => "GlooError".into(),
-    }
-}
-
-/// Response headers as a JSON object with lower-case names (`Record<string, string>`); of
-/// repeated names the last wins, as with `JSON.parse`. A list, not a map: a `BTreeMap`
-/// would link its node code into the module for this one use.
-pub struct HeaderObject(pub Vec<(String, String)>);
-
-impl HeaderObject {
-    pub fn new(headers: &[(String, String)]) -> HeaderObject {
-        HeaderObject(
-            headers
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                .collect(),
-        )
-    }
-}
-
-impl Serialize for HeaderObject {
-    fn begin(&self) -> Fragment<'_> {
-        struct Entries<'a>(std::slice::Iter<'a, (String, String)>);
-        impl ser::Map for Entries<'_> {
-            fn next(&mut self) -> Option<(Cow<'_, str>, &dyn Serialize)> {
-                let (name, value) = self.0.next()?;
-                Some((Cow::Borrowed(name.as_str()), value as &dyn Serialize))
-            }
-        }
-        Fragment::Map(Box::new(Entries(self.0.iter())))
     }
 }

@@ -8,7 +8,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use js_sys::{Array, Promise, Reflect, Uint8Array};
-use miniserde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -173,11 +173,11 @@ pub async fn seal(plaintext: &str) -> Result<String, String> {
         iv: STANDARD.encode(iv),
         data: STANDARD.encode(data),
     };
-    Ok(miniserde::json::to_string(&sealed))
+    serde_json::to_string(&sealed).map_err(|e| e.to_string())
 }
 
 pub async fn open(stored: &str) -> Result<String, OpenError> {
-    let sealed: Sealed = miniserde::json::from_str(stored).map_err(|_| OpenError::NotSealed)?;
+    let sealed: Sealed = serde_json::from_str(stored).map_err(|_| OpenError::NotSealed)?;
     if sealed.sealed != 1 || sealed.alg != "A256GCM" {
         return Err(OpenError::NotSealed);
     }

@@ -1,0 +1,141 @@
+//! The JS API's arguments and results that are not engine types: read from JavaScript with
+//! serde-wasm-bindgen, their TypeScript declarations generated (tsify).
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
+use wasm_bindgen::JsValue;
+
+use super::error::ApiError;
+use crate::http::HttpResponse;
+use crate::provider::{Config, ProviderId};
+
+/// Options of `connect` (Change).
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectOptions {
+    #[serde(default)]
+    #[tsify(optional)]
+    pub login_hint: Option<String>,
+    /// Salesforce: a configured login host's id or URL, or a My Domain URL.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub login_host: Option<String>,
+    /// Microsoft: a tenant id or domain, `organizations` or `consumers`.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub tenant: Option<String>,
+}
+
+/// The request of an authorized `fetch`.
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRequestInit {
+    #[serde(default)]
+    #[tsify(optional)]
+    pub method: Option<String>,
+    #[serde(default, deserialize_with = "header_list")]
+    #[tsify(optional, type = "Record<string, string>")]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub body: Option<String>,
+}
+
+/// The answer of an authorized `fetch`: status, headers (lower-case names; of repeated
+/// names the last wins) and the body text.
+#[derive(Debug, Serialize, Tsify)]
+#[tsify(missing_as_null)]
+pub struct ApiResponse {
+    pub status: u16,
+    #[serde(serialize_with = "header_object")]
+    #[tsify(type = "Record<string, string>")]
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl From<HttpResponse> for ApiResponse {
+    fn from(response: HttpResponse) -> ApiResponse {
+        ApiResponse {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            body: response.body,
+        }
+    }
+}
+
+/// Headers as a list (a map type would link its own code for this one use).
+fn header_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    struct Headers;
+    impl<'de> Visitor<'de> for Headers {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of header names to string values")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry::<String, String>()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Headers)
+}
+
+fn header_object<S: Serializer>(headers: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(headers.len()))?;
+    for (name, value) in headers {
+        map.serialize_entry(name, value)?;
+    }
+    map.end()
+}
+
+/// An optional argument object; `undefined` and `null` read as `None`.
+pub(crate) fn from_js<T: for<'de> Deserialize<'de>>(
+    value: JsValue,
+    what: &str,
+) -> Result<Option<T>, ApiError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let deserializer = serde_wasm_bindgen::Deserializer::from(value);
+    serde_path_to_error::deserialize(deserializer)
+        .map(Some)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!(" ({path})")
+            };
+            ApiError::new(
+                "invalid_argument",
+                format!("Bad {what}{at}: {}", e.into_inner()),
+            )
+        })
+}
+
+/// Reads the configuration object; errors name the path of the wrong field.
+pub(crate) fn config_from_js(value: JsValue) -> Result<Config, ApiError> {
+    Config::from_deserializer(serde_wasm_bindgen::Deserializer::from(value)).map_err(|e| {
+        ApiError::new(
+            "invalid_config",
+            format!("The configuration is not valid: {e}"),
+        )
+    })
+}
+
+pub(crate) fn parse_service(name: &str) -> Result<ProviderId, ApiError> {
+    ProviderId::parse(name).ok_or_else(|| {
+        ApiError::new(
+            "unknown_service",
+            format!("Unknown service \"{name}\": use microsoft, google, salesforce or exchange."),
+        )
+    })
+}

@@ -1,0 +1,494 @@
+//! The executor: feeds the core an input, runs the commands it answers with (open a
+//! sign-in window, send a request, persist), feeds the results back, until the core has
+//! nothing left to do. Per service at most one operation runs at a time; callers that
+//! arrive meanwhile share its result (one refresh for any number of concurrent callers).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::args::ApiRequestInit;
+use super::bridge::to_js;
+use super::driver::HostDriver;
+use super::error::ApiError;
+use super::net;
+use super::vault_crypto::{self, OpenError};
+use crate::connection::{Command, Context, Input, OperationError};
+use crate::engine::{ApiUrlError, Engine};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::provider::{Config, ProviderId, ProviderMap};
+use crate::random::RandomSource;
+use crate::time::Timestamp;
+use crate::view;
+
+/// The browser's CSPRNG (`crypto.getRandomValues`, through getrandom).
+pub(crate) struct WebRandom;
+
+impl RandomSource for WebRandom {
+    fn fill(&mut self, bytes: &mut [u8]) {
+        // getrandom fails only where WebCrypto is missing, and the engine cannot start
+        // without it (`create` checks), so this never panics in practice; if it did, the
+        // zeroes would make `state` guessable, so abort loudly instead of going on.
+        if getrandom::getrandom(bytes).is_err() {
+            wasm_bindgen::throw_str("crypto.getRandomValues is unavailable");
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    SignIn,
+    Renewal,
+}
+
+pub(crate) type SharedOp = Shared<LocalBoxFuture<'static, Result<(), ApiError>>>;
+
+pub(crate) struct Inner {
+    pub(crate) engine: RefCell<Engine>,
+    pub(crate) driver: HostDriver,
+    pub(crate) clock_offset_ms: Cell<f64>,
+    pub(crate) listeners: RefCell<Vec<(u32, Function)>>,
+    pub(crate) next_listener: Cell<u32>,
+    pub(crate) in_flight: RefCell<ProviderMap<(OpKind, SharedOp)>>,
+}
+
+impl Inner {
+    pub(crate) fn now(&self) -> Timestamp {
+        let ms = self.driver.now() + self.clock_offset_ms.get();
+        Timestamp(ms.max(0.0) as u64)
+    }
+
+    pub(crate) fn handle(&self, service: ProviderId, input: Input) -> Vec<Command> {
+        let mut random = WebRandom;
+        let mut ctx = Context {
+            now: self.now(),
+            random: &mut random,
+            silent_sign_in: self.driver.silent_sign_in(),
+        };
+        self.engine.borrow_mut().handle(service, input, &mut ctx)
+    }
+
+    pub(crate) fn note(&self, service: Option<ProviderId>, kind: &'static str, detail: String) {
+        let now = self.now();
+        self.engine.borrow_mut().note(now, service, kind, detail);
+    }
+
+    pub(crate) fn notify(&self) {
+        let view = self.view_js();
+        let listeners: Vec<Function> = self
+            .listeners
+            .borrow()
+            .iter()
+            .map(|(_, f)| f.clone())
+            .collect();
+        for listener in listeners {
+            // A throwing listener must not break the engine.
+            let _ = listener.call1(&JsValue::NULL, &view);
+        }
+    }
+
+    pub(crate) fn view_js(&self) -> JsValue {
+        let view = view::dashboard(&self.engine.borrow(), self.now());
+        to_js(&view)
+    }
+
+    pub(crate) async fn save_session(&self) {
+        let text = self.engine.borrow().session_text();
+        if let Err(why) = self.driver.save_session(&text).await {
+            self.note(None, "session_cache_error", why);
+        }
+    }
+
+    /// Under the cross-context lock: take what another context may have written since
+    /// (a rotated refresh token in the vault, newer access tokens in the session cache).
+    async fn reload_from_storage(&self, service: ProviderId) {
+        if let Ok(Some(stored)) = self.driver.load().await {
+            if let Ok(text) = vault_crypto::open(&stored).await {
+                let changed = self.engine.borrow_mut().reload_connection(service, &text);
+                if changed {
+                    self.note(Some(service), "reloaded_from_storage", String::new());
+                }
+            }
+        }
+        if let Some(session) = self.driver.load_session().await {
+            self.engine
+                .borrow_mut()
+                .restore_session(&session, &mut WebRandom);
+        }
+    }
+
+    pub(crate) fn schedule_wake(&self) {
+        let next = self.engine.borrow().next_wake();
+        if let Some(at) = next {
+            // The engine's clock may run ahead (devtools); the host's timer runs on real time.
+            self.driver
+                .schedule_wake(at.0 as f64 - self.clock_offset_ms.get());
+        }
+    }
+
+    pub(crate) fn fresh_token(&self, service: ProviderId) -> Option<String> {
+        let now = self.now();
+        self.engine
+            .borrow()
+            .connection(service)?
+            .fresh_access_token(now)
+            .map(String::from)
+    }
+}
+
+/// Runs one input to completion.
+pub(crate) async fn drive(
+    inner: Rc<Inner>,
+    service: ProviderId,
+    input: Input,
+) -> Result<(), ApiError> {
+    let mut queue: VecDeque<Command> = inner.handle(service, input).into();
+    let mut outcome: Result<(), OperationError> = Ok(());
+    while let Some(command) = queue.pop_front() {
+        match command {
+            Command::OpenSignIn { url, interactive } => {
+                inner.notify();
+                let redirect_uri = inner.engine.borrow().config().redirect_uri.clone();
+                let result = inner
+                    .driver
+                    .open_sign_in(&url, &redirect_uri, interactive)
+                    .await;
+                queue.extend(inner.handle(service, Input::SignInResult(result)));
+            }
+            Command::SendTokenRequest(request) => {
+                inner.notify();
+                let response = net::send(&request).await;
+                queue.extend(inner.handle(service, Input::TokenResponse(response)));
+            }
+            Command::SendRevocation(request) => {
+                let result = net::send(&request).await;
+                let detail = match result {
+                    Ok(r) => format!("status {}", r.status),
+                    Err(e) => format!("unreachable: {}", e.0),
+                };
+                inner.note(Some(service), "revocation_result", detail);
+            }
+            Command::Persist => {
+                if let Err(e) = persist(&inner, Some(service)).await {
+                    inner.note(Some(service), "storage_error", e.message.clone());
+                    inner.notify();
+                    // Nothing that was not persisted is handed out (design rule 5).
+                    return Err(e.for_service(service));
+                }
+                inner.save_session().await;
+            }
+            Command::Complete(result) => outcome = result,
+        }
+    }
+    inner.schedule_wake();
+    inner.notify();
+    outcome.map_err(|e| ApiError::from_operation(service, &e))
+}
+
+/// Runs a renewal under the host's cross-context lock (`withLock(name, task)`, the Web
+/// Locks API in the extension), after re-reading storage: two engine instances (service
+/// worker, side panel) then never refresh at once, nor with a refresh token the other has
+/// already rotated. Without a `withLock` the host has one instance and this is `drive`.
+async fn drive_exclusive(
+    inner: Rc<Inner>,
+    service: ProviderId,
+    input: Input,
+) -> Result<(), ApiError> {
+    if inner.driver.method("withLock").is_none() {
+        return drive(inner, service, input).await;
+    }
+    let name = format!("sidebar-auth:{}", service.as_str());
+    let task_inner = inner.clone();
+    under_host_lock(&inner, &name, async move {
+        task_inner.reload_from_storage(service).await;
+        drive(task_inner, service, input).await
+    })
+    .await
+    .map_err(|e| e.for_service(service))
+}
+
+/// Runs `task` while holding the host's lock `name` (`withLock`), or directly when the
+/// host has none (a single engine instance needs no lock).
+async fn under_host_lock<F>(inner: &Rc<Inner>, name: &str, task: F) -> Result<(), ApiError>
+where
+    F: std::future::Future<Output = Result<(), ApiError>> + 'static,
+{
+    let Some(with_lock) = inner.driver.method("withLock") else {
+        return task.await;
+    };
+    let outcome: Rc<RefCell<Option<Result<(), ApiError>>>> = Rc::new(RefCell::new(None));
+    let task_outcome = outcome.clone();
+    let task = Closure::once_into_js(move || -> Promise {
+        future_to_promise(async move {
+            *task_outcome.borrow_mut() = Some(task.await);
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let locked = with_lock
+        .call2(&inner.driver, &JsValue::from_str(name), &task)
+        .map(|p| Promise::resolve(&p));
+    let settled = match locked {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = settled {
+        let why = super::driver::describe(&e);
+        return Err(ApiError::new(
+            "host_error",
+            format!("The host lock failed: {why}"),
+        ));
+    }
+    let result = outcome.borrow_mut().take();
+    result.unwrap_or_else(|| {
+        Err(ApiError::new(
+            "host_error",
+            "The host lock never ran the task.",
+        ))
+    })
+}
+
+/// Persists the vault. With several engine instances (the host has `withLock`), a
+/// read-modify-write under the vault lock that replaces only the connection this
+/// operation changed: an instance never writes back another connection's refresh token
+/// from its memory, which may be older than what another instance stored (a replayed
+/// rotated token revokes the grant).
+pub(crate) async fn persist(
+    inner: &Rc<Inner>,
+    changed: Option<ProviderId>,
+) -> Result<(), ApiError> {
+    let writer = inner.clone();
+    under_host_lock(inner, "sidebar-auth:vault", async move {
+        let stored = if writer.driver.method("withLock").is_some() {
+            match writer.driver.load().await {
+                Ok(Some(sealed)) => vault_crypto::open(&sealed).await.ok(),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let text = match stored {
+            Some(stored) => writer.engine.borrow().vault_text_merged(&stored, changed),
+            None => writer.engine.borrow().vault_text(),
+        };
+        let sealed = vault_crypto::seal(&text).await.map_err(|why| {
+            ApiError::new(
+                "storage_error",
+                format!("The vault could not be encrypted: {why}"),
+            )
+        })?;
+        writer.driver.save(&sealed).await.map_err(|why| {
+            ApiError::new(
+                "storage_error",
+                format!("The vault could not be saved: {why}"),
+            )
+        })
+    })
+    .await
+}
+
+/// Starts `input` as the service's one operation, or joins the one in flight.
+pub(crate) fn shared_operation(
+    inner: &Rc<Inner>,
+    service: ProviderId,
+    kind: OpKind,
+    input: Input,
+) -> SharedOp {
+    if let Some((_, op)) = inner.in_flight.borrow().get(&service) {
+        return op.clone();
+    }
+    let runner = inner.clone();
+    let future = async move {
+        let result = match kind {
+            OpKind::Renewal => drive_exclusive(runner.clone(), service, input).await,
+            OpKind::SignIn => drive(runner.clone(), service, input).await,
+        };
+        runner.in_flight.borrow_mut().remove(&service);
+        result
+    }
+    .boxed_local()
+    .shared();
+    inner
+        .in_flight
+        .borrow_mut()
+        .insert(service, (kind, future.clone()));
+    future
+}
+
+pub(crate) async fn access_token(
+    inner: Rc<Inner>,
+    service: ProviderId,
+) -> Result<String, ApiError> {
+    // At most: wait for an operation in flight, then run one renewal.
+    for _ in 0..3 {
+        if let Some(token) = inner.fresh_token(service) {
+            return Ok(token);
+        }
+        let joined = inner
+            .in_flight
+            .borrow()
+            .get(&service)
+            .map(|(_, op)| op.clone());
+        match joined {
+            Some(op) => {
+                let _ = op.await;
+            }
+            None => {
+                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded).await?
+            }
+        }
+    }
+    inner.fresh_token(service).ok_or_else(|| {
+        ApiError::new("not_connected", "No access token is available.").for_service(service)
+    })
+}
+
+pub(crate) async fn sign_in(
+    inner: Rc<Inner>,
+    service: ProviderId,
+    input: Input,
+) -> Result<JsValue, ApiError> {
+    let joined = inner.in_flight.borrow().get(&service).cloned();
+    if let Some((kind, op)) = joined {
+        if kind == OpKind::SignIn {
+            return Err(
+                ApiError::new("busy", "A sign-in for this service is already open.")
+                    .for_service(service),
+            );
+        }
+        let _ = op.await;
+    }
+    shared_operation(&inner, service, OpKind::SignIn, input).await?;
+    Ok(inner.view_js())
+}
+
+async fn send_api(url: &str, init: &ApiRequestInit, token: &str) -> Result<HttpResponse, ApiError> {
+    let mut headers: Vec<(String, String)> = init
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("authorization"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    headers.push(("Authorization".into(), format!("Bearer {token}")));
+    let request = HttpRequest {
+        method: init
+            .method
+            .clone()
+            .unwrap_or_else(|| "GET".into())
+            .to_ascii_uppercase(),
+        url: url.to_string(),
+        headers,
+        body: init.body.clone().unwrap_or_default(),
+    };
+    net::send(&request).await.map_err(|e| {
+        ApiError::new(
+            "network_error",
+            format!("The service could not be reached ({}).", e.0),
+        )
+    })
+}
+
+pub(crate) async fn authorized_fetch(
+    inner: Rc<Inner>,
+    service: ProviderId,
+    url: String,
+    init: ApiRequestInit,
+) -> Result<JsValue, ApiError> {
+    let checked = inner.engine.borrow().check_api_url(service, &url);
+    checked.map_err(|e| {
+        let message = match e {
+            ApiUrlError::ForeignOrigin(origin) => {
+                format!("The {} token is never sent to {origin}.", service.as_str())
+            }
+            ApiUrlError::NotAUrl => "Not a URL.".to_string(),
+        };
+        ApiError::new("foreign_origin", message).for_service(service)
+    })?;
+    let token = access_token(inner.clone(), service).await?;
+    let mut response = send_api(&url, &init, &token).await?;
+    if response.status == 401 {
+        drive(
+            inner.clone(),
+            service,
+            Input::ApiUnauthorized(response.clone()),
+        )
+        .await?;
+        let token = access_token(inner.clone(), service).await?;
+        response = send_api(&url, &init, &token).await?;
+        if response.status == 401 {
+            inner.note(Some(service), "api_401_after_refresh", String::new());
+        }
+    }
+    if (200..300).contains(&response.status) {
+        let _ = drive(inner.clone(), service, Input::ApiSucceeded).await;
+    }
+    Ok(to_js(&super::args::ApiResponse::from(response)))
+}
+
+/// Creates the engine from a configuration and a host driver, and loads the vault and the
+/// session cache.
+pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>, ApiError> {
+    {
+        let engine =
+            Engine::new(config).map_err(|e| ApiError::new("invalid_config", e.to_string()))?;
+        driver
+            .check()
+            .map_err(|why| ApiError::new("invalid_driver", why))?;
+        let mut probe = [0u8; 1];
+        getrandom::getrandom(&mut probe).map_err(|_| {
+            ApiError::new("invalid_driver", "crypto.getRandomValues is unavailable")
+        })?;
+        let inner = Rc::new(Inner {
+            engine: RefCell::new(engine),
+            driver,
+            clock_offset_ms: Cell::new(0.0),
+            listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(1),
+            in_flight: RefCell::new(ProviderMap::new()),
+        });
+        let stored = inner.driver.load().await.map_err(|why| {
+            ApiError::new(
+                "storage_error",
+                format!("The vault could not be loaded: {why}"),
+            )
+        })?;
+        if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
+            let opened = vault_crypto::open(&stored).await;
+            let restored = match &opened {
+                Ok(text) => inner
+                    .engine
+                    .borrow_mut()
+                    .restore(Some(text))
+                    .map_err(|e| e.to_string()),
+                Err(OpenError::Unavailable(why)) => {
+                    return Err(ApiError::new(
+                        "storage_error",
+                        format!("WebCrypto or IndexedDB is unavailable: {why}"),
+                    ))
+                }
+                Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => {
+                    // Keep the stored text as it is; the engine records it as unreadable.
+                    let _ = inner.engine.borrow_mut().restore(Some(&stored));
+                    Err("the stored vault could not be decrypted".to_string())
+                }
+            };
+            if let Err(why) = restored {
+                inner.note(None, "vault_unreadable", why);
+            }
+        }
+        if let Some(session) = inner.driver.load_session().await {
+            inner
+                .engine
+                .borrow_mut()
+                .restore_session(&session, &mut WebRandom);
+        }
+        inner.schedule_wake();
+        Ok(inner)
+    }
+}
