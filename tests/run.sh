@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The README test command: set up (idempotent), then every test of the project:
 #   1. formatting and clippy (host and wasm32)
-#   2. the sans-I/O core: cargo test
+#   2. the sans-I/O core: cargo test (it also writes the contract values, target/contract/)
 #   3. src/web in headless Chromium: wasm-bindgen tests against a loopback token server
-#   4. the release build (wasm-pack) and the node suites: identity-provider emulator,
-#      dashboard and web host, end-to-end with the real engine, the Chrome extension
-#   5. the benchmarks: module size, service-worker wake (print numbers; never fail on them)
+#   4. the release build (the pinned toolchain) and its size budget (fails above it)
+#   5. the node suites: the engine/host contract (tsc over the generated declarations),
+#      identity-provider emulator, dashboard and web host, end-to-end with the real engine,
+#      the Chrome extension
+#   6. the benchmarks: service-worker wake (prints numbers; never fails on them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
@@ -30,12 +32,12 @@ port=$(node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSyn
 SIDEBAR_AUTH_TOKEN_SERVER="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
   wasm-pack test --headless --chrome -- --test web_api
 
-step "wasm-pack build (release)"
+step "release build (pinned toolchain) and its size budget"
 bash build-engine.sh
+node tests/bench/size.mjs --check
 
-step "node tests: identity providers, dashboard, end to end"
-node --test --test-concurrency=1 tests/idp/ tests/web/ tests/e2e/ tests/extension/
+step "node tests: contract, identity providers, dashboard, end to end, extension"
+node --test --test-concurrency=1 tests/contract/ tests/idp/ tests/web/ tests/e2e/ tests/extension/
 
 step "benchmarks (print numbers; never fail on them)"
-node tests/bench/size.mjs
 node tests/bench/wake.mjs --runs 7

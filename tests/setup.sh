@@ -23,29 +23,39 @@ for component in rustfmt clippy; do
   fi
 done
 
-# The size build of the release module (build-engine.sh) wants a nightly toolchain with
-# rust-src and the wasm32 standard library. Optional: without one it builds with stable.
-# This machine image ships `nightly` (2026-05-19) without them; otherwise that nightly is
-# installed by date.
-if rustup run nightly rustc -V >/dev/null 2>&1; then
-  size_toolchain=nightly
-else
-  size_toolchain=nightly-2026-05-19
-  if ! rustup run "$size_toolchain" rustc -V >/dev/null 2>&1; then
-    log "installing $size_toolchain for the size build (optional)"
+# The shipped module is built by the nightly pinned in Cargo.toml (size-toolchain), with
+# rust-src and the wasm32 standard library (build-engine.sh). The machine image ships a
+# `nightly`; when it is that very build (its channel manifest has the pinned date), it is
+# linked as `pinned-<channel>` (rustup refuses official names for links; no download);
+# otherwise the pinned nightly is installed by name. build-engine.sh takes either.
+size_toolchain=$(sed -n 's/^size-toolchain = "\(.*\)"$/\1/p' Cargo.toml)
+size_date=${size_toolchain#nightly-}
+if ! rustup run "$size_toolchain" rustc -V >/dev/null 2>&1; then
+  size_toolchain="pinned-$size_toolchain"
+fi
+if ! rustup run "$size_toolchain" rustc -V >/dev/null 2>&1; then
+  image_nightly=$(rustup run nightly rustc --print sysroot 2>/dev/null || true)
+  if [ -n "$image_nightly" ] \
+    && grep -qx "date = \"$size_date\"" "$image_nightly/lib/rustlib/multirust-channel-manifest.toml" 2>/dev/null; then
+    for extra in rust-src; do
+      rustup component list --installed --toolchain nightly | grep -qx "$extra" \
+        || rustup component add "$extra" --toolchain nightly
+    done
+    rustup target list --installed --toolchain nightly | grep -qx wasm32-unknown-unknown \
+      || rustup target add wasm32-unknown-unknown --toolchain nightly
+    log "linking the image's nightly ($size_date) as $size_toolchain"
+    rustup toolchain link "$size_toolchain" "$image_nightly"
+  else
+    size_toolchain=${size_toolchain#pinned-}
+    log "installing $size_toolchain (the toolchain of the shipped module)"
     rustup toolchain install "$size_toolchain" --profile minimal \
-      || log "could not install $size_toolchain: the release module is built with stable"
+      --component rust-src --target wasm32-unknown-unknown
   fi
 fi
-if rustup run "$size_toolchain" rustc -V >/dev/null 2>&1; then
-  if ! rustup component list --installed --toolchain "$size_toolchain" | grep -qx rust-src; then
-    log "adding rust-src to $size_toolchain (size build)"
-    rustup component add rust-src --toolchain "$size_toolchain" || log "could not add rust-src"
-  fi
-  if ! rustup target list --installed --toolchain "$size_toolchain" | grep -qx wasm32-unknown-unknown; then
-    log "adding wasm32-unknown-unknown to $size_toolchain (size build)"
-    rustup target add wasm32-unknown-unknown --toolchain "$size_toolchain" || log "could not add wasm32"
-  fi
+sysroot=$(rustup run "$size_toolchain" rustc --print sysroot)
+if [ ! -d "$sysroot/lib/rustlib/src/rust/library" ] || [ ! -d "$sysroot/lib/rustlib/wasm32-unknown-unknown" ]; then
+  echo "[setup] $size_toolchain lacks rust-src or wasm32-unknown-unknown" >&2
+  exit 1
 fi
 
 WASM_PACK_VERSION=0.15.1
