@@ -16,24 +16,20 @@ function unwrap(reply) {
 }
 
 /**
- * Host permissions a Salesforce sign-in needs beyond the manifest's: the user's own My
- * Domain login host, and *.my.salesforce.com for the instance a production or sandbox
- * login leads to. Decided synchronously, so the request runs inside the user's click.
+ * Host permissions a sign-in needs beyond the manifest's: the origin of a login host the
+ * user typed (a Salesforce My Domain), when no granted pattern covers it. Which origins a
+ * provider needs otherwise is the engine's answer (`requiredOrigins`), put in the manifest at
+ * build time. Decided synchronously, so the request runs inside the user's click.
  */
-export function salesforceOrigins(loginHost, granted = chrome.runtime.getManifest().host_permissions ?? []) {
+export function signInOrigins(loginHost, granted = chrome.runtime.getManifest().host_permissions ?? []) {
   if (!loginHost) return [];
   let url;
   try {
     url = new URL(loginHost);
   } catch {
-    return [];
+    return []; // a configured login host named by its id is in the manifest already
   }
-  const needed = [];
-  if (!originCovered(url.origin, granted)) needed.push(patternForOrigin(url.origin));
-  if (/(^|\.)salesforce\.com$/.test(url.hostname) && !originCovered('https://example.my.salesforce.com', granted)) {
-    needed.push('https://*.my.salesforce.com/*');
-  }
-  return [...new Set(needed)];
+  return originCovered(url.origin, granted) ? [] : [patternForOrigin(url.origin)];
 }
 
 export class WorkerAuth {
@@ -109,6 +105,11 @@ export class WorkerAuth {
     this.listeners.delete(id);
   }
 
+  /** A fresh view from the worker (its relative times worded at the engine's now). */
+  refreshView() {
+    return this.call('view');
+  }
+
   async call(method, ...args) {
     const reply = unwrap(await chrome.runtime.sendMessage({ type: 'sidebar-auth:call', method, args }));
     if (!reply.ok) throw reply.error ?? { code: 'error', message: 'The call failed.' };
@@ -118,7 +119,7 @@ export class WorkerAuth {
 
   connect(service, options = {}) {
     // Ask for a run-time host permission first, still inside the click (user gesture).
-    const origins = service === 'salesforce' ? salesforceOrigins(options.loginHost) : [];
+    const origins = signInOrigins(options.loginHost);
     if (origins.length) {
       return chrome.permissions.request({ origins }).then((granted) => {
         if (!granted) throw { code: 'permission_denied', message: `Sign-in needs access to ${origins.join(', ')}.` };

@@ -1,12 +1,10 @@
 // Bootstrap of the web host page (www/index.html), also used by www/devtools.html.
 //
-//   /www/index.html                    the real engine (/pkg/sidebar_auth.js, from wasm-pack)
-//   /www/index.html?engine=fake        the in-memory fake (www/fake-engine.js)
-//     &scenario=default|attention|empty|busy   canned state of the fake
-//     &popup=1                          the fake signs in through the real pop-up + callback path
+//   /www/index.html                    the engine (/pkg/sidebar_auth.js, build-engine.sh)
 //   ?config=/path/config.json           another configuration (same origin only)
-//   ?e2e=1                              TEST-ONLY: put the real engine on window.__sidebarAuth
-//                                       (see exposeForTests below)
+//
+// The page has no test switch and puts nothing on `window`: tests get their hook from the
+// test server (tests/support/test-hooks.mjs).
 //
 // Exports bootWebHost() for other pages; runs the dashboard when the page says
 // <body data-page="dashboard">.
@@ -17,10 +15,6 @@ import { webHostDriver } from './host-web.js';
 export const DEFAULT_CONFIG_URL = '/www/config.json';
 /** The Web Lock held by the one page (tab) whose engine keeps the connections current. */
 export const ENGINE_LOCK = 'sidebar-auth.engine';
-
-export function engineChoice(params) {
-  return params.get('engine') === 'fake' ? 'fake' : 'real';
-}
 
 /**
  * Load the engine configuration. A `?config=` URL must be on this origin: a configuration
@@ -47,14 +41,13 @@ export async function loadConfig(params) {
   }
 }
 
-export async function loadEngineModule(choice) {
-  if (choice === 'fake') return import('./fake-engine.js');
+export async function loadEngineModule() {
   try {
     return await import(new URL('../pkg/sidebar_auth.js', import.meta.url).href);
   } catch (err) {
     throw {
       code: 'engine_missing',
-      message: 'The engine is not built. Run `wasm-pack build --target web --out-dir pkg`, or open this page with ?engine=fake.',
+      message: 'The engine is not built. Run `bash build-engine.sh` (or `make demo`).',
       cause: String(err?.message ?? err),
     };
   }
@@ -89,29 +82,12 @@ export async function takeEngineLock(onLost) {
  * Load config and engine, create the engine with the web host driver, and wire wake-ups.
  * `onSuperseded()` is called when another page of this profile took over the engine (see
  * takeEngineLock); this page's engine has then stopped waking up and must not be used.
- * @returns {Promise<{auth: object, driver: object, config: object, engine: 'real'|'fake', module: object,
+ * @returns {Promise<{auth: object, driver: object, config: object, module: object,
  *   tick: () => Promise<void>, isSuperseded: () => boolean}>}
  */
 export async function bootWebHost({ params = new URLSearchParams(location.search), onSuperseded } = {}) {
-  const engine = engineChoice(params);
-  let config;
-  try {
-    config = await loadConfig(params);
-  } catch (err) {
-    if (engine !== 'fake') throw err;
-    config = {}; // the fake needs no endpoints
-  }
-  if (engine === 'fake') {
-    config = {
-      ...config,
-      fake: {
-        ...(config.fake ?? {}),
-        scenario: params.get('scenario') ?? config.fake?.scenario ?? 'default',
-        popup: params.get('popup') === '1' || config.fake?.popup === true,
-      },
-    };
-  }
-  const module = await loadEngineModule(engine);
+  const config = await loadConfig(params);
+  const module = await loadEngineModule();
   await module.default();
 
   let auth = null;
@@ -131,17 +107,15 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
     return ticking;
   };
   const driver = webHostDriver({ onWake: () => void tick() });
-  if (engine === 'real') {
-    await takeEngineLock(() => {
-      superseded = true;
-      driver.dispose();
-      try {
-        onSuperseded?.();
-      } catch (err) {
-        console.error('[sidebar-auth] onSuperseded failed', err);
-      }
-    });
-  }
+  await takeEngineLock(() => {
+    superseded = true;
+    driver.dispose();
+    try {
+      onSuperseded?.();
+    } catch (err) {
+      console.error('[sidebar-auth] onSuperseded failed', err);
+    }
+  });
   auth = await module.SidebarAuth.create(config, driver);
 
   // Background tabs throttle timers and a sleeping laptop skips them: catch up when the page
@@ -152,7 +126,7 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
   window.addEventListener('online', () => void tick());
   void tick();
 
-  return { auth, driver, config, engine, module, tick, isSuperseded: () => superseded };
+  return { auth, driver, config, module, tick, isSuperseded: () => superseded };
 }
 
 /** The box a page shows after another page took over the engine. */
@@ -171,18 +145,6 @@ export function supersededBox() {
   button.addEventListener('click', () => location.reload());
   box.append(text, button);
   return box;
-}
-
-/**
- * TEST-ONLY hook. The end-to-end tests (tests/e2e/) drive the real engine: they move its
- * clock, ask for access tokens and read its redacted debug state. The real engine is put on
- * `window.__sidebarAuth` ONLY when the page URL carries `?e2e=1`; without that switch it is
- * never reachable from the page's global scope (the fake engine always is: it holds no real
- * tokens). Anything on window is reachable by every script of the page, so production hosts
- * must never be opened with this switch.
- */
-export function exposeForTests(params, engine) {
-  return engine === 'fake' || params.get('e2e') === '1';
 }
 
 export function showBootError(root, err) {
@@ -211,16 +173,7 @@ async function main() {
   };
   try {
     const host = await bootWebHost({ onSuperseded });
-    const badge = document.getElementById('engine-badge');
-    if (badge && host.engine === 'fake') {
-      badge.hidden = false;
-      badge.textContent = 'fake engine';
-    }
     if (!superseded) dashboard = mountDashboard(root, host.auth);
-    if (exposeForTests(new URLSearchParams(location.search), host.engine)) {
-      // For tests and manual poking only: the fake always, the real engine only with ?e2e=1.
-      window.__sidebarAuth = { auth: host.auth, driver: host.driver, dashboard, tick: host.tick, engine: host.engine };
-    }
     document.body.setAttribute('data-ready', 'true');
   } catch (err) {
     console.error('[sidebar-auth] boot failed', err);

@@ -1,8 +1,10 @@
 // The Sync Settings screen: renders the engine's DashboardView and calls its methods.
 //
 // Shared by every host (web page, Chrome side panel, Outlook task pane): nothing here knows
-// how a host opens windows or stores data. It decides nothing about tokens either; the view
-// says what to show (status, reason, which buttons), this file only draws it.
+// how a host opens windows or stores data, nor any provider. It decides nothing either: the
+// engine's view says what to show (status, reason, deadlines and their words, which
+// buttons, which mail service selects which card); this file only draws it, in the
+// screen's own vocabulary (button labels, headings).
 //
 //   renderDashboard(root, view, actions, options?)   draw `view` into `root`
 //     actions = { refresh(service), change(service, options), disconnect(service),
@@ -11,9 +13,10 @@
 //                 pending?: Iterable<string>  services with an action in flight (buttons disabled) }
 //   mountDashboard(root, auth, options?) -> { render(), showError(err, service?), unmount() }
 //     subscribes to `auth`, wires the actions to the engine, shows rejected actions in an
-//     aria-live region, refreshes "Sign-in needed in N h" every 30 s.
-//   updateRelativeTimes(root, now)   re-text the relative times only
-//   formatSignInNeeded(ms), formatRetryIn(ms), serviceForMailChoice(choice)
+//     aria-live region, and every 30 s asks the engine for a fresh view (its "Sign-in needed
+//     in N h" is worded at the engine's now): `auth.refreshView()` where the engine is
+//     elsewhere (the side panel's proxy), else `auth.view()`.
+//   serviceForMailChoice(section)
 //
 // View fields drawn (src/view.rs): per section `hint`; per connection `canRetry` ("Try again"
 // after the engine paused on repeated transient failures, calls retryNow), `providerCode`
@@ -21,19 +24,11 @@
 // e.g. saved sign-ins that could not be read).
 
 const HOUR = 3_600_000;
-const MIN = 60_000;
 export const RELATIVE_REFRESH_MS = 30_000;
 
-/** Which connection card belongs to which mail-service choice. */
-const SERVICE_FOR_MAIL_CHOICE = {
-  microsoft365: 'microsoft',
-  outlook_com: 'microsoft',
-  gmail: 'google',
-  exchange: 'exchange',
-};
-
-export function serviceForMailChoice(choice) {
-  return SERVICE_FOR_MAIL_CHOICE[choice] ?? null;
+/** The service whose card a mail-service choice selects: the engine says (`choice.service`). */
+export function serviceForMailChoice(section) {
+  return section.mailServiceChoices?.find((c) => c.id === section.mailService)?.service ?? null;
 }
 
 const PILL_GLYPH = {
@@ -45,16 +40,6 @@ const PILL_GLYPH = {
   disconnected: '–',
 };
 
-/** Status words when a view gives none (the fake engine uses them too). */
-export const FALLBACK_STATUS_TEXT = {
-  disconnected: 'Not connected',
-  connected: 'Connected',
-  signing_in: 'Signing in…',
-  refreshing: 'Refreshing…',
-  retrying: 'Retrying',
-  needs_attention: 'Needs attention',
-};
-
 const ERROR_TEXT = {
   popup_blocked: 'The sign-in window was blocked. Allow pop-ups for this page and try again.',
   sign_in_cancelled: 'Sign-in was cancelled before it finished.',
@@ -62,35 +47,17 @@ const ERROR_TEXT = {
   storage_unavailable: 'Your browser did not let the sidebar save its connections.',
 };
 
-/** "Sign-in needed in 23 h" from the time left (ms). */
-export function formatSignInNeeded(msLeft) {
-  if (!Number.isFinite(msLeft)) return '';
-  if (msLeft <= 0) return 'Sign-in needed now';
-  if (msLeft < HOUR) return `Sign-in needed in ${Math.max(1, Math.ceil(msLeft / MIN))} min`;
-  if (msLeft < 48 * HOUR) return `Sign-in needed in ${Math.floor(msLeft / HOUR)} h`;
-  return `Sign-in needed in ${Math.floor(msLeft / (24 * HOUR))} days`;
-}
-
-/** "Next try in 3 min" from the time left (ms). */
-export function formatRetryIn(msLeft) {
-  if (!Number.isFinite(msLeft)) return '';
-  if (msLeft <= 0) return 'Trying again now';
-  if (msLeft < MIN) return `Next try in ${Math.max(1, Math.ceil(msLeft / 1000))} s`;
-  if (msLeft < HOUR) return `Next try in ${Math.ceil(msLeft / MIN)} min`;
-  return `Next try in ${Math.floor(msLeft / HOUR)} h ${Math.round((msLeft % HOUR) / MIN)} min`;
-}
-
 function humanize(id) {
   if (!id) return '';
   const s = String(id).replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-/** Text for a rejected engine/driver call: its message, else a known code, else the code. */
+/** Text for a rejected engine/driver call: its message (the engine's words), else a known
+ * code of the host's own errors, else the code. */
 export function errorText(err) {
   if (err == null) return 'Something went wrong.';
   if (typeof err === 'string') return err;
-  if (err.code && ERROR_TEXT[err.code] && (!err.message || err.code === 'sign_in_cancelled')) return ERROR_TEXT[err.code];
   if (typeof err.message === 'string' && err.message) return err.message;
   if (err.reasonText) return err.reasonText;
   if (err.code) return ERROR_TEXT[err.code] ?? humanize(err.code) + '.';
@@ -223,7 +190,7 @@ function renderSection(ctx, section) {
     parts.push(renderMailChooser(ctx, section));
     // The engine decides which cards the section holds (the chosen service first, then
     // any other mail account still signed in); the page renders them as they come.
-    const wanted = serviceForMailChoice(section.mailService);
+    const wanted = serviceForMailChoice(section);
     if (!wanted && !section.hint) {
       parts.push(
         h('p', {
@@ -282,7 +249,7 @@ function renderCard(ctx, section, c) {
   const s = c.service;
   const busy = !!c.busy || ctx.pending.has(s);
   const titleId = `${ctx.ui.uid}-card-${s}`;
-  const statusText = c.statusText || FALLBACK_STATUS_TEXT[c.status] || humanize(c.status);
+  const statusText = c.statusText;
   const hasForm = Array.isArray(section.loginHosts);
   const form = hasForm ? formState(ctx.ui, s, section) : null;
   const isNew = c.status === 'disconnected' && !c.account;
@@ -302,7 +269,7 @@ function renderCard(ctx, section, c) {
         class: `sa-card__reason sa-card__reason--${c.action ?? 'none'}`,
         'data-testid': `reason-${s}`,
         'data-reason': c.reason ?? '',
-        text: c.reasonText || humanize(c.reason),
+        text: c.reasonText ?? '',
       }),
     );
   }
@@ -314,29 +281,21 @@ function renderCard(ctx, section, c) {
         h('code', { text: c.providerCode })),
     );
   }
-  if (c.action === 'contact_admin') {
-    details.push(h('p', { class: 'sa-card__advice', 'data-testid': `advice-${s}`, text: 'This needs your administrator; signing in again will not fix it.' }));
+  if (c.advice) {
+    details.push(h('p', { class: 'sa-card__advice', 'data-testid': `advice-${s}`, text: c.advice }));
   }
-  if (Number.isFinite(c.signInNeededAt)) {
-    const left = c.signInNeededAt - ctx.now;
+  if (c.signInNeededText) {
+    const soon = Number.isFinite(c.signInNeededAt) && c.signInNeededAt - ctx.now < 4 * HOUR;
     details.push(
       h('p', {
-        class: `sa-card__deadline${left < 4 * HOUR ? ' sa-card__deadline--soon' : ''}`,
+        class: `sa-card__deadline${soon ? ' sa-card__deadline--soon' : ''}`,
         'data-testid': `signin-needed-${s}`,
-        'data-signin-needed-at': String(c.signInNeededAt),
-        text: formatSignInNeeded(left),
+        text: c.signInNeededText,
       }),
     );
   }
-  if (c.status === 'retrying' && Number.isFinite(c.nextRetryAt)) {
-    details.push(
-      h('p', {
-        class: 'sa-card__retry',
-        'data-testid': `next-retry-${s}`,
-        'data-next-retry-at': String(c.nextRetryAt),
-        text: formatRetryIn(c.nextRetryAt - ctx.now),
-      }),
-    );
+  if (c.nextRetryText) {
+    details.push(h('p', { class: 'sa-card__retry', 'data-testid': `next-retry-${s}`, text: c.nextRetryText }));
   }
 
   const button = (kind, label, ariaLabel, primary, onActivate) =>
@@ -412,7 +371,7 @@ function renderCard(ctx, section, c) {
       h(
         'div',
         { class: 'sa-card__id' },
-        h('h3', { class: 'sa-card__title', id: titleId, text: c.title || humanize(s) }),
+        h('h3', { class: 'sa-card__title', id: titleId, text: c.title }),
         h('p', {
           class: `sa-card__account${c.account ? '' : ' sa-card__account--none'}`,
           'data-testid': `account-${s}`,
@@ -557,7 +516,7 @@ function renderChangeForm(ctx, section, c, form) {
             type: 'url',
             inputmode: 'url',
             spellcheck: 'false',
-            placeholder: 'https://yourcompany.my.salesforce.com',
+            placeholder: section.customLoginHostExample ?? 'https://',
             value: form.customUrl,
             'aria-invalid': form.error ? 'true' : null,
             'aria-describedby': form.error ? id('error') : null,
@@ -602,7 +561,8 @@ function renderChangeForm(ctx, section, c, form) {
           u = null;
         }
         if (!u || u.protocol !== 'https:' || !u.hostname) {
-          form.error = 'Enter your My Domain address starting with https://, for example https://yourcompany.my.salesforce.com';
+          const example = section.customLoginHostExample;
+          form.error = `Enter your My Domain address starting with https://${example ? `, for example ${example}` : ''}`;
           ctx.ui.focusAfter = `change-custom-host-${s}`;
           ctx.rerender();
           return;
@@ -639,18 +599,6 @@ function renderChangeForm(ctx, section, c, form) {
     },
     parts,
   );
-}
-
-/** Re-text every relative time below `root` for engine time `now` (no redraw). */
-export function updateRelativeTimes(root, now) {
-  for (const el of root.querySelectorAll('[data-signin-needed-at]')) {
-    const left = Number(el.getAttribute('data-signin-needed-at')) - now;
-    el.textContent = formatSignInNeeded(left);
-    el.classList.toggle('sa-card__deadline--soon', left < 4 * HOUR);
-  }
-  for (const el of root.querySelectorAll('[data-next-retry-at]')) {
-    el.textContent = formatRetryIn(Number(el.getAttribute('data-next-retry-at')) - now);
-  }
 }
 
 // ---- mounting on a live engine ------------------------------------------------------------
@@ -749,10 +697,20 @@ export function mountDashboard(root, auth, options = {}) {
     retryNow: (service) => run(service, () => auth.retryNow(service)),
   };
 
+  // Relative times ("Sign-in needed in 5 h") are the engine's words at its now: ask it again.
+  const refreshView = () => {
+    let next;
+    try {
+      next = typeof auth.refreshView === 'function' ? auth.refreshView() : auth.view();
+    } catch {
+      return;
+    }
+    Promise.resolve(next).then(setView, () => {});
+  };
   const subscription = auth.subscribe((v) => setView(v));
-  const timer = setInterval(() => updateRelativeTimes(content, engineNow()), refreshMs);
+  const timer = setInterval(refreshView, refreshMs);
   const onVisible = () => {
-    if (doc.visibilityState === 'visible') updateRelativeTimes(content, engineNow());
+    if (doc.visibilityState === 'visible') refreshView();
   };
   doc.addEventListener('visibilitychange', onVisible);
   render();

@@ -13,9 +13,8 @@
 //   POST {controlUrl}/end-sessions  {provider}
 //   GET  {controlUrl}               help, with `errorCodes` per provider: codes the local provider
 //                                   knows beyond the documented list are offered under "Other"
-// With ?engine=fake and no controlUrl, the fake engine's fakeControl() stands in.
 
-import { bootWebHost, exposeForTests, showBootError, supersededBox } from './app.js';
+import { bootWebHost, showBootError, supersededBox } from './app.js';
 import { mountDashboard } from './dashboard.js';
 
 const PROVIDERS = [
@@ -156,15 +155,7 @@ async function main() {
     document.body.setAttribute('data-ready', 'error');
     return;
   }
-  const { auth, config, engine } = host;
-  if (engine === 'fake') {
-    $('engine-badge').hidden = false;
-    $('engine-badge').textContent = 'fake engine';
-  }
-  if (exposeForTests(new URLSearchParams(location.search), engine)) {
-    // TEST-ONLY (see exposeForTests in app.js): the real engine only with ?e2e=1.
-    window.__sidebarAuth = { auth, driver: host.driver, tick: host.tick, engine };
-  }
+  const { auth, config } = host;
   $('dashboard-link').search = location.search;
   if (superseded) {
     document.body.setAttribute('data-ready', 'superseded');
@@ -187,7 +178,6 @@ async function main() {
       if (!res.ok) throw { code: 'control_failed', message: `${path}: HTTP ${res.status} ${text.slice(0, 200)}` };
       return text;
     }
-    if (typeof auth.fakeControl === 'function') return auth.fakeControl(path, body);
     throw { code: 'no_control_url', message: 'No identity provider control URL: set devtools.controlUrl in the configuration.' };
   }
 

@@ -145,7 +145,7 @@ describe('connect through the providers’ login pages (real engine)', () => {
     await page.close();
     const dt = await context.newPage();
     dt.on('pageerror', (e) => s.errors.push(e.message));
-    await dt.goto(`${env.baseUrl}/www/devtools.html?e2e=1`);
+    await dt.goto(`${env.baseUrl}/www/devtools.html`);
     await dt.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
     await dt.waitForFunction(() => document.querySelector('[data-testid="dt-state-salesforce"]')?.textContent.includes('"present": true'), null, { timeout: WAIT_MS });
     await dt.waitForFunction(() => document.querySelectorAll('#dt-log-body tr').length > 0, null, { timeout: WAIT_MS });

@@ -154,7 +154,7 @@ describe('refresh failures (real engine, local identity provider)', () => {
 
     const tab2 = await context.newPage();
     tab2.on('pageerror', (e) => s.errors.push(e.message));
-    await tab2.goto(`${env.baseUrl}/www/index.html?e2e=1`);
+    await tab2.goto(`${env.baseUrl}/www/index.html`);
     await tab2.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
     // The first tab let go of the engine and says so.
     await byTestId(page, 'superseded').waitFor({ timeout: WAIT_MS });

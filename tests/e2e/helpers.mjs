@@ -6,8 +6,8 @@
 //   await s.connect('microsoft', 'alice@contoso.com');
 //   await s.auth('accessToken', 'microsoft'); // window.__sidebarAuth.auth.<method>(...args)
 //
-// The dashboard is opened with `?e2e=1`, the test-only switch that puts the real engine on
-// window.__sidebarAuth (www/app.js, exposeForTests). Nothing else in the page is changed.
+// The test server puts the real engine on window.__sidebarAuth (tests/support/test-hooks.mjs:
+// it wraps the engine module); the product pages have no test switch.
 //
 // Waits are on conditions (DOM state, engine state, provider stats), never on fixed sleeps.
 
@@ -42,7 +42,7 @@ export function useEnvironment(options = {}) {
     await access(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm')).catch(() => {
       throw new Error('The engine is not built: run `bash build-engine.sh` first.');
     });
-    shared.env = await startEnvironment({ port: 0, ...options });
+    shared.env = await startEnvironment({ port: 0, testHooks: true, ...options });
     shared.browser = await chromium.launch(LAUNCH);
   });
   after(async () => {
@@ -117,10 +117,10 @@ async function openSession(t, shared, { path: pagePath = '/www/index.html' } = {
     await context.close();
     assert.deepEqual(errors, [], 'no uncaught errors in the page');
   });
-  await page.goto(`${env.baseUrl}${pagePath}?e2e=1`);
+  await page.goto(`${env.baseUrl}${pagePath}`);
   await page.waitForSelector('body[data-ready]', { timeout: WAIT_MS });
   assert.equal(await page.getAttribute('body', 'data-ready'), 'true', await page.locator('#app, #boot').first().textContent());
-  assert.equal(await page.evaluate(() => window.__sidebarAuth?.engine), 'real', 'the real engine (pkg/) is loaded');
+  assert.equal(await page.evaluate(() => window.__sidebarAuth?.engine), 'real', 'the real engine (pkg/) is loaded, with the test hook');
 
   const s = {
     env,

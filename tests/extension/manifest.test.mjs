@@ -22,6 +22,7 @@ const REAL_HOSTS = [
   'https://www.googleapis.com/*',
   'https://login.salesforce.com/*',
   'https://test.salesforce.com/*',
+  'https://*.my.salesforce.com/*',
 ];
 
 let tmp;
@@ -47,7 +48,7 @@ describe('the shipped extension (real-provider configuration)', () => {
     assert.deepEqual([...m.host_permissions].sort(), [...REAL_HOSTS].sort(), 'host permissions are the configured endpoints');
     const everything = JSON.stringify(m);
     assert.ok(!everything.includes('<all_urls>'));
-    assert.deepEqual(m.optional_host_permissions, ['https://*.my.salesforce.com/*', 'https://*/*']);
+    assert.deepEqual(m.optional_host_permissions, ['https://*/*']);
     assert.deepEqual(m.externally_connectable, { ids: [], matches: [] }, 'no web page and no other extension can connect');
     assert.equal(m.content_security_policy.extension_pages, "script-src 'self' 'wasm-unsafe-eval'; object-src 'self'");
     assert.deepEqual(m.content_scripts.flatMap((c) => c.matches), ['https://mail.google.com/*']);

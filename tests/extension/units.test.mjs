@@ -9,7 +9,7 @@ import { matchesAny, originCovered, patternForOrigin } from '../../extension/lib
 import { senderKind } from '../../extension/lib/senders.js';
 import { signInError } from '../../extension/lib/driver.js';
 import { needingAttention } from '../../extension/lib/attention.js';
-import { salesforceOrigins } from '../../extension/panel-client.js';
+import { signInOrigins } from '../../extension/panel-client.js';
 import { hostPermissionsFor, emulatorConfig } from '../support/build-extension.mjs';
 
 const ID = 'diclmnbkbepnmpjcmipcdafbkmfmcbal';
@@ -48,18 +48,18 @@ describe('who may ask the worker', () => {
   });
 });
 
-describe('run-time host permissions of a Salesforce sign-in', () => {
+describe('run-time host permissions of a sign-in with a typed login host', () => {
   const granted = ['https://login.salesforce.com/*', 'https://test.salesforce.com/*'];
-  it('production: the instances (*.my.salesforce.com)', () => {
-    assert.deepEqual(salesforceOrigins('https://login.salesforce.com', granted), ['https://*.my.salesforce.com/*']);
+  it('a login host the manifest covers: nothing to ask', () => {
+    assert.deepEqual(signInOrigins('https://login.salesforce.com', granted), []);
   });
-  it('a My Domain: that origin, and the instances', () => {
-    assert.deepEqual(salesforceOrigins('https://acme.my.salesforce.com', granted), ['https://acme.my.salesforce.com/*', 'https://*.my.salesforce.com/*']);
+  it('a typed My Domain: that origin', () => {
+    assert.deepEqual(signInOrigins('https://acme.my.salesforce.com', granted), ['https://acme.my.salesforce.com/*']);
   });
   it('already granted, or a local emulator: nothing to ask', () => {
-    assert.deepEqual(salesforceOrigins('https://login.salesforce.com', [...granted, 'https://*.my.salesforce.com/*']), []);
-    assert.deepEqual(salesforceOrigins('http://127.0.0.1:9000/salesforce', ['http://127.0.0.1/*']), []);
-    assert.deepEqual(salesforceOrigins(undefined, granted), []);
+    assert.deepEqual(signInOrigins('https://acme.my.salesforce.com', [...granted, 'https://*.my.salesforce.com/*']), []);
+    assert.deepEqual(signInOrigins('http://127.0.0.1:9000/salesforce', ['http://127.0.0.1/*']), []);
+    assert.deepEqual(signInOrigins(undefined, granted), []);
   });
 });
 
@@ -82,13 +82,13 @@ describe('attention from the view', () => {
 });
 
 describe('host permissions from a configuration', () => {
-  it('the real providers’ defaults', () => {
-    assert.deepEqual(hostPermissionsFor({ microsoft: { clientId: 'x' }, google: { clientId: 'y' }, salesforce: { clientId: 'z' } }).sort(), [
-      'https://gmail.googleapis.com/*', 'https://graph.microsoft.com/*', 'https://login.microsoftonline.com/*', 'https://login.salesforce.com/*',
-      'https://oauth2.googleapis.com/*', 'https://test.salesforce.com/*', 'https://www.googleapis.com/*',
+  it('the real providers’ defaults, as the engine says', async () => {
+    assert.deepEqual((await hostPermissionsFor({ microsoft: { clientId: 'x' }, google: { clientId: 'y' }, salesforce: { clientId: 'z' } })).sort(), [
+      'https://*.my.salesforce.com/*', 'https://gmail.googleapis.com/*', 'https://graph.microsoft.com/*', 'https://login.microsoftonline.com/*',
+      'https://login.salesforce.com/*', 'https://oauth2.googleapis.com/*', 'https://test.salesforce.com/*', 'https://www.googleapis.com/*',
     ]);
   });
-  it('the local emulator: its loopback origin only', () => {
+  it('the local emulator: its loopback origin only', async () => {
     const base = 'http://127.0.0.1:9000';
     const info = {
       microsoft: { clientId: 'sidebar-ms-spa', issuer: `${base}/microsoft/t/v2.0`, api: `${base}/graph/v1.0` },
@@ -98,6 +98,6 @@ describe('host permissions from a configuration', () => {
     };
     const config = emulatorConfig({ base, info });
     assert.equal(config.engine.redirectUri, undefined, 'the extension’s redirect URI comes from chrome.identity');
-    assert.deepEqual(hostPermissionsFor(config.engine), ['http://127.0.0.1/*']);
+    assert.deepEqual(await hostPermissionsFor(config.engine), ['http://127.0.0.1/*']);
   });
 });

@@ -19,7 +19,7 @@
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { engineConfig as webEngineConfig } from './e2e-env.mjs';
 
@@ -40,29 +40,34 @@ export function redirectUriFor(id) {
   return `https://${id}.chromiumapp.org/`;
 }
 
-/** `scheme://host/*` for a URL (any port: match patterns without a port match them all). */
-function originPattern(url) {
-  const u = new URL(url);
-  return `${u.protocol}//${u.hostname}/*`;
+/** `scheme://host/*` for an origin (any port: match patterns without a port match them all). */
+function originPattern(origin) {
+  const m = /^([a-z]+:)\/\/([^/:]+)(:\d+)?$/.exec(origin);
+  if (!m) throw new Error(`not an origin: ${origin}`);
+  return `${m[1]}//${m[2]}/*`;
 }
 
-/** Host permissions for exactly the endpoints an engine config names. */
-export function hostPermissionsFor(engine) {
-  const urls = [];
-  const ms = engine.microsoft;
-  if (ms) {
-    urls.push(ms.authority ?? 'https://login.microsoftonline.com');
-    urls.push(...(ms.apiOrigins ?? [{ graph: 'https://graph.microsoft.com', ews: 'https://outlook.office365.com' }[ms.mailApi ?? 'graph'] ?? 'https://graph.microsoft.com']));
+let engineModule = null;
+/** The engine's module, instantiated in Node (its pure functions need no browser). */
+async function engine() {
+  if (!engineModule) {
+    const js = path.join(REPO_ROOT, 'pkg', 'sidebar_auth.js');
+    const mod = await import(pathToFileURL(js).href);
+    await mod.default({ module_or_path: await readFile(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm')) });
+    engineModule = mod;
   }
-  const g = engine.google;
-  if (g) {
-    urls.push(g.tokenUrl ?? 'https://oauth2.googleapis.com/token', g.revokeUrl ?? 'https://oauth2.googleapis.com/revoke');
-    urls.push(...(g.apiOrigins ?? ['https://gmail.googleapis.com', 'https://www.googleapis.com']));
-  }
-  const sf = engine.salesforce;
-  if (sf) urls.push(...(sf.loginHosts ?? [{ url: 'https://login.salesforce.com' }, { url: 'https://test.salesforce.com' }]).map((h) => h.url));
-  if (engine.exchange?.ewsUrl) urls.push(engine.exchange.ewsUrl);
-  return [...new Set(urls.filter(Boolean).map(originPattern))];
+  return engineModule;
+}
+
+/**
+ * Host permissions for exactly the origins an engine config needs, as the engine says
+ * (`requiredOrigins`: token and revocation endpoints, APIs, login hosts). The extension's
+ * redirect URI comes from chrome.identity at run time, so a placeholder stands in for it.
+ */
+export async function hostPermissionsFor(engineConfig) {
+  const { requiredOrigins } = await engine();
+  const origins = requiredOrigins({ redirectUri: 'https://extension.chromiumapp.org/', ...engineConfig });
+  return [...new Set(origins.map(originPattern))];
 }
 
 /**
@@ -115,7 +120,7 @@ export async function buildExtension({ outDir = DEFAULT_OUT, idp = null, config 
 
   const manifest = JSON.parse(await readFile(path.join(SOURCE_DIR, 'manifest.json'), 'utf8'));
   let finalConfig = config ?? (idp ? emulatorConfig(idp) : JSON.parse(await readFile(path.join(SOURCE_DIR, 'config.json'), 'utf8')));
-  manifest.host_permissions = hostPermissionsFor(finalConfig.engine);
+  manifest.host_permissions = await hostPermissionsFor(finalConfig.engine);
 
   if (test) {
     manifest.name += ' (TEST BUILD)';

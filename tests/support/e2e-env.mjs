@@ -20,6 +20,7 @@ import path from 'node:path';
 
 import { startIdp } from '../idp/idp.mjs';
 import { startStaticServer, REPO_ROOT } from '../web/static-server.mjs';
+import { testHookFiles } from './test-hooks.mjs';
 
 export const CONFIG_PATH = '/www/config.json';
 export const CONFIG_FILE = path.join(REPO_ROOT, 'www', 'config.json');
@@ -118,6 +119,7 @@ function isAddrInUse(err) {
  * @param {number} [options.idpPort=0]     emulator port
  * @param {object} [options.idpConfig]     emulator settings (control.mjs CONFIG_SCHEMA)
  * @param {boolean} [options.writeConfigFile] also write www/config.json
+ * @param {boolean} [options.testHooks] serve the engine with the test hook (tests only)
  * @returns {Promise<{baseUrl: string, port: number, portWasBusy: boolean, idp: object,
  *   config: object, control: (path: string, body?: object) => Promise<any>,
  *   stats: () => Promise<any>, close: () => Promise<void>}>}
@@ -128,11 +130,14 @@ export async function startEnvironment({
   idpPort = 0,
   idpConfig = DEMO_LIFETIMES,
   writeConfigFile = false,
+  testHooks = false,
 } = {}) {
   let configText = null;
   const files = {
     // Served from memory; null until the emulator is up (404 meanwhile).
     [CONFIG_PATH]: () => configText,
+    // Tests only: the engine module records its instances on window (test-hooks.mjs).
+    ...(testHooks ? testHookFiles() : {}),
   };
   let web;
   let portWasBusy = false;

@@ -1,5 +1,6 @@
-// Browser tests of the web host: the Sync Settings dashboard (against www/fake-engine.js via
-// ?engine=fake), the pop-up sign-in driver (www/host-web.js) and its callback page.
+// Browser tests of the web host: the Sync Settings dashboard (rendering views the Rust
+// engine produced, target/contract/fixtures.json), the pop-up sign-in driver
+// (www/host-web.js) and its callback page.
 //
 //   node --test tests/web/
 //
@@ -9,11 +10,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, writeFile, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startStaticServer } from './static-server.mjs';
+import { startStaticServer, REPO_ROOT } from './static-server.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LAUNCH = {
@@ -28,7 +29,7 @@ let base;
 
 before(async () => {
   // No engine configuration: a www/config.json left by the demo (git-ignored) points at a
-  // provider that is gone, and the fake-engine pages must not pick it up.
+  // provider that is gone, and no page here may pick it up.
   server = await startStaticServer({ port: 0, files: { '/www/config.json': null } });
   base = server.url;
   browser = await chromium.launch(LAUNCH);
@@ -50,13 +51,6 @@ async function newPage(t, { viewport = { width: 1280, height: 900 } } = {}) {
     assert.deepEqual(errors, [], 'no uncaught errors in the page');
   });
   return { context, page, errors };
-}
-
-async function openDashboard(t, query = '', opts) {
-  const { context, page } = await newPage(t, opts);
-  await page.goto(`${base}/www/index.html?engine=fake${query}`);
-  await page.waitForSelector('body[data-ready="true"]');
-  return { context, page };
 }
 
 const byTestId = (page, id) => page.locator(`[data-testid="${id}"]`);
@@ -101,10 +95,89 @@ describe('static server', () => {
 });
 
 // ---- dashboard rendering ------------------------------------------------------------------
+//
+// The dashboard (www/dashboard.js) renders views the Rust engine really produced:
+// `cargo test` writes them (tests/engine_flows.rs, contract_values_for_the_hosts) into
+// target/contract/fixtures.json, so they cannot drift from the engine. The page gets them
+// through a test double of the engine's *methods* (it records calls, can hold or reject one,
+// and shows another fixture); every view it returns is one of the engine's. The real engine
+// end to end is tests/e2e/.
 
-describe('dashboard (fake engine)', () => {
+const FIXTURES = path.join(REPO_ROOT, 'target', 'contract', 'fixtures.json');
+
+const FIXTURE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>dashboard fixture</title>
+<link rel="stylesheet" href="/www/dashboard.css"><script type="module" src="/__test/fixture-auth.js"></script></head>
+<body><main class="sa-page"><div id="app"></div></main></body></html>`;
+
+const FIXTURE_AUTH = `
+import { mountDashboard } from '/www/dashboard.js';
+const { views, errors } = await (await fetch('/__test/fixtures.json')).json();
+const params = new URLSearchParams(location.search);
+const clone = (v) => JSON.parse(JSON.stringify(v));
+let current = clone(views[params.get('view') ?? 'connected']);
+const listeners = new Map();
+let nextId = 1;
+const calls = [];
+let failNext = null;
+let held = null;
+const notify = () => { for (const fn of listeners.values()) fn(current); };
+async function answer(next) {
+  if (held) await held.promise;
+  if (failNext) { const e = failNext; failNext = null; throw e; }
+  if (next) { current = clone(views[next]); notify(); }
+  return current;
+}
+const auth = {
+  view: () => current,
+  subscribe(fn) { listeners.set(nextId, fn); return nextId++; },
+  unsubscribe(id) { listeners.delete(id); },
+  connect(service, options) { calls.push({ method: 'connect', service, options }); return answer(window.__test.after); },
+  reauthorize(service) { calls.push({ method: 'reauthorize', service }); return answer(window.__test.after); },
+  retryNow(service) { calls.push({ method: 'retryNow', service }); return answer(window.__test.after); },
+  disconnect(service) { calls.push({ method: 'disconnect', service }); return answer(window.__test.after); },
+  selectMailService(choice) {
+    calls.push({ method: 'selectMailService', choice });
+    const next = { gmail: 'gmail_chosen', not_sure: 'not_sure', microsoft365: 'connected' }[choice];
+    if (next) { current = clone(views[next]); notify(); }
+    return current;
+  },
+};
+window.__test = {
+  calls, errors, after: null,
+  show(name) { current = clone(views[name]); notify(); },
+  /** The engine moves on without telling (time passes): only a fresh view() shows it. */
+  replace(name) { current = clone(views[name]); },
+  failNext(error) { failNext = error; },
+  hold() { let release; held = { promise: new Promise((r) => (release = r)) }; held.release = release; },
+  release() { const h = held; held = null; h?.release(); },
+};
+mountDashboard(document.getElementById('app'), auth);
+document.body.setAttribute('data-ready', 'true');
+`;
+
+/** A page with the dashboard mounted on the fixture `view` (a name in fixtures.json);
+ * `beforeGoto(page)` runs first (to install a fake clock). */
+async function openDashboard(t, view = 'connected', { beforeGoto, ...opts } = {}) {
+  const fixtures = await readFile(FIXTURES, 'utf8').catch(() => {
+    throw new Error('target/contract/fixtures.json is missing: run cargo test first');
+  });
+  const { context, page } = await newPage(t, opts);
+  await beforeGoto?.(page);
+  await context.route(`${base}/__test/**`, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/__test/dashboard.html') return route.fulfill({ contentType: 'text/html', body: FIXTURE_PAGE });
+    if (url.pathname === '/__test/fixture-auth.js') return route.fulfill({ contentType: 'text/javascript', body: FIXTURE_AUTH });
+    if (url.pathname === '/__test/fixtures.json') return route.fulfill({ contentType: 'application/json', body: fixtures });
+    return route.fulfill({ status: 404, body: '' });
+  });
+  await page.goto(`${base}/__test/dashboard.html?view=${view}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  return { context, page };
+}
+
+describe('dashboard (views the engine produced)', () => {
   it('renders both sections, the chosen mail service card and the CRM card', async (t) => {
-    const { page } = await openDashboard(t);
+    const { page } = await openDashboard(t, 'connected');
     const headings = await page.locator('h2').allTextContents();
     assert.deepEqual(headings, ['E-Mail Configuration', 'CRM']);
 
@@ -117,7 +190,7 @@ describe('dashboard (fake engine)', () => {
     assert.equal(await status.getAttribute('data-status'), 'connected');
     assert.equal((await status.textContent()).trim().endsWith('Connected'), true, 'status has text, not only colour');
     assert.match(await byTestId(page, 'account-microsoft').textContent(), /alice@contoso\.com/);
-    assert.match(await byTestId(page, 'signin-needed-microsoft').textContent(), /^Sign-in needed in 2[23] h$/);
+    assert.equal(await byTestId(page, 'signin-needed-microsoft').textContent(), 'Sign-in needed in 24 h', 'the engine’s words');
     assert.equal(await byTestId(page, 'reason-microsoft').count(), 0);
 
     for (const s of ['microsoft', 'salesforce']) {
@@ -128,50 +201,51 @@ describe('dashboard (fake engine)', () => {
     }
   });
 
-  it('shows reasons in plain words and only the buttons the view offers', async (t) => {
-    const { page } = await openDashboard(t, '&scenario=attention');
+  it('shows reasons in plain words, the administrator advice, and the suggested action', async (t) => {
+    const { page } = await openDashboard(t, 'blocked');
     assert.equal(await byTestId(page, 'status-microsoft').getAttribute('data-status'), 'needs_attention');
-    assert.match(await byTestId(page, 'status-microsoft').textContent(), /Needs attention/);
+    assert.match(await byTestId(page, 'status-microsoft').textContent(), /Sign-in needed/);
     assert.match(await byTestId(page, 'reason-microsoft').textContent(), /password was changed/);
-    assert.equal(await byTestId(page, 'refresh-microsoft').isVisible(), true);
+    assert.equal((await byTestId(page, 'provider-code-microsoft').locator('code').textContent()).trim(), 'AADSTS50173');
     assert.match(await byTestId(page, 'refresh-microsoft').getAttribute('class'), /sa-btn--primary/, 'the suggested action stands out');
 
-    // Salesforce: canRefresh false (contact_admin), canChange true.
+    assert.match(await byTestId(page, 'status-salesforce').textContent(), /Blocked/);
     assert.match(await byTestId(page, 'reason-salesforce').textContent(), /deactivated/);
-    assert.equal(await byTestId(page, 'refresh-salesforce').count(), 0);
-    assert.equal(await byTestId(page, 'change-salesforce').isVisible(), true);
-    assert.equal(await byTestId(page, 'signin-needed-microsoft').count(), 0);
+    assert.match(await byTestId(page, 'advice-salesforce').textContent(), /administrator/);
+    assert.doesNotMatch(await byTestId(page, 'refresh-salesforce').getAttribute('class'), /sa-btn--primary/, 'Refresh is not suggested');
+    assert.equal(await byTestId(page, 'signin-needed-microsoft').count(), 0, 'the grant is gone: no deadline');
   });
 
-  it('a disconnected card offers only Connect; "Not sure" explains the choices', async (t) => {
-    const { page } = await openDashboard(t, '&scenario=empty');
+  it('a disconnected card offers only Connect; "Not sure" shows the engine’s hint and every mail card', async (t) => {
+    const { page } = await openDashboard(t, 'not_sure');
     assert.equal(await byTestId(page, 'mail-service-not_sure').isChecked(), true);
-    assert.match(await byTestId(page, 'mail-service-hint').textContent(), /Gmail with Google/);
+    assert.match(await byTestId(page, 'hint-email').textContent(), /Gmail/);
+    for (const s of ['microsoft', 'google', 'exchange']) assert.equal(await byTestId(page, `card-${s}`).isVisible(), true, s);
     assert.equal(await byTestId(page, 'status-salesforce').getAttribute('data-status'), 'disconnected');
     assert.equal(await byTestId(page, 'refresh-salesforce').count(), 0);
     assert.equal(await byTestId(page, 'disconnect-salesforce').count(), 0);
     assert.equal((await byTestId(page, 'change-salesforce').textContent()).trim(), 'Connect');
+    assert.equal(await byTestId(page, 'change-exchange').count(), 0, 'the engine offers no Change where it cannot sign in');
   });
 
   it('choosing another mail service shows its card first; a signed-in one stays listed', async (t) => {
-    const { page } = await openDashboard(t);
+    const { page } = await openDashboard(t, 'connected');
     await page.locator('label', { has: byTestId(page, 'mail-service-gmail') }).click();
     await byTestId(page, 'card-google').waitFor();
     const cards = await page.locator('[data-testid="section-email"] [data-testid^="card-"]').evaluateAll((els) => els.map((e) => e.dataset.testid));
     assert.deepEqual(cards, ['card-google', 'card-microsoft'], 'Microsoft is still signed in, so it stays visible');
-    const calls = await page.evaluate(() => window.__sidebarAuth.auth.fakeCalls());
-    assert.deepEqual(calls.at(-1), { method: 'selectMailService', service: null, options: { choice: 'gmail' } });
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.at(-1), { method: 'selectMailService', choice: 'gmail' });
   });
 
-  it('keyboard: Tab reaches Refresh in a logical order, Enter triggers it, busy disables it', async (t) => {
-    const { page } = await openDashboard(t);
+  it('keyboard: Tab reaches Refresh in a logical order, Enter triggers it, a call in flight disables it', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
     const order = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 7; i++) {
       await page.keyboard.press('Tab');
       order.push(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.textContent?.trim()));
     }
-    assert.deepEqual(order.slice(0, 8), [
-      'Devtools',
+    assert.deepEqual(order, [
       'mail-service-microsoft365',
       'refresh-microsoft',
       'change-microsoft',
@@ -180,26 +254,24 @@ describe('dashboard (fake engine)', () => {
       'change-salesforce',
       'disconnect-salesforce',
     ]);
-    // Back to Refresh (Microsoft) and press Enter.
     for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+Tab');
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'refresh-microsoft');
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
     assert.equal(outline, 'solid', 'focus is visible');
+    await page.evaluate(() => window.__test.hold());
     await page.keyboard.press('Enter');
-
-    await page.waitForSelector('[data-testid="status-microsoft"][data-status="signing_in"]');
-    assert.equal(await byTestId(page, 'refresh-microsoft').getAttribute('aria-disabled'), 'true');
+    await page.waitForSelector('[data-testid="refresh-microsoft"][aria-disabled="true"]');
     assert.equal(await byTestId(page, 'change-microsoft').getAttribute('aria-disabled'), 'true');
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'refresh-microsoft', 'focus survives redraws');
-    await page.waitForSelector('[data-testid="status-microsoft"][data-status="connected"]');
-    assert.equal(await byTestId(page, 'refresh-microsoft').getAttribute('aria-disabled'), null);
-    const calls = await page.evaluate(() => window.__sidebarAuth.auth.fakeCalls());
-    assert.deepEqual(calls.filter((c) => c.method === 'reauthorize'), [{ method: 'reauthorize', service: 'microsoft', options: {} }]);
+    await page.evaluate(() => window.__test.release());
+    await page.waitForSelector('[data-testid="refresh-microsoft"]:not([aria-disabled])');
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.filter((c) => c.method === 'reauthorize'), [{ method: 'reauthorize', service: 'microsoft' }]);
   });
 
-  it('a rejected action shows its message in the aria-live region', async (t) => {
-    const { page } = await openDashboard(t);
-    await page.evaluate(() => window.__sidebarAuth.auth.fakeFailNext({ provider: 'salesforce', endpoint: 'token', kind: 'error', code: 'inactive_user' }));
+  it('a rejected action shows the engine’s message in the aria-live region', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
+    await page.evaluate(() => window.__test.failNext(window.__test.errors.find((e) => e.service === 'salesforce')));
     await byTestId(page, 'refresh-salesforce').click();
     const live = byTestId(page, 'errors');
     await page.waitForFunction(() => document.querySelector('[data-testid="errors"]').textContent.length > 0);
@@ -210,16 +282,14 @@ describe('dashboard (fake engine)', () => {
   });
 
   it('CRM Change: pick a saved login, or a new username with Sandbox or a My Domain URL', async (t) => {
-    const { page } = await openDashboard(t);
-    const lastConnect = () => page.evaluate(() => window.__sidebarAuth.auth.fakeCalls().filter((c) => c.method === 'connect').at(-1));
+    const { page } = await openDashboard(t, 'connected');
+    const lastConnect = () => page.evaluate(() => window.__test.calls.filter((c) => c.method === 'connect').at(-1));
 
     await byTestId(page, 'change-salesforce').click();
     assert.equal(await byTestId(page, 'change-salesforce').getAttribute('aria-expanded'), 'true');
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'change-choice-salesforce-saved:0', 'the form takes focus');
-    await byTestId(page, 'change-choice-salesforce-saved:1').check();
     await byTestId(page, 'change-submit-salesforce').click();
-    assert.deepEqual((await lastConnect()).options, { loginHint: 'alice@acme.test.uat', loginHost: 'https://test.salesforce.com' });
-    await page.waitForSelector('[data-testid="status-salesforce"][data-status="connected"]');
+    assert.deepEqual((await lastConnect()).options, { loginHint: 'alice@acme.test', loginHost: 'https://login.salesforce.com' });
 
     await byTestId(page, 'change-salesforce').click();
     await byTestId(page, 'change-choice-salesforce-new').check();
@@ -227,12 +297,14 @@ describe('dashboard (fake engine)', () => {
     await byTestId(page, 'change-host-salesforce-sandbox').check();
     await byTestId(page, 'change-submit-salesforce').click();
     assert.deepEqual((await lastConnect()).options, { loginHint: 'bob@acme.test', loginHost: 'https://test.salesforce.com' });
-    await page.waitForSelector('[data-testid="status-salesforce"][data-status="connected"]');
+    await page.waitForSelector('[data-testid="change-salesforce"]:not([aria-disabled])');
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'change-salesforce', 'focus returns to Change');
 
     await byTestId(page, 'change-salesforce').click();
     await byTestId(page, 'change-choice-salesforce-new').check();
     await byTestId(page, 'change-host-salesforce-custom').check();
+    const example = await byTestId(page, 'change-custom-host-salesforce').getAttribute('placeholder');
+    assert.equal(example, 'https://yourcompany.my.salesforce.com', 'the example comes from the view');
     await byTestId(page, 'change-custom-host-salesforce').fill('http://acme.my.salesforce.com');
     await byTestId(page, 'change-submit-salesforce').click();
     assert.match(await byTestId(page, 'change-error-salesforce').textContent(), /https:\/\//);
@@ -241,194 +313,51 @@ describe('dashboard (fake engine)', () => {
     assert.deepEqual((await lastConnect()).options, { loginHost: 'https://acme.my.salesforce.com' });
 
     // Escape closes the form and returns focus to Change.
-    await page.waitForSelector('[data-testid="status-salesforce"][data-status="connected"]');
+    await page.waitForSelector('[data-testid="change-salesforce"]:not([aria-disabled])');
     await byTestId(page, 'change-salesforce').click();
     await page.keyboard.press('Escape');
     assert.equal(await byTestId(page, 'change-form-salesforce').count(), 0);
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'change-salesforce');
   });
 
-  it('"Sign-in needed in N h" follows the clock without a new view', async (t) => {
-    const { context, page } = await newPage(t);
-    await page.clock.install({ time: new Date('2025-11-25T10:00:00Z') });
-    await page.goto(`${base}/www/index.html?engine=fake`);
-    await page.waitForSelector('body[data-ready="true"]');
-    const text = () => byTestId(page, 'signin-needed-microsoft').textContent();
-    assert.match(await text(), /^Sign-in needed in 2[23] h$/);
-    await page.clock.fastForward('03:00:00');
-    await page.waitForFunction(() => /in (19|20) h$/.test(document.querySelector('[data-testid="signin-needed-microsoft"]').textContent));
-    void context;
+  it('relative times are the engine’s: the dashboard asks for a fresh view every 30 s', async (t) => {
+    const { page } = await openDashboard(t, 'connected', {
+      beforeGoto: (p) => p.clock.install({ time: new Date('2025-11-25T10:00:00Z') }),
+    });
+    assert.equal(await byTestId(page, 'signin-needed-microsoft').textContent(), 'Sign-in needed in 24 h');
+    // The engine's view 20 hours later: the next refresh picks it up without any event.
+    await page.evaluate(() => window.__test.replace('sign_in_soon'));
+    await page.clock.fastForward('00:00:31');
+    await page.waitForFunction(() => document.querySelector('[data-testid="signin-needed-microsoft"]').textContent === 'Sign-in needed in 4 h');
+  });
+
+  it('retrying: the status and the next try in the engine’s words', async (t) => {
+    const { page } = await openDashboard(t, 'retrying');
+    assert.equal(await byTestId(page, 'status-microsoft').getAttribute('data-status'), 'retrying');
+    assert.match(await byTestId(page, 'status-microsoft').textContent(), /Will retry in 2 min/);
+    assert.equal(await byTestId(page, 'next-retry-microsoft').textContent(), 'Next try in 2 min');
   });
 
   it('works at 360 px without horizontal scrolling', async (t) => {
-    const { page } = await openDashboard(t, '&scenario=attention', { viewport: { width: 360, height: 800 } });
+    const { page } = await openDashboard(t, 'blocked', { viewport: { width: 360, height: 800 } });
     await byTestId(page, 'change-salesforce').click();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.equal(overflow, 0);
   });
 
-  it('with ?popup=1 the fake signs in through the real pop-up and callback page', async (t) => {
-    const { context, page } = await openDashboard(t, '&popup=1');
-    const popupSeen = context.waitForEvent('page');
-    await byTestId(page, 'change-microsoft').click();
-    const popup = await popupSeen;
-    assert.match(popup.url(), /\/www\/callback\.html\?code=fake-code-microsoft&state=/);
-    await page.waitForSelector('[data-testid="status-microsoft"][data-status="connected"]');
-    assert.deepEqual(await page.evaluate(() => window.__sidebarAuth.driver.ignoredMessages()), []);
-  });
-});
-
-// ---- devtools page -----------------------------------------------------------------------
-
-describe('dashboard: fields of the real engine’s view (src/view.rs)', () => {
-  it('draws notice, section hint, provider code and “Try again” (canRetry → retryNow)', async (t) => {
-    const { context, page } = await newPage(t);
-    await context.route(`${base}/__test/view.html`, (route) =>
-      route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>view</title><link rel="stylesheet" href="/www/dashboard.css"><div id="root"></div>' }),
-    );
-    await page.goto(`${base}/__test/view.html`);
-    await page.evaluate(async () => {
-      const { renderDashboard } = await import('/www/dashboard.js');
-      const conn = (service, title, extra) => ({
-        service, title, account: null, status: 'disconnected', statusText: 'Not connected', reason: null, reasonText: null,
-        action: null, providerCode: null, signInNeededAt: null, signInNeededText: null, accessTokenExpiresAt: null,
-        expiryProvenance: null, nextRetryAt: null, canRefresh: false, canChange: true, canRetry: false, busy: false, ...extra,
-      });
-      const view = {
-        now: Date.now(),
-        notice: 'Saved sign-ins could not be read (syntax error). They were kept for support; please connect again.',
-        sections: [
-          {
-            id: 'email', title: 'E-Mail Configuration', mailService: 'not_sure',
-            mailServiceChoices: [{ id: 'microsoft365', label: 'Microsoft 365' }, { id: 'not_sure', label: 'Not sure' }],
-            hint: 'Addresses ending in gmail.com: Gmail.',
-            connections: [
-              conn('microsoft', 'Microsoft 365', {
-                account: 'alice@contoso.com', status: 'needs_attention', statusText: 'Paused after repeated failures',
-                reason: 'provider_unavailable', reasonText: 'The service is temporarily unavailable. Sync will retry by itself.',
-                action: 'retry_later', providerCode: 'AADSTS50033', canRefresh: true, canRetry: true,
-              }),
-              conn('google', 'Gmail'),
-            ],
-          },
-          { id: 'crm', title: 'CRM', hint: 'Salesforce is not configured for this installation.', connections: [], savedLogins: [], loginHosts: [] },
-        ],
-      };
-      window.calls = [];
-      const record = (name) => (...args) => window.calls.push([name, ...args]);
-      renderDashboard(document.getElementById('root'), view, {
-        refresh: record('refresh'), change: record('change'), disconnect: record('disconnect'),
-        selectMailService: record('selectMailService'), retryNow: record('retryNow'),
-      });
-    });
-    const notice = byTestId(page, 'notice');
-    assert.equal(await notice.getAttribute('role'), 'status');
-    assert.match(await notice.textContent(), /could not be read/);
-    assert.equal((await byTestId(page, 'hint-email').textContent()).trim(), 'Addresses ending in gmail.com: Gmail.');
-    assert.equal(await byTestId(page, 'mail-service-hint').count(), 0, 'the engine’s hint replaces the built-in one');
-    assert.match(await byTestId(page, 'hint-crm').textContent(), /not configured/);
-    assert.equal((await byTestId(page, 'provider-code-microsoft').locator('code').textContent()).trim(), 'AADSTS50033');
-    assert.equal(await byTestId(page, 'provider-code-google').count(), 0);
-    const retry = byTestId(page, 'retry-microsoft');
+  it('draws the notice banner and “Try again” (canRetry → retryNow)', async (t) => {
+    const { page } = await openDashboard(t, 'notice');
+    assert.match(await byTestId(page, 'notice').textContent(), /could not be read/);
+    await page.evaluate(() => window.__test.show('paused'));
+    const retry = byTestId(page, 'retry-salesforce');
+    await retry.waitFor();
     assert.equal((await retry.textContent()).trim(), 'Try again');
     assert.match(await retry.getAttribute('class'), /sa-btn--primary/);
-    assert.doesNotMatch(await byTestId(page, 'refresh-microsoft').getAttribute('class'), /sa-btn--primary/, 'one suggested action');
-    assert.equal(await byTestId(page, 'retry-google').count(), 0);
+    assert.doesNotMatch(await byTestId(page, 'refresh-salesforce').getAttribute('class'), /sa-btn--primary/, 'one suggested action');
+    assert.equal(await byTestId(page, 'retry-microsoft').count(), 0);
     await retry.click();
-    assert.deepEqual(await page.evaluate(() => window.calls), [['retryNow', 'microsoft']]);
-  });
-});
-
-describe('devtools page (fake engine)', () => {
-  it('advances the clock, arms a provider error, shows redacted state and exports the log', async (t) => {
-    const { page } = await newPage(t, { viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${base}/www/devtools.html?engine=fake`);
-    await page.waitForSelector('body[data-ready="true"]');
-    assert.equal(await byTestId(page, 'card-microsoft').isVisible(), true, 'the dashboard is on the page');
-    assert.match(await byTestId(page, 'dt-state-microsoft').textContent(), /\[redacted\]/);
-
-    // Every documented error of the provider is offered, plus the transient faults.
-    const labels = await byTestId(page, 'dt-fault-kind').locator('option').allTextContents();
-    for (const code of ['AADSTS50173', 'AADSTS700084', 'AADSTS53003', 'AADSTS50196', 'temporarily_unavailable']) {
-      assert.ok(labels.some((l) => l.includes(code)), code);
-    }
-    assert.ok(labels.some((l) => l.includes('503')) && labels.some((l) => l.includes('429')) && labels.some((l) => /malformed/i.test(l)));
-
-    // Make Salesforce's next refresh fail with inactive_user, then let time pass until it refreshes.
-    await byTestId(page, 'dt-fault-provider').selectOption('salesforce');
-    await byTestId(page, 'dt-fault-kind').selectOption({ label: 'inactive_user' });
-    await byTestId(page, 'dt-fault-arm').click();
-    await page.waitForFunction(() => /Armed/.test(document.querySelector('[data-testid="dt-fault-status"]').textContent));
-    await byTestId(page, 'dt-advance-1h').click();
-    await byTestId(page, 'dt-advance-1h').click();
-    await page.waitForSelector('[data-testid="status-salesforce"][data-status="needs_attention"]');
-    assert.match(await byTestId(page, 'reason-salesforce').textContent(), /deactivated/);
-
-    // +24 h ends Microsoft's 24 h spa sign-in.
-    await byTestId(page, 'dt-advance-24h').click();
-    await page.waitForSelector('[data-testid="status-microsoft"][data-status="needs_attention"]');
-    assert.match(await byTestId(page, 'dt-clock').textContent(), /ahead/);
-
-    const rows = await byTestId(page, 'dt-log').locator('tbody tr').count();
-    assert.ok(rows >= 3, `event log has rows (${rows})`);
-
-    const downloadSeen = page.waitForEvent('download');
-    await byTestId(page, 'dt-export').click();
-    const download = await downloadSeen;
-    assert.match(download.suggestedFilename(), /^sidebar-auth-events-.*\.json$/);
-    const file = await download.path();
-    const report = JSON.parse(await (await import('node:fs/promises')).readFile(file, 'utf8'));
-    assert.ok(Array.isArray(report.events) && report.events.length === rows);
-    assert.equal(JSON.stringify(report).includes('fake-access-token'), false, 'no token text in the export');
-  });
-});
-
-describe('devtools page against the local identity provider (tests/idp)', () => {
-  it('every fault in the menus is one the provider accepts; revoke and end-sessions reach it', async (t) => {
-    let startIdp;
-    try {
-      ({ startIdp } = await import('../idp/idp.mjs'));
-    } catch (err) {
-      t.skip(`tests/idp not available: ${err.message}`);
-      return;
-    }
-    const idp = await startIdp({ port: 0 });
-    t.after(() => idp.close());
-    const { context, page } = await newPage(t, { viewport: { width: 1280, height: 1000 } });
-    await context.route(`${base}/www/config.json`, (route) =>
-      route.fulfill({ contentType: 'application/json', body: JSON.stringify({ devtools: { controlUrl: idp.info.control } }) }),
-    );
-    await page.goto(`${base}/www/devtools.html?engine=fake`);
-    await page.waitForSelector('body[data-ready="true"]');
-    // The provider's extra codes arrive from GET /control.
-    await page.waitForSelector('optgroup[label="Other codes of the local provider"]', { state: 'attached' });
-
-    const status = byTestId(page, 'dt-fault-status');
-    let armed = 0;
-    for (const provider of ['microsoft', 'google', 'salesforce']) {
-      await byTestId(page, 'dt-fault-provider').selectOption(provider);
-      const values = await byTestId(page, 'dt-fault-kind').locator('option').evaluateAll((os) => os.map((o) => o.value));
-      for (const value of values) {
-        await page.evaluate(() => (document.querySelector('[data-testid="dt-fault-status"]').textContent = ''));
-        await byTestId(page, 'dt-fault-kind').selectOption(value);
-        await byTestId(page, 'dt-fault-arm').click();
-        await page.waitForFunction(() => document.querySelector('[data-testid="dt-fault-status"]').textContent !== '');
-        const text = await status.textContent();
-        const label = await byTestId(page, 'dt-fault-kind').locator(`option[value="${value}"]`).textContent();
-        assert.match(text, /^Armed/, `${provider} / ${label}: ${text}`);
-        armed += 1;
-      }
-    }
-    const pending = await (await fetch(`${idp.info.control}/faults`)).json();
-    assert.equal(pending.length, armed);
-    assert.ok(pending.every((f) => f.endpoint === 'token'));
-    await fetch(`${idp.info.control}/clear-faults`, { method: 'POST' });
-
-    await byTestId(page, 'dt-fault-provider').selectOption('microsoft');
-    await byTestId(page, 'dt-revoke').click();
-    await page.waitForFunction(() => /^Revoked/.test(document.querySelector('[data-testid="dt-fault-status"]').textContent));
-    await byTestId(page, 'dt-end-sessions').click();
-    await page.waitForFunction(() => /^Ended/.test(document.querySelector('[data-testid="dt-fault-status"]').textContent));
+    await page.waitForFunction(() => window.__test.calls.some((c) => c.method === 'retryNow'));
+    assert.deepEqual(await page.evaluate(() => window.__test.calls.filter((c) => c.method === 'retryNow')), [{ method: 'retryNow', service: 'salesforce' }]);
   });
 });
 
