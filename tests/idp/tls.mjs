@@ -1,0 +1,28 @@
+// A throw-away self-signed certificate for serving the emulator over https on
+// loopback (vendor libraries such as MSAL refuse an http authority). Generated at
+// run time with the system's openssl into a temporary directory that is removed
+// at once; nothing is downloaded and nothing is kept on disk.
+//
+//   const tls = selfSignedCert();          // {key, cert} PEM strings
+//   const idp = await startIdp({ tls });   // https://127.0.0.1:<port>
+//   // clients trust it with `ca: tls.cert` (an https.Agent option)
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export function selfSignedCert() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-tls-'));
+  try {
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
