@@ -292,8 +292,11 @@ export function createMicrosoft({ base, loginBase, config, control, redirectUris
   });
 
   // --- response shaping -----------------------------------------------------
+  // offline_access asks for a refresh token and is never part of the access
+  // token, so Entra does not list it in a token response's `scope`
+  // [learn.microsoft.com/answers/questions/806413 (Microsoft)].
   function outScope(scope) {
-    const list = (scope || '').split(' ').filter(Boolean).map((s) => (s === OFFLINE_INTERNAL ? 'offline_access' : s));
+    const list = (scope || '').split(' ').filter((s) => s && s !== OFFLINE_INTERNAL && s !== 'offline_access');
     if (!list.some((s) => resourceOf(s))) list.push(`${GRAPH}/User.Read`);
     return [...new Set(list)].join(' ');
   }
