@@ -626,6 +626,21 @@ describe('salesforce', () => {
     assert.equal((await query('DELETE everything')).body[0].errorCode, 'MALFORMED_QUERY');
   });
 
+  it('a code_verifier longer than 128 characters (jsforce\'s 171) is checked, not refused', async () => {
+    const long = crypto.randomBytes(128).toString('base64url');
+    const challenge = crypto.createHash('sha256').update(long).digest('base64url');
+    const redeem = async (verifier) => {
+      const r = await authorize({ authorizeUrl: I.salesforce.authorize, clientId: I.salesforce.clientId, redirectUri: RU, scope: 'api', account: 'alice@acme.test', extra: { code_challenge: challenge } });
+      return tokenRequest(I.salesforce.token, { client_id: I.salesforce.clientId, grant_type: 'authorization_code', code: r.code, redirect_uri: RU, code_verifier: verifier });
+    };
+    assert.equal(long.length, 171);
+    const ok = await redeem(long);
+    assert.equal(ok.status, 200, ok.text);
+    const wrong = await redeem(crypto.randomBytes(128).toString('base64url'));
+    assert.equal(wrong.status, 400);
+    assert.deepEqual(wrong.body, { error: 'invalid_grant', error_description: 'invalid code verifier' });
+  });
+
   it('REST versions: /services/data/ lists 31.0-67.0 without authentication; other versions 404', async () => {
     const list = await fetch(`${I.salesforce.instanceUrl}/services/data/`);
     assert.equal(list.status, 200);

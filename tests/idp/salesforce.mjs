@@ -33,6 +33,8 @@
 //   400 {"error":"unsupported_token_type","error_description":"this token type is not supported"}.
 //   [help.salesforce.com "Revoke OAuth Tokens"]
 // - /userinfo with an invalid token answers 403 "Bad_OAuth_Token" (unverified).
+// - A code_verifier longer than 128 characters is accepted (jsforce sends 171;
+//   see acceptLongVerifier).
 // - Refresh-token rotation is the app's "Enable Refresh Token Rotation" setting,
 //   off unless the admin turns it on; with it, "the connected app issues a new
 //   refresh token along with the access token each time the flow is invoked. The
@@ -332,10 +334,34 @@ export function createSalesforce({ base, instanceUrl, config, redirectUris }) {
         const rt = await provider.RefreshToken.find(idp.params.refresh_token, { ignoreExpiration: true });
         if (rt?.consumed) return reply(400, SF_ERRORS['expired access/refresh token']);
       }
+      if (idp.grantType === 'authorization_code' && (idp.params.code_verifier || '').length > 128) {
+        const refused = await acceptLongVerifier(idp);
+        if (refused) return reply(400, refused);
+      }
       // A secret is optional for this public app; it is ignored.
       fwdBody = asPublicClientForm(req, idp);
     }
     return forward(provider, req, res, { mount: r.mount, innerUrl: inner, body: fwdBody, idp });
+  }
+
+  // Salesforce takes a code_verifier longer than RFC 7636's 128 characters:
+  // jsforce (the Node client the Salesforce CLI builds on) sends base64url of 128
+  // random bytes, 171 characters ("code verifier must be a base 64 url encoded
+  // hash of 128 bytes of random data", jsforce lib/oauth2.js). oidc-provider
+  // refuses it, so the emulator checks such a verifier against the code's
+  // challenge itself and hands oidc-provider a short one bound to the code.
+  async function acceptLongVerifier(idp) {
+    const code = await provider.AuthorizationCode.find(idp.params.code || '', { ignoreExpiration: true });
+    if (!code) return undefined; // let oidc-provider answer the unknown code
+    const challenge = crypto.createHash('sha256').update(idp.params.code_verifier).digest('base64url');
+    if (!/^[\w.~-]+$/.test(idp.params.code_verifier) || code.codeChallenge !== challenge) {
+      return { error: 'invalid_grant', error_description: 'invalid code verifier' };
+    }
+    const short = crypto.randomBytes(32).toString('base64url');
+    code.codeChallenge = crypto.createHash('sha256').update(short).digest('base64url');
+    await code.save();
+    idp.params.code_verifier = short;
+    return undefined;
   }
 
   async function handleRevoke(req, res, idp) {
