@@ -23,7 +23,8 @@
 // - Google does not rotate refresh tokens: a refresh response has no
 //   refresh_token, and the same refresh token keeps working
 //   [developers.google.com/identity/protocols/oauth2/web-server#offline: the
-//   refresh response example carries no refresh_token]. google.rotateRefreshTokens
+//   refresh response example carries no refresh_token; "continue to use them as
+//   long as they remain valid"]. google.rotateRefreshTokens
 //   turns rotation on (the used token then answers invalid_grant, the grant
 //   lives on); google.strictRefreshRotation is RFC 9700 §4.14.2 (reuse revokes
 //   the grant), for tests about rotation safety.
