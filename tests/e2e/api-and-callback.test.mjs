@@ -82,7 +82,8 @@ describe('sign-in pop-up callback (real engine)', () => {
     );
     await page.waitForFunction(() => window.__sidebarAuth.driver.ignoredMessages().length >= 2, null, { timeout: WAIT_MS });
     const ignored = await page.evaluate(() => window.__sidebarAuth.driver.ignoredMessages());
-    assert.deepEqual(ignored.map((e) => [e.reason, e.origin]), [['origin', env.idp.base], ['state', env.baseUrl]]);
+    // The pop-up showed Entra's login page, on the emulated login host's origin.
+    assert.deepEqual(ignored.map((e) => [e.reason, e.origin]), [['origin', new URL(env.idp.info.microsoft.authorize).origin], ['state', env.baseUrl]]);
     assert.equal(JSON.stringify(ignored).includes('forged'), false, 'no code text is kept');
     assert.equal(await byTestId(page, 'status-microsoft').getAttribute('data-status'), 'signing_in', 'still waiting');
     assert.equal((await env.stats()).microsoft.token.authorization_code, 0, 'no forged code was redeemed');

@@ -149,6 +149,10 @@ describe('refresh failures (real engine, local identity provider)', () => {
   it('a second tab takes over the engine; the first stops, so no rotated refresh token is used twice', async (t) => {
     const s = await h.session(t);
     const { page, context, env } = s;
+    // Entra does not refuse a used refresh token; only strict rotation (RFC 9700
+    // §4.14.2, an emulator switch) makes a reuse visible, which is what this test is about.
+    await env.control('/config', { 'microsoft.strictRefreshRotation': true });
+    t.after(() => env.control('/config', { 'microsoft.strictRefreshRotation': false }));
     await s.connect('microsoft', 'alice@contoso.com');
     await env.control('/reset', {});
 
@@ -176,6 +180,9 @@ describe('refresh failures (real engine, local identity provider)', () => {
   it('two engine instances (hosts without page takeover, e.g. the extension): a renewal in one never revives a token the other rotated', async (t) => {
     const s = await h.session(t);
     const { context, env } = s;
+    // About rotation safety: strict rotation makes a reused refresh token fail (see above).
+    await env.control('/config', { 'microsoft.strictRefreshRotation': true });
+    t.after(() => env.control('/config', { 'microsoft.strictRefreshRotation': false }));
     // Two bare engine instances over the same vault, each with the web host driver (which
     // has withLock), the way the extension's service worker and side panel share one.
     async function instance() {

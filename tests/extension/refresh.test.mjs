@@ -89,7 +89,11 @@ describe('proactive refresh, one refresh at a time (real extension, real engine)
     }
   });
 
-  it('two engine instances (worker and an extension page) share one refresh through Web Locks and storage', async () => {
+  it('two engine instances (worker and an extension page) share one refresh through Web Locks and storage', async (t) => {
+    // The replay check below needs strict rotation (RFC 9700 §4.14.2, an emulator switch):
+    // Entra itself does not refuse a used refresh token.
+    await x.control('/config', { microsoft: { strictRefreshRotation: true } });
+    t.after(() => x.control('/config', { microsoft: { strictRefreshRotation: false } }));
     if (!(await x.debug('microsoft'))?.refreshToken?.present) await (await connectMicrosoft()).close();
     await x.harness.evaluate(() => window.harness.secondEngine());
     const second = (method, ...args) => x.harness.evaluate(([m, a]) => window.harness.second(m, ...a), [method, args]);
@@ -125,7 +129,11 @@ describe('proactive refresh, one refresh at a time (real extension, real engine)
   // changed: otherwise the worker's slow Microsoft refresh would write back its older
   // Salesforce refresh token over the page's rotated one, and the next Salesforce refresh
   // would replay a rotated-away token (the provider then revokes the grant).
-  it('two instances renewing different services keep each other’s rotated refresh tokens', async () => {
+  it('two instances renewing different services keep each other’s rotated refresh tokens', async (t) => {
+    // Salesforce rotates only when the app enables it; strict rotation (an emulator
+    // switch) also makes a replayed rotated-away token fail, which this test is about.
+    await x.control('/config', { salesforce: { strictRefreshRotation: true } });
+    t.after(() => x.control('/config', { salesforce: { strictRefreshRotation: false } }));
     if (!(await x.debug('salesforce'))?.refreshToken?.present) {
       const panel = await x.openPanel();
       await x.connect(panel, 'salesforce', 'alice@acme.test');

@@ -29,8 +29,9 @@ async function pagesOpenedDuring(fn) {
 
 async function refreshFailsWith700084() {
   await x.control('/fail-next', { provider: 'microsoft', endpoint: 'token', kind: 'error', code: '700084', grantType: 'refresh_token' });
-  // Past the access token's expiry (two minutes here) on the engine's clock.
-  await x.value('advanceClock', 5 * MINUTE);
+  // Past the access token's expiry on the engine's clock (the emulator's Entra tokens live
+  // 60-90 minutes, as Entra's do).
+  await x.value('advanceClock', 120 * MINUTE);
   return x.call('accessToken', 'microsoft');
 }
 

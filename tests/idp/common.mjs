@@ -267,6 +267,11 @@ export class Store {
       }
 
       async consume(id) {
+        // oidc-provider consumes a refresh token when it rotates it, and treats a
+        // later use of a consumed one as a replay (it revokes the grant). Entra
+        // does not invalidate a used refresh token at all; such a provider sets
+        // store.keepUsedRefreshTokens.
+        if (this.name === 'RefreshToken' && store.keepUsedRefreshTokens?.()) return;
         const e = store.coll(this.name).get(id);
         if (e) e.payload.consumed = epoch();
       }

@@ -15,7 +15,8 @@ export const PROVIDERS = ['microsoft', 'google', 'salesforce'];
 // ---------------------------------------------------------------------------
 export const CONFIG_SCHEMA = {
   microsoft: {
-    accessTokenTtl: ['number', 120, 'access-token lifetime in seconds (Entra: 60-90 min; short here so a demo can watch expiry)'],
+    accessTokenTtl: ['ttl', 'random', 'access-token lifetime: "random" = 60-90 min per token, as Entra (configurable-token-lifetimes); a number of seconds fixes it (the demo uses 120 s to watch expiry)'],
+    strictRefreshRotation: ['boolean', false, 'RFC 9700 §4.14.2 strict rotation: every refresh returns a new refresh token, and reusing a rotated-away one revokes the whole grant (no real provider here does this by default; switch it on in tests about rotation safety)'],
     spaRefreshLifetime: ['number', 86400, 'absolute lifetime of refresh tokens of the spa client, seconds (Entra: 24 h, AADSTS700084)'],
     nativeRefreshLifetime: ['number', 90 * 86400, 'inactivity lifetime of refresh tokens of the native client, seconds (Entra: 90 days, AADSTS700082)'],
   },
@@ -24,11 +25,13 @@ export const CONFIG_SCHEMA = {
     clientSecret: ['string', 'GOCSPX-local-test-secret', 'client secret of the Web/Desktop client'],
     requireSecretForRefresh: ['boolean', true, 'refresh_token grant needs client_secret (Google Web/Desktop clients)'],
     requireSecretForCode: ['boolean', true, 'authorization_code grant needs client_secret even with PKCE (Google Web/Desktop clients)'],
-    rotateRefreshTokens: ['boolean', false, 'issue a new refresh token on each refresh (Google does not)'],
+    rotateRefreshTokens: ['boolean', false, 'issue a new refresh token on each refresh, the used one then refused (Google does not rotate)'],
+    strictRefreshRotation: ['boolean', false, 'RFC 9700 §4.14.2 strict rotation: every refresh returns a new refresh token, and reusing a rotated-away one revokes the whole grant (no real provider here does this by default; switch it on in tests about rotation safety)'],
   },
   salesforce: {
     sessionTimeout: ['number', 120, 'session timeout in seconds; each API use extends it (Salesforce: org/app setting, often 2 h)'],
-    rotateRefreshTokens: ['boolean', true, 'refresh-token rotation of the external client app'],
+    rotateRefreshTokens: ['boolean', false, 'the app\'s "Enable Refresh Token Rotation" (off unless the admin enables it): a new refresh token on each refresh, the used one invalidated'],
+    strictRefreshRotation: ['boolean', false, 'RFC 9700 §4.14.2 strict rotation: every refresh returns a new refresh token, and reusing a rotated-away one revokes the whole grant (no real provider here does this by default; switch it on in tests about rotation safety)'],
     corsOnOAuthEndpoints: ['boolean', true, 'send CORS headers on token/revoke (My Domain with "CORS for OAuth endpoints")'],
     signatureKey: ['string', 'salesforce-local-signature-key', 'HMAC key of the token response "signature"'],
   },
@@ -63,9 +66,11 @@ export function mergeConfig(config, patch) {
   for (const [p, k, v] of flat) {
     const [type] = CONFIG_SCHEMA[p][k];
     let value = v;
-    if (type === 'number') {
+    if (type === 'ttl' && v === 'random') {
+      value = 'random';
+    } else if (type === 'number' || type === 'ttl') {
       value = Number(v);
-      if (!Number.isFinite(value) || value <= 0) throw new Error(`${p}.${k} must be a positive number`);
+      if (!Number.isFinite(value) || value <= 0) throw new Error(`${p}.${k} must be a positive number${type === 'ttl' ? ' or "random"' : ''}`);
     } else if (type === 'boolean') {
       if (v === 'true') value = true;
       else if (v === 'false') value = false;
@@ -243,7 +248,7 @@ export function createControl({ config }) {
         return true;
       }
       case 'error': {
-        const out = p.errorFor(info.endpoint, fault, { req, params: info.params });
+        const out = await p.errorFor(info.endpoint, fault, { req, params: info.params });
         if (out.redirect) {
           res.statusCode = 302;
           res.setHeader('Location', out.redirect);

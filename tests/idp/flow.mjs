@@ -37,14 +37,16 @@ export function pkce() {
   return { verifier, challenge };
 }
 
-async function get(url, jar) {
-  const res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header(), accept: 'text/html' } });
+// `fetchImpl`: a fetch that does not follow redirects (the global one is used with
+// redirect: 'manual'); tls.mjs trustingFetch() for an emulator served over https.
+async function get(url, jar, fetchImpl = fetch) {
+  const res = await fetchImpl(url, { redirect: 'manual', headers: { cookie: jar.header(), accept: 'text/html' } });
   jar.store(res);
   return res;
 }
 
-async function postForm(url, form, jar) {
-  const res = await fetch(url, {
+async function postForm(url, form, jar, fetchImpl = fetch) {
+  const res = await fetchImpl(url, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
@@ -69,7 +71,7 @@ function formOf(html) {
  */
 export async function authorize({
   authorizeUrl, clientId, redirectUri, scope, account, password = 'any-password',
-  jar = new CookieJar(), extra = {}, consent = true, maxSteps = 20,
+  jar = new CookieJar(), extra = {}, consent = true, maxSteps = 20, fetch: fetchImpl = fetch,
 }) {
   const { verifier, challenge } = pkce();
   const state = crypto.randomBytes(12).toString('base64url');
@@ -87,7 +89,7 @@ export async function authorize({
   for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, v);
 
   const pages = [];
-  let res = await get(u.href, jar);
+  let res = await get(u.href, jar, fetchImpl);
   for (let step = 0; step < maxSteps; step += 1) {
     if (res.status >= 300 && res.status < 400) {
       const loc = new URL(res.headers.get('location'), u).href;
@@ -98,7 +100,7 @@ export async function authorize({
         if (out.state !== undefined && out.state !== state) throw new Error('state mismatch');
         return { ...out, verifier, callbackUrl: loc, pages, jar, sentState: state };
       }
-      res = await get(loc, jar);
+      res = await get(loc, jar, fetchImpl);
       continue;
     }
     const html = await res.text();
@@ -109,10 +111,10 @@ export async function authorize({
     pages.push(prompt);
     if (prompt === 'login') {
       if (!account) throw new Error('login page shown but no account given');
-      res = await postForm(submit, { prompt: 'login', login: account, password }, jar);
+      res = await postForm(submit, { prompt: 'login', login: account, password }, jar, fetchImpl);
     } else if (prompt === 'consent') {
       if (!consent) return { consentShown: true, pages, verifier, jar };
-      res = await postForm(submit, { prompt: 'consent' }, jar);
+      res = await postForm(submit, { prompt: 'consent' }, jar, fetchImpl);
     } else {
       throw new Error(`unknown interaction prompt ${prompt}`);
     }

@@ -21,7 +21,19 @@
 //   (Google also returns one on the very first consent without prompt=consent;
 //   not emulated.)
 // - Google does not rotate refresh tokens: a refresh response has no
-//   refresh_token (google.rotateRefreshTokens=true turns rotation on).
+//   refresh_token, and the same refresh token keeps working
+//   [developers.google.com/identity/protocols/oauth2/web-server#offline: the
+//   refresh response example carries no refresh_token; "continue to use them as
+//   long as they remain valid"]. google.rotateRefreshTokens
+//   turns rotation on (the used token then answers invalid_grant, the grant
+//   lives on); google.strictRefreshRotation is RFC 9700 §4.14.2 (reuse revokes
+//   the grant), for tests about rotation safety.
+// - An empty client_secret is a missing one: 400 invalid_request "client_secret
+//   is missing." (google-api-nodejs-client #1582 shows exactly that answer to a
+//   request carrying `client_secret=`), not 401 invalid_client.
+// - Known difference: the ID token's `iss` is this emulator's issuer
+//   (<base>/google), not https://accounts.google.com; google-auth-library's
+//   verifyIdToken() checks for the latter and refuses it (see google.test.mjs).
 // - A dead refresh token (revoked, password change, ...) answers
 //   400 {"error":"invalid_grant","error_description":"Token has been expired or revoked."}
 //   [developers.google.com/identity/protocols/oauth2#expiration]
@@ -76,6 +88,7 @@ export function createGoogle({ base, config, redirectUris }) {
   const store = new Store();
   const issuer = `${base}/google`;
   const cfg = () => config.google;
+  const rotates = () => cfg().rotateRefreshTokens || cfg().strictRefreshRotation;
   const index = accountIndex(GOOGLE_ACCOUNTS, (a) => ({
     email: a.login,
     email_verified: true,
@@ -119,7 +132,7 @@ export function createGoogle({ base, config, redirectUris }) {
     extraParams: ['access_type', 'include_granted_scopes', 'hd', 'enable_granular_consent'],
     accessTokenTtl: () => cfg().accessTokenTtl,
     refreshTokenTtl: () => 180 * 86400, // dies after 6 months unused
-    rotateRefreshToken: () => cfg().rotateRefreshTokens,
+    rotateRefreshToken: () => rotates(),
     issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     redirectAllowed: (v) => makeRedirectMatcher(redirectList)(v),
     after: afterHook,
@@ -138,7 +151,7 @@ export function createGoogle({ base, config, redirectUris }) {
       if (ctx.status === 200 && ctx.body?.access_token) {
         const b = ctx.body;
         const out = { access_token: b.access_token, expires_in: b.expires_in };
-        const rotated = idp.grantType === 'refresh_token' ? cfg().rotateRefreshTokens : true;
+        const rotated = idp.grantType === 'refresh_token' ? rotates() : true;
         if (b.refresh_token && rotated) out.refresh_token = b.refresh_token;
         out.scope = outScope(b.scope);
         out.token_type = 'Bearer';
@@ -191,7 +204,8 @@ export function createGoogle({ base, config, redirectUris }) {
   }
 
   // --- routing ---------------------------------------------------------------
-  function route(url) {
+  function route(url, site) {
+    if (site !== 'main') return null;
     const m = /^\/google(\/.*)?$/.exec(url.pathname);
     if (!m) return null;
     const inner = m[1] || '/';
@@ -208,8 +222,8 @@ export function createGoogle({ base, config, redirectUris }) {
     return { endpoint, mount: '/google', inner };
   }
 
-  function apiRoute(url) {
-    return url.pathname.startsWith('/google-api/') ? { endpoint: 'api' } : null;
+  function apiRoute(url, site) {
+    return site === 'main' && url.pathname.startsWith('/google-api/') ? { endpoint: 'api' } : null;
   }
 
   async function handle(req, res, { url, route: r, body, params }) {
@@ -236,7 +250,7 @@ export function createGoogle({ base, config, redirectUris }) {
     }
 
     if (r.endpoint === 'token' && req.method === 'POST') {
-      const pre = tokenPreHook(req, idp);
+      const pre = await tokenPreHook(req, idp);
       if (pre) {
         applyCors(req, res);
         return sendJson(res, pre.status, pre.body);
@@ -247,15 +261,24 @@ export function createGoogle({ base, config, redirectUris }) {
     return forward(provider, req, res, { mount: r.mount, innerUrl: inner, body: fwdBody, idp });
   }
 
-  function tokenPreHook(req, idp) {
+  async function tokenPreHook(req, idp) {
     const basic = basicAuth(req);
-    const secret = idp.params.client_secret ?? basic?.clientSecret;
+    // An empty secret (`client_secret=` in the form, or "id:" in Basic) counts as
+    // missing: Google answers it "client_secret is missing." (google-api-nodejs-client #1582).
+    const secret = (idp.params.client_secret ?? basic?.clientSecret) || undefined;
     if (!idp.clientId) return { status: 400, body: { error: 'invalid_request', error_description: 'Could not determine client ID from request.' } };
     if (idp.clientId !== GOOGLE_CLIENT) return GOOGLE_ERRORS.invalid_client;
     if (secret !== undefined && secret !== cfg().clientSecret) return { status: 401, body: { error: 'invalid_client', error_description: 'Unauthorized' } };
     const needs = (idp.grantType === 'refresh_token' && cfg().requireSecretForRefresh)
       || (idp.grantType === 'authorization_code' && cfg().requireSecretForCode);
     if (needs && !secret) return GOOGLE_ERRORS.client_secret_missing;
+    if (idp.grantType === 'refresh_token' && !cfg().strictRefreshRotation) {
+      // Rotation without RFC 9700's reuse detection: a used (rotated-away) refresh
+      // token is refused, the grant and its newest token live on. (oidc-provider
+      // would revoke the grant, so the request stops here.)
+      const rt = await provider.RefreshToken.find(idp.params.refresh_token, { ignoreExpiration: true });
+      if (rt?.consumed) return GOOGLE_ERRORS.invalid_grant;
+    }
     return null;
   }
 

@@ -97,7 +97,7 @@ function assertEntraError(t, code, { error = 'invalid_grant', status = 400, sube
   assert.match(b.timestamp, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
   assert.match(b.trace_id, UUID);
   assert.match(b.correlation_id, UUID);
-  assert.equal(b.error_uri, `${I.base}/microsoft/error?code=${code}`);
+  assert.equal(b.error_uri, `${I.microsoft.authority}/error?code=${code}`);
   assert.ok(b.error_description.startsWith(`AADSTS${code}: `), b.error_description);
   assert.ok(b.error_description.endsWith(`\r\nTrace ID: ${b.trace_id}\r\nCorrelation ID: ${b.correlation_id}\r\nTimestamp: ${b.timestamp}`), b.error_description);
   if (suberror) assert.equal(b.suberror, suberror);
@@ -113,9 +113,9 @@ after(async () => { await idp?.close(); });
 beforeEach(async () => {
   await control('/reset', {});
   await control('/config', {
-    microsoft: { accessTokenTtl: 120, spaRefreshLifetime: 86400 },
-    google: { requireSecretForRefresh: true, requireSecretForCode: true, rotateRefreshTokens: false },
-    salesforce: { sessionTimeout: 120, rotateRefreshTokens: true, corsOnOAuthEndpoints: true },
+    microsoft: { accessTokenTtl: 120, spaRefreshLifetime: 86400, strictRefreshRotation: false },
+    google: { requireSecretForRefresh: true, requireSecretForCode: true, rotateRefreshTokens: false, strictRefreshRotation: false },
+    salesforce: { sessionTimeout: 120, rotateRefreshTokens: false, strictRefreshRotation: false, corsOnOAuthEndpoints: true },
   });
 });
 
@@ -130,7 +130,7 @@ describe('microsoft (Entra v2)', () => {
     assert.equal(t.body.expires_in, 120);
     assert.equal(t.body.ext_expires_in, 120);
     assert.equal(t.body.refresh_token_expires_in, 86400);
-    assert.equal(t.body.scope, 'openid profile email offline_access https://graph.microsoft.com/Mail.ReadWrite');
+    assert.equal(t.body.scope, 'openid profile email https://graph.microsoft.com/Mail.ReadWrite', 'offline_access is not listed');
     assert.equal(t.headers.get('access-control-allow-origin'), ORIGIN);
     assert.ok(t.headers.get('date'));
     const id = decodeJwt(t.body.id_token);
@@ -163,12 +163,28 @@ describe('microsoft (Entra v2)', () => {
     assert.ok(!d.scopes_supported.includes('entra_offline_access'));
   });
 
-  it('refresh rotates; replaying the old refresh token revokes the grant (AADSTS50173)', async () => {
+  it('refresh rotates, and the used refresh token is not revoked (Entra default)', async () => {
     const t = await msSignIn();
     const r1 = await msRefresh(t.body.refresh_token);
     assert.equal(r1.status, 200, r1.text);
     assert.notEqual(r1.body.refresh_token, t.body.refresh_token);
     assert.ok(r1.body.refresh_token_expires_in <= 86400 && r1.body.refresh_token_expires_in > 86390);
+    // "doesn't revoke old refresh tokens when used to fetch new access tokens"
+    const again = await msRefresh(t.body.refresh_token);
+    assert.equal(again.status, 200, again.text);
+    assert.notEqual(again.body.refresh_token, r1.body.refresh_token);
+    const newest = await msRefresh(r1.body.refresh_token);
+    assert.equal(newest.status, 200, newest.text);
+    // Both share the spa deadline of the first sign-in.
+    assert.ok(again.body.refresh_token_expires_in <= r1.body.refresh_token_expires_in);
+  });
+
+  it('strict rotation (switched on): replaying the old refresh token revokes the grant (AADSTS50173)', async () => {
+    await control('/config', { 'microsoft.strictRefreshRotation': true });
+    const t = await msSignIn();
+    const r1 = await msRefresh(t.body.refresh_token);
+    assert.equal(r1.status, 200, r1.text);
+    assert.notEqual(r1.body.refresh_token, t.body.refresh_token);
     const replay = await msRefresh(t.body.refresh_token);
     assertEntraError(replay, 50173);
     assert.match(replay.body.error_description, /^AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token is needed\. The user might have changed or reset their password\. The grant was issued on '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z' and the TokensValidFrom date \(before which tokens are not valid\) for this user is '[^']+'\.\r\n/);
@@ -257,20 +273,20 @@ describe('microsoft (Entra v2)', () => {
     }, { origin: ORIGIN });
     assertEntraError(redeemMixed, 700022, { error: 'invalid_scope' });
     const t = await msSignIn({ scope, tokenScope: 'openid offline_access https://graph.microsoft.com/Mail.Read' });
-    assert.equal(t.body.scope, 'openid offline_access https://graph.microsoft.com/Mail.Read');
+    assert.equal(t.body.scope, 'openid https://graph.microsoft.com/Mail.Read');
     const graphOk = await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${t.body.access_token}` } });
     assert.equal(graphOk.status, 200);
     const mixed = await msRefresh(t.body.refresh_token, { scope: 'https://graph.microsoft.com/Mail.Read https://outlook.office365.com/EWS.AccessAsUser.All' });
     assertEntraError(mixed, 700022, { error: 'invalid_scope' });
     const ews = await msRefresh(t.body.refresh_token, { scope: 'https://outlook.office365.com/EWS.AccessAsUser.All offline_access' });
     assert.equal(ews.status, 200, ews.text);
-    assert.deepEqual(ews.body.scope.split(' ').sort(), ['https://outlook.office365.com/EWS.AccessAsUser.All', 'offline_access']);
+    assert.equal(ews.body.scope, 'https://outlook.office365.com/EWS.AccessAsUser.All');
     const me = await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${ews.body.access_token}` } });
     assert.equal(me.status, 401);
     assert.equal((await me.json()).error.message, 'Access token validation failure. Invalid audience.');
   });
 
-  it('claims challenge: the next Graph call answers insufficient_claims, then normal', async () => {
+  it('claims challenge: bound to the token; the same token keeps getting it, a newer token satisfies it', async () => {
     const t = await msSignIn();
     await control('/claims-challenge', { count: 1 });
     const res = await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${t.body.access_token}` } });
@@ -281,12 +297,70 @@ describe('microsoft (Entra v2)', () => {
     assert.deepEqual(Object.keys(claims), ['access_token']);
     assert.equal(claims.access_token.nbf.essential, true);
     assert.match(claims.access_token.nbf.value, /^\d{10}$/);
-    const res2 = await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${t.body.access_token}` } });
-    assert.equal(res2.status, 200);
-    // The interactive sign-in that follows passes claims=...; it is accepted and counted.
+    // A client that retries with the same token loops (the CAE doc's warning).
+    for (let i = 0; i < 2; i += 1) {
+      const again = await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${t.body.access_token}` } });
+      assert.equal(again.status, 401);
+      assert.match(again.headers.get('www-authenticate'), /error="insufficient_claims"/);
+      assert.equal(JSON.parse(Buffer.from(/claims="([^"]+)"/.exec(again.headers.get('www-authenticate'))[1], 'base64').toString()).access_token.nbf.value, claims.access_token.nbf.value);
+    }
+    // Another user's token is not affected.
+    const bob = await msSignIn({ account: 'bob@contoso.com' });
+    assert.equal((await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${bob.body.access_token}` } })).status, 200);
+    // A token issued after the challenge (here by a refresh carrying the claims) satisfies it.
+    const fresh = await tokenRequest(I.microsoft.token, {
+      client_id: I.microsoft.clientId, grant_type: 'refresh_token', refresh_token: t.body.refresh_token, claims: JSON.stringify(claims),
+    }, { origin: ORIGIN });
+    assert.equal(fresh.status, 200, fresh.text);
+    assert.equal((await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${fresh.body.access_token}` } })).status, 200);
+    assert.equal((await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${t.body.access_token}` } })).status, 401, 'the old token stays refused');
+    // The interactive sign-in a client may run instead passes claims=...; it is accepted and counted.
     const r = await msCode({ extra: { claims: JSON.stringify(claims), prompt: 'login' } });
     assert.ok(r.code);
     assert.equal((await control('/stats')).microsoft.authorizeWithClaims, 1);
+  });
+
+  it('the insufficient_claims Graph fault binds to the presented token too', async () => {
+    const t = await msSignIn({ account: 'carol@contoso.com' });
+    await control('/fail-next', { provider: 'microsoft', endpoint: 'api', kind: 'error', code: 'insufficient_claims' });
+    const me = () => fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${t.body.access_token}` } });
+    assert.equal((await me()).status, 401);
+    assert.equal((await me()).status, 401, 'no fault is queued any more: the binding answers');
+    const r = await msRefresh(t.body.refresh_token);
+    assert.equal((await fetch(`${I.microsoft.api}/me`, { headers: { authorization: `Bearer ${r.body.access_token}` } })).status, 200);
+  });
+
+  it('access tokens live 60-90 minutes, random per token, unless a lifetime is configured', async () => {
+    await control('/config', { 'microsoft.accessTokenTtl': 'random' });
+    const seen = new Set();
+    const t = await msSignIn();
+    seen.add(t.body.expires_in);
+    for (let i = 0; i < 6; i += 1) {
+      const r = await msRefresh(t.body.refresh_token);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(r.body.expires_in >= 3600 && r.body.expires_in <= 5400, `expires_in ${r.body.expires_in}`);
+      assert.equal(r.body.ext_expires_in, r.body.expires_in);
+      seen.add(r.body.expires_in);
+    }
+    assert.ok(seen.size > 1, 'the lifetime varies');
+  });
+
+  it('AADSTS texts name the client and tenant that asked (faults included)', async () => {
+    await control('/fail-next', { provider: 'microsoft', kind: 'error', code: '65001' });
+    const native = await tokenRequest(I.microsoft.token.replace('/common/', '/organizations/'), {
+      client_id: I.microsoft.nativeClientId, grant_type: 'refresh_token', refresh_token: 'x',
+    });
+    assertEntraError(native, 65001, { suberror: 'consent_required' });
+    assert.match(native.body.error_description, /application with ID 'sidebar-ms-native'/);
+    await control('/fail-next', { provider: 'microsoft', kind: 'error', code: '90002' });
+    const tenant = await tokenRequest(I.microsoft.token.replace('/common/', '/contoso.onmicrosoft.com/'), {
+      client_id: I.microsoft.nativeClientId, grant_type: 'refresh_token', refresh_token: 'x',
+    });
+    assert.match(tenant.body.error_description, /^AADSTS90002: Tenant 'contoso\.onmicrosoft\.com' not found/);
+    await control('/fail-next', { provider: 'microsoft', endpoint: 'authorize', kind: 'error', code: 'consent_required' });
+    const r = await authorize({ authorizeUrl: I.microsoft.authorize, clientId: I.microsoft.nativeClientId, redirectUri: RU, scope: MS_SCOPE, account: 'alice@contoso.com' });
+    assert.equal(r.error, 'consent_required');
+    assert.match(r.error_description, /application with ID 'sidebar-ms-native'/);
   });
 
   it('prompt=none is silent with a session and answers login_required after end-sessions', async () => {
@@ -402,8 +476,31 @@ describe('google', () => {
     assert.equal(r2.status, 200, r2.text);
   });
 
-  it('with rotation configured on, replaying an old refresh token kills the grant', async () => {
+  it('an empty client_secret counts as missing: 400 "client_secret is missing." (not 401)', async () => {
+    const t = await gSignIn();
+    const empty = await tokenRequest(I.google.token, { client_id: I.google.clientId, client_secret: '', grant_type: 'refresh_token', refresh_token: t.body.refresh_token });
+    assert.equal(empty.status, 400);
+    assert.deepEqual(empty.body, { error: 'invalid_request', error_description: 'client_secret is missing.' });
+    const basic = await tokenRequest(I.google.token, { grant_type: 'refresh_token', refresh_token: t.body.refresh_token }, {
+      headers: { authorization: `Basic ${Buffer.from(`${I.google.clientId}:`).toString('base64')}` },
+    });
+    assert.equal(basic.status, 400);
+    assert.deepEqual(basic.body, { error: 'invalid_request', error_description: 'client_secret is missing.' });
+  });
+
+  it('with rotation configured on, the used refresh token is refused and the newest lives on', async () => {
     await control('/config', { google: { rotateRefreshTokens: true } });
+    const t = await gSignIn();
+    const r1 = await gRefresh(t.body.refresh_token);
+    assert.ok(r1.body.refresh_token);
+    const replay = await gRefresh(t.body.refresh_token);
+    assert.equal(replay.status, 400);
+    assert.deepEqual(replay.body, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
+    assert.equal((await gRefresh(r1.body.refresh_token)).status, 200);
+  });
+
+  it('strict rotation (switched on): replaying an old refresh token kills the grant', async () => {
+    await control('/config', { google: { strictRefreshRotation: true } });
     const t = await gSignIn();
     const r1 = await gRefresh(t.body.refresh_token);
     assert.ok(r1.body.refresh_token);
@@ -487,7 +584,12 @@ describe('salesforce', () => {
     assert.equal(typeof t.body.issued_at, 'string');
     assert.match(t.body.issued_at, /^\d{13}$/);
     assert.ok(Math.abs(Number(t.body.issued_at) - Date.now()) < 10_000);
-    assert.equal(t.body.instance_url, `${I.base}/salesforce-instance`);
+    // instance_url is an origin of its own, as https://yourorg.my.salesforce.com is.
+    assert.equal(t.body.instance_url, I.salesforce.instanceUrl);
+    assert.equal(new URL(t.body.instance_url).origin, t.body.instance_url);
+    assert.notEqual(t.body.instance_url, I.base);
+    // Access tokens are session ids carrying the org id.
+    assert.match(t.body.access_token, new RegExp(`^${I.salesforce.orgId}![A-Za-z0-9_-]+$`));
     assert.equal(t.body.id, `${I.base}/salesforce/id/${I.salesforce.orgId}/0055g00000ALICEAAA`);
     assert.equal(t.body.token_type, 'Bearer');
     assert.equal(t.body.scope, 'api refresh_token openid');
@@ -496,16 +598,68 @@ describe('salesforce', () => {
     assert.equal(decodeJwt(t.body.id_token).sub, t.body.id);
   });
 
-  it('REST API: valid session -> 200; query returns fixed records', async () => {
+  it('REST API: valid session -> 200; the query honours FROM, WHERE and LIMIT', async () => {
     const t = await sfSignIn();
     const s = await sfApi(t.body.access_token);
     assert.equal(s.status, 200);
     assert.ok((await s.json()).sobjects.some((o) => o.name === 'Account'));
-    const q = await sfApi(t.body.access_token, '/query?q=SELECT+Id,Name+FROM+Account');
-    assert.equal(q.status, 200);
-    const body = await q.json();
-    assert.equal(body.totalSize, 2);
-    assert.equal(body.records[0].Name, 'Acme Corporation');
+    const query = async (soql) => {
+      const r = await sfApi(t.body.access_token, `/query?q=${encodeURIComponent(soql)}`);
+      return { status: r.status, body: await r.json() };
+    };
+    const accounts = await query('SELECT Id, Name FROM Account');
+    assert.equal(accounts.status, 200);
+    assert.equal(accounts.body.totalSize, 2);
+    assert.deepEqual(accounts.body.records.map((r) => r.Name), ['Acme Corporation', 'Globex']);
+    assert.deepEqual(Object.keys(accounts.body.records[0]), ['attributes', 'Id', 'Name']);
+    const contacts = await query('SELECT Id, Email FROM Contact LIMIT 2');
+    assert.equal(contacts.body.totalSize, 2);
+    assert.deepEqual(contacts.body.records.map((r) => r.attributes.type), ['Contact', 'Contact']);
+    assert.equal(contacts.body.records[0].Email, 'wile@acme.test');
+    assert.match(contacts.body.records[0].attributes.url, /^\/services\/data\/v60\.0\/sobjects\/Contact\/003/);
+    const one = await query("SELECT Name FROM Contact WHERE Email = 'hank@globex.test'");
+    assert.deepEqual(one.body.records.map((r) => r.Name), ['Hank Scorpio']);
+    const bad = await query('SELECT Id FROM Nope__x');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body[0].errorCode, 'INVALID_TYPE');
+    assert.equal((await query('SELECT Shoe FROM Account')).body[0].errorCode, 'INVALID_FIELD');
+    assert.equal((await query('DELETE everything')).body[0].errorCode, 'MALFORMED_QUERY');
+  });
+
+  it('a code_verifier longer than 128 characters (jsforce\'s 171) is checked, not refused', async () => {
+    const long = crypto.randomBytes(128).toString('base64url');
+    const challenge = crypto.createHash('sha256').update(long).digest('base64url');
+    const redeem = async (verifier) => {
+      const r = await authorize({ authorizeUrl: I.salesforce.authorize, clientId: I.salesforce.clientId, redirectUri: RU, scope: 'api', account: 'alice@acme.test', extra: { code_challenge: challenge } });
+      return tokenRequest(I.salesforce.token, { client_id: I.salesforce.clientId, grant_type: 'authorization_code', code: r.code, redirect_uri: RU, code_verifier: verifier });
+    };
+    assert.equal(long.length, 171);
+    const ok = await redeem(long);
+    assert.equal(ok.status, 200, ok.text);
+    const wrong = await redeem(crypto.randomBytes(128).toString('base64url'));
+    assert.equal(wrong.status, 400);
+    assert.deepEqual(wrong.body, { error: 'invalid_grant', error_description: 'invalid code verifier' });
+  });
+
+  it('REST versions: /services/data/ lists 31.0-67.0 without authentication; other versions 404', async () => {
+    const list = await fetch(`${I.salesforce.instanceUrl}/services/data/`);
+    assert.equal(list.status, 200);
+    const versions = await list.json();
+    assert.deepEqual(versions[0], { label: "Summer '14", url: '/services/data/v31.0', version: '31.0' });
+    assert.deepEqual(versions.find((v) => v.version === '60.0'), { label: "Spring '24", url: '/services/data/v60.0', version: '60.0' });
+    assert.deepEqual(versions.at(-1), { label: "Summer '26", url: '/services/data/v67.0', version: '67.0' });
+    assert.equal(versions.length, 37);
+    const t = await sfSignIn();
+    const auth = { headers: { authorization: `Bearer ${t.body.access_token}` } };
+    for (const v of ['v50.0', 'v62.0', 'latest']) {
+      const r = await fetch(`${I.salesforce.instanceUrl}/services/data/${v}/sobjects/`, auth);
+      assert.equal(r.status, 200, v);
+    }
+    const old = await fetch(`${I.salesforce.instanceUrl}/services/data/v20.0/sobjects/`, auth);
+    assert.equal(old.status, 404);
+    assert.deepEqual(await old.json(), [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+    // The instance is not on the login host's origin, and the login host serves no API.
+    assert.equal((await fetch(`${I.base}/services/data/`)).status, 404);
   });
 
   it('session timeout is extended by each use, then 401 INVALID_SESSION_ID', async () => {
@@ -538,7 +692,17 @@ describe('salesforce', () => {
     assert.equal(await ui.text(), 'Bad_OAuth_Token');
   });
 
-  it('refresh: no expires_in, rotated refresh token; replaying the old one -> "expired access/refresh token"', async () => {
+  it('refresh: no expires_in; no rotation by default (the same refresh token keeps working)', async () => {
+    const t = await sfSignIn();
+    const r = await sfRefresh(t.body.refresh_token);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(Object.keys(r.body), ['access_token', 'signature', 'scope', 'id_token', 'instance_url', 'id', 'token_type', 'issued_at']);
+    const r2 = await sfRefresh(t.body.refresh_token);
+    assert.equal(r2.status, 200, r2.text);
+  });
+
+  it('rotation enabled: a new refresh token each time; the used one -> "expired access/refresh token", the newest lives on', async () => {
+    await control('/config', { 'salesforce.rotateRefreshTokens': true });
     const t = await sfSignIn();
     const r = await sfRefresh(t.body.refresh_token);
     assert.equal(r.status, 200, r.text);
@@ -546,10 +710,18 @@ describe('salesforce', () => {
     const replay = await sfRefresh(t.body.refresh_token);
     assert.equal(replay.status, 400);
     assert.deepEqual(replay.body, { error: 'invalid_grant', error_description: 'expired access/refresh token' });
-    await control('/config', { 'salesforce.rotateRefreshTokens': false });
-    const t2 = await sfSignIn();
-    const r2 = await sfRefresh(t2.body.refresh_token);
-    assert.equal(r2.body.refresh_token, undefined);
+    const newest = await sfRefresh(r.body.refresh_token);
+    assert.equal(newest.status, 200, newest.text);
+    assert.equal((await sfApi(r.body.access_token)).status, 200, 'the grant lives on');
+  });
+
+  it('strict rotation (switched on): replaying the used refresh token revokes the grant', async () => {
+    await control('/config', { 'salesforce.strictRefreshRotation': true });
+    const t = await sfSignIn();
+    const r = await sfRefresh(t.body.refresh_token);
+    assert.ok(r.body.refresh_token);
+    assert.deepEqual((await sfRefresh(t.body.refresh_token)).body, { error: 'invalid_grant', error_description: 'expired access/refresh token' });
+    assert.deepEqual((await sfRefresh(r.body.refresh_token)).body, { error: 'invalid_grant', error_description: 'expired access/refresh token' });
   });
 
   it('revoke: 200 for a refresh token (grant dies), 400 unsupported_token_type for unknown', async () => {
@@ -772,6 +944,11 @@ describe('CLI', () => {
       for (const p of ['microsoft', 'google', 'salesforce']) {
         for (const k of ['issuer', 'authorize', 'token', 'userinfo', 'api']) assert.ok(line[p][k], `${p}.${k}`);
       }
+      // Entra's login host and the Salesforce instance are origins of their own.
+      assert.equal(line.microsoft.authority, `http://127.0.0.1:${line.ports.microsoft}`);
+      assert.equal(line.salesforce.instanceUrl, `http://127.0.0.1:${line.ports.instance}`);
+      assert.equal(new Set([line.ports.main, line.ports.microsoft, line.ports.instance]).size, 3);
+      assert.equal((await fetch(`${line.salesforce.instanceUrl}/services/data/`)).status, 200);
       assert.deepEqual(line.redirectUris, [RU, EXT_RU]);
       const d = await fetch(`${line.base}/google/.well-known/openid-configuration`);
       assert.equal(d.status, 200);

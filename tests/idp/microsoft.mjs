@@ -1,13 +1,16 @@
 // Emulated Microsoft Entra ID (v2 endpoints) and a sliver of Microsoft Graph.
 //
-// Layout (mirrors https://login.microsoftonline.com/{tenant}/...):
-//   /microsoft/{tenant}/oauth2/v2.0/authorize
-//   /microsoft/{tenant}/oauth2/v2.0/token
-//   /microsoft/{tenant}/oauth2/v2.0/logout
-//   /microsoft/{tenant}/v2.0/.well-known/openid-configuration
-//   /microsoft/{tenant}/discovery/v2.0/keys
-//   /microsoft/{tenant}/oidc/userinfo        (real: graph.microsoft.com/oidc/userinfo)
-//   /graph/v1.0/me, /graph/v1.0/me/messages  (real: graph.microsoft.com/v1.0/...)
+// Layout: the Entra login host is its own origin (<login>, like
+// https://login.microsoftonline.com), the tenant its first path segment, as MSAL
+// expects (it reads the tenant of an authority from that segment):
+//   <login>/{tenant}/oauth2/v2.0/authorize
+//   <login>/{tenant}/oauth2/v2.0/token
+//   <login>/{tenant}/oauth2/v2.0/logout
+//   <login>/{tenant}/v2.0/.well-known/openid-configuration
+//   <login>/{tenant}/discovery/v2.0/keys
+//   <login>/{tenant}/oidc/userinfo          (real: graph.microsoft.com/oidc/userinfo)
+//   <login>/error?code=n                    (real: login.microsoftonline.com/error)
+//   <base>/graph/v1.0/me, /me/messages      (real: graph.microsoft.com/v1.0/...)
 // tenant = common | organizations | consumers | a GUID | a domain.
 //
 // Behaviour and the doc each follows:
@@ -29,8 +32,21 @@
 // - expires_in and ext_expires_in are sent (equal here).
 // - Password change / admin "revoke sessions" -> AADSTS50173 on the next refresh.
 // - Claims challenge from Graph (CAE): 401 + WWW-Authenticate Bearer
-//   error="insufficient_claims", claims="<base64>".
-//   [learn.microsoft.com/entra/identity-platform/claims-challenge]
+//   error="insufficient_claims", claims="<base64>". The challenge is bound to the
+//   tokens: every access token of that user issued before the challenge keeps
+//   getting it (a client that retries with the same token loops, as the CAE doc
+//   warns); a token issued afterwards (new sign-in or refresh) satisfies it.
+//   [learn.microsoft.com/entra/identity-platform/claims-challenge,
+//    app-resilience-continuous-access-evaluation]
+// - Refresh tokens rotate, and the old one is NOT revoked by its use ("The
+//   Microsoft identity platform doesn't revoke old refresh tokens when used to
+//   fetch new access tokens", refresh-tokens#token-lifetime). RFC 9700 §4.14.2
+//   strict rotation (reuse revokes the grant) is microsoft.strictRefreshRotation.
+// - Access tokens live 60-90 minutes, random per token ("default lifetime ... a
+//   random value ranging between 60-90 minutes", configurable-token-lifetimes);
+//   microsoft.accessTokenTtl=<seconds> fixes it (the demo's short lifetimes).
+
+import crypto from 'node:crypto';
 
 import {
   createOidcProvider, forward, encodeForm, sendJson, sendText, applyCors, bearerToken, uuid, epoch,
@@ -155,9 +171,13 @@ function statusFor(error) {
   return 400;
 }
 
-export function createMicrosoft({ base, config, control, redirectUris }) {
+export function createMicrosoft({ base, loginBase, config, control, redirectUris }) {
   const store = new Store();
-  const issuer = `${base}/microsoft/${MS_TENANT_ID}/v2.0`;
+  const cfg = () => config.microsoft;
+  // Entra rotates refresh tokens but does not revoke the old one when it is used;
+  // the adapter then never marks a used refresh token consumed (common.mjs).
+  store.keepUsedRefreshTokens = () => !cfg().strictRefreshRotation;
+  const issuer = `${loginBase}/${MS_TENANT_ID}/v2.0`;
   const index = accountIndex(MS_ACCOUNTS, (a) => ({
     oid: a.oid,
     tid: MS_TENANT_ID,
@@ -195,7 +215,6 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
     },
   ];
 
-  const cfg = () => config.microsoft;
   const base64 = (s) => Buffer.from(s).toString('base64');
 
   function entraBody(code, ctxVals = {}, overrides = {}) {
@@ -225,7 +244,7 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
       timestamp: ts,
       trace_id: trace,
       correlation_id: corr,
-      error_uri: `${base}/microsoft/error?code=${code}`,
+      error_uri: `${loginBase}/error?code=${code}`,
     };
     const suberror = overrides.suberror !== undefined ? overrides.suberror : row.suberror;
     if (suberror) body.suberror = suberror;
@@ -257,11 +276,15 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
       email: ['email', 'email_verified'],
     },
     extraParams: ['domain_hint', 'client_info', 'x-client-SKU', 'x-client-VER'],
-    accessTokenTtl: () => cfg().accessTokenTtl,
+    // "a random value ranging between 60-90 minutes (75 minutes on average)"
+    // [configurable-token-lifetimes#access-tokens], unless fixed by configuration.
+    accessTokenTtl: () => (cfg().accessTokenTtl === 'random' ? 3600 + crypto.randomInt(1801) : cfg().accessTokenTtl),
     // The spa 24 h limit is enforced before oidc-provider sees the request (see
     // tokenPreHook) so that changing it at run time applies to existing tokens.
     refreshTokenTtl: (_ctx, _token, client) => (isSpa(client?.clientId) ? 400 * 86400 : cfg().nativeRefreshLifetime),
-    rotateRefreshToken: () => true, // Entra returns a new refresh token on every refresh
+    // Entra returns a new refresh token on every refresh; whether the old one stays
+    // usable is store.keepUsedRefreshTokens (above).
+    rotateRefreshToken: () => true,
     issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
       && (code.scopes.has(OFFLINE_INTERNAL) || code.scopes.has('offline_access')),
     redirectAllowed: (v) => makeRedirectMatcher(redirectList)(v),
@@ -269,8 +292,11 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
   });
 
   // --- response shaping -----------------------------------------------------
+  // offline_access asks for a refresh token and is never part of the access
+  // token, so Entra does not list it in a token response's `scope`
+  // [learn.microsoft.com/answers/questions/806413 (Microsoft)].
   function outScope(scope) {
-    const list = (scope || '').split(' ').filter(Boolean).map((s) => (s === OFFLINE_INTERNAL ? 'offline_access' : s));
+    const list = (scope || '').split(' ').filter((s) => s && s !== OFFLINE_INTERNAL && s !== 'offline_access');
     if (!list.some((s) => resourceOf(s))) list.push(`${GRAPH}/User.Read`);
     return [...new Set(list)].join(' ');
   }
@@ -302,6 +328,9 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
           // for the first resource of the authorization request.
           scope = await narrowToOneResource(at, idp.params.scope);
         }
+        // When the token was issued, to the millisecond: a claims challenge refuses
+        // the tokens issued before it (see handleApi).
+        issuedAtMs.set(b.access_token, Date.now());
         const out = {
           token_type: 'Bearer',
           scope: outScope(scope),
@@ -330,20 +359,22 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
     } else if (idp.endpoint === 'discovery' && ctx.body?.scopes_supported) {
       ctx.body.scopes_supported = ctx.body.scopes_supported.filter((sc) => sc !== OFFLINE_INTERNAL);
     } else if (idp.endpoint === 'authorize' || idp.endpoint === 'resume') {
-      // Entra puts AADSTS codes into authorization error descriptions too.
+      // Entra puts AADSTS codes into authorization error descriptions too, naming
+      // the client that asked.
       const loc = ctx.response.get('Location');
-      if (loc && /[?#&]error=/.test(loc)) ctx.redirect(rewriteAuthorizeError(loc));
+      const clientId = ctx.oidc?.client?.clientId || idp.params.client_id;
+      if (loc && /[?#&]error=/.test(loc)) ctx.redirect(rewriteAuthorizeError(loc, { clientId, tenant: idp.tenant }));
     }
   }
 
-  function rewriteAuthorizeError(loc) {
+  function rewriteAuthorizeError(loc, vals) {
     const hashMode = loc.includes('#');
     const [head, tail] = hashMode ? loc.split('#') : loc.split('?');
     const p = new URLSearchParams(tail);
     const codes = { login_required: 50058, interaction_required: 50058, consent_required: 65001, access_denied: 65004 };
     const code = codes[p.get('error')];
     if (code) {
-      const { body } = entraBody(code, { clientId: p.get('client_id') || MS_SPA_CLIENT });
+      const { body } = entraBody(code, vals);
       p.set('error_description', body.error_description);
       p.set('error_uri', body.error_uri);
     }
@@ -406,12 +437,13 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
   }
 
   // --- routing ---------------------------------------------------------------
-  function route(url) {
-    const m = /^\/microsoft\/([^/]+)(\/.*)?$/.exec(url.pathname);
+  function route(url, site) {
+    if (site !== 'microsoft') return null;
+    const m = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (!m) return null;
     const [, tenant, rest = '/'] = m;
     if (tenant === 'error' && rest === '/') return { endpoint: 'error-page' };
-    const mount = `/microsoft/${tenant}`;
+    const mount = `/${tenant}`;
     if (rest === '/v2.0/.well-known/openid-configuration') {
       return { endpoint: 'discovery', tenant, mount, inner: '/.well-known/openid-configuration' };
     }
@@ -424,8 +456,8 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
     return { endpoint, tenant, mount, inner: rest };
   }
 
-  function apiRoute(url) {
-    if (!url.pathname.startsWith('/graph/')) return null;
+  function apiRoute(url, site) {
+    if (site !== 'main' || !url.pathname.startsWith('/graph/')) return null;
     return { endpoint: 'api' };
   }
 
@@ -511,7 +543,24 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
       headers: { ...h, ...extraHeaders },
     };
   }
-  const authorizationUri = `${base}/microsoft/common/oauth2/v2.0/authorize`;
+  const authorizationUri = `${loginBase}/common/oauth2/v2.0/authorize`;
+
+  // Claims challenges (CAE): accountId -> {atMs, nbf}. Access-token issue times
+  // in ms (token value -> ms), recorded when the token endpoint hands one out.
+  const challenges = new Map();
+  const issuedAtMs = new Map();
+  function raiseClaimsChallenge(at) {
+    const atMs = Date.now();
+    const c = { atMs, nbf: String(Math.floor(atMs / 1000)) };
+    if (at?.accountId) challenges.set(at.accountId, c);
+    return claimsChallengeResponse(c);
+  }
+  function claimsChallengeResponse({ nbf }) {
+    const claims = base64(JSON.stringify({ access_token: { nbf: { essential: true, value: nbf } } }));
+    return graphError(401, 'InvalidAuthenticationToken', 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp', {
+      'WWW-Authenticate': wwwAuth(`, error="insufficient_claims", claims="${claims}"`),
+    });
+  }
   const wwwAuth = (extra = '') => `Bearer realm="", authorization_uri="${authorizationUri}", client_id="${GRAPH_APP_ID}"${extra}`;
 
   async function handleApi(req, res, { url }) {
@@ -532,11 +581,14 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
     }
     if (control.state.claimsChallenges > 0) {
       control.state.claimsChallenges -= 1;
-      // Continuous access evaluation challenge.
-      const claims = base64(JSON.stringify({ access_token: { nbf: { essential: true, value: String(epoch()) } } }));
-      return send(graphError(401, 'InvalidAuthenticationToken', 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp', {
-        'WWW-Authenticate': wwwAuth(`, error="insufficient_claims", claims="${claims}"`),
-      }));
+      return send(raiseClaimsChallenge(at));
+    }
+    // A challenge raised earlier stays on every token of the user issued before it
+    // (CAE's TokenIssuedBeforeRevocationTimestamp): retrying with the same token
+    // gets the same 401 until a newer token is presented.
+    const challenge = challenges.get(at.accountId);
+    if (challenge && (issuedAtMs.get(token) ?? at.iat * 1000) <= challenge.atMs) {
+      return send(claimsChallengeResponse(challenge));
     }
     const acct = accounts.get(at.accountId);
     const path = url.pathname.replace(/\/+$/, '');
@@ -569,14 +621,18 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
   }
 
   // --- fault-injection hooks (used by control.mjs) ---------------------------
-  function errorFor(endpoint, spec, { validateOnly, params } = {}) {
+  function errorFor(endpoint, spec, { validateOnly, params, req } = {}) {
     const raw = String(spec.code ?? '').trim();
+    if (endpoint === 'api' && raw === 'insufficient_claims' && !validateOnly) {
+      // Bound to the presented token like a challenge raised by /control/claims-challenge.
+      const token = bearerToken(req);
+      return (token ? provider.AccessToken.find(token, { ignoreExpiration: true }) : Promise.resolve(undefined))
+        .then((at) => raiseClaimsChallenge(at));
+    }
     if (endpoint === 'api') {
       const table = {
         InvalidAuthenticationToken: () => graphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', { 'WWW-Authenticate': wwwAuth(', error="invalid_token"') }),
-        insufficient_claims: () => graphError(401, 'InvalidAuthenticationToken', 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp', {
-          'WWW-Authenticate': wwwAuth(`, error="insufficient_claims", claims="${base64(JSON.stringify({ access_token: { nbf: { essential: true, value: String(epoch()) } } }))}"`),
-        }),
+        insufficient_claims: () => raiseClaimsChallenge(undefined),
         TooManyRequests: () => graphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(spec.retryAfter ?? 10) }),
         ErrorAccessDenied: () => graphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.'),
         ServiceNotAvailable: () => graphError(503, 'ServiceNotAvailable', 'The service is temporarily unavailable.'),
@@ -586,20 +642,28 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
     }
     if (endpoint === 'authorize') {
       if (validateOnly) return null;
-      return authorizeErrorRedirect(spec, params || {});
+      return authorizeErrorRedirect(spec, params || {}, tenantOf(req));
     }
     const code = MS_ALIASES[raw] ?? Number(raw.replace(/^AADSTS/i, ''));
     if (!MS_ERRORS[code]) throw new Error(`unknown Entra error code ${raw}; one of ${Object.keys(MS_ERRORS).join(', ')}, temporarily_unavailable`);
     if (validateOnly) return null;
-    return entraBody(code, {}, { error: spec.error, suberror: spec.suberror, description: spec.description, status: spec.status, claims: spec.claims });
+    // The texts name the client and tenant of the request the fault answers.
+    const vals = { clientId: params?.client_id || basicAuth(req ?? { headers: {} })?.clientId || MS_SPA_CLIENT, tenant: tenantOf(req) };
+    return entraBody(code, vals, { error: spec.error, suberror: spec.suberror, description: spec.description, status: spec.status, claims: spec.claims });
   }
 
-  function authorizeErrorRedirect(spec, q) {
+  // The tenant of a request to the login host: its first path segment.
+  function tenantOf(req) {
+    const m = req && /^\/([^/?]+)/.exec(req.url || '');
+    return m ? decodeURIComponent(m[1]) : 'common';
+  }
+
+  function authorizeErrorRedirect(spec, q, tenant) {
     const redirectUri = q.redirect_uri;
     if (!redirectUri) return { status: 400, body: { error: 'invalid_request', error_description: 'redirect_uri missing' } };
     const error = spec.code || 'interaction_required';
     const code = { login_required: 50058, interaction_required: 50058, consent_required: 65001, access_denied: 65004 }[error] || 50058;
-    const { body } = entraBody(code);
+    const { body } = entraBody(code, { clientId: q.client_id || MS_SPA_CLIENT, tenant });
     const p = new URLSearchParams({ error, error_description: body.error_description, error_uri: body.error_uri });
     if (q.state) p.set('state', q.state);
     const sep = q.response_mode === 'fragment' ? '#' : '?';
@@ -636,13 +700,16 @@ export function createMicrosoft({ base, config, control, redirectUris }) {
     describe: () => ({
       issuer,
       tenantId: MS_TENANT_ID,
-      authorize: `${base}/microsoft/common/oauth2/v2.0/authorize`,
-      token: `${base}/microsoft/common/oauth2/v2.0/token`,
+      // The login host (https://login.microsoftonline.com): an MSAL authority is
+      // `${authority}/${tenant}`.
+      authority: loginBase,
+      authorize: `${loginBase}/common/oauth2/v2.0/authorize`,
+      token: `${loginBase}/common/oauth2/v2.0/token`,
       revoke: null,
-      userinfo: `${base}/microsoft/common/oidc/userinfo`,
-      logout: `${base}/microsoft/common/oauth2/v2.0/logout`,
-      discovery: `${base}/microsoft/common/v2.0/.well-known/openid-configuration`,
-      jwks: `${base}/microsoft/common/discovery/v2.0/keys`,
+      userinfo: `${loginBase}/common/oidc/userinfo`,
+      logout: `${loginBase}/common/oauth2/v2.0/logout`,
+      discovery: `${loginBase}/common/v2.0/.well-known/openid-configuration`,
+      jwks: `${loginBase}/common/discovery/v2.0/keys`,
       api: `${base}/graph/v1.0`,
       clientId: MS_SPA_CLIENT,
       nativeClientId: MS_NATIVE_CLIENT,

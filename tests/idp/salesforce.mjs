@@ -7,8 +7,10 @@
 //   /salesforce/services/oauth2/revoke
 //   /salesforce/services/oauth2/userinfo
 //   /salesforce/id/<orgId>/<userId>         identity URL (the "id" of a token response)
-//   /salesforce-instance/services/data/v60.0/sobjects/       [<instance_url>/services/data/...]
-//   /salesforce-instance/services/data/v60.0/query?q=...
+//   <instance>/services/data/                the versions list   [https://yourorg.my.salesforce.com/services/data/]
+//   <instance>/services/data/vXX.X/, /sobjects/, /query?q=...
+// <instance> is its own origin (its own port): a real instance_url is an origin
+// such as https://yourorg.my.salesforce.com, and clients append the API path.
 //
 // Behaviour and the doc each follows:
 // - Token responses have NO expires_in; they carry access_token, refresh_token
@@ -31,6 +33,25 @@
 //   400 {"error":"unsupported_token_type","error_description":"this token type is not supported"}.
 //   [help.salesforce.com "Revoke OAuth Tokens"]
 // - /userinfo with an invalid token answers 403 "Bad_OAuth_Token" (unverified).
+// - A code_verifier longer than 128 characters is accepted (jsforce sends 171;
+//   see acceptLongVerifier).
+// - Refresh-token rotation is the app's "Enable Refresh Token Rotation" setting,
+//   off unless the admin turns it on; with it, "the connected app issues a new
+//   refresh token along with the access token each time the flow is invoked. The
+//   previous refresh token is automatically invalidated." [help.salesforce.com
+//   remoteaccess_oauth_refresh_token_flow.htm]. A used token then answers
+//   "expired access/refresh token" and the grant lives on. RFC 9700 §4.14.2
+//   (reuse revokes the grant) is salesforce.strictRefreshRotation.
+// - REST versions: GET /services/data/ (no authentication) lists each available
+//   version as {label, url, version} [REST API Developer Guide, "Versions" and
+//   "List Available REST API Versions"]; versions 31.0 to 67.0 are served (21.0-30.0
+//   were retired), so a client's default version (jsforce: 50.0) works; `latest`
+//   is an alias of the newest. Others answer 404 NOT_FOUND.
+// - Access tokens carry the org id: "00D...!<opaque>" (the session id format).
+// - SOQL: SELECT <fields> FROM <object> [WHERE Name = '...'] [ORDER BY ...]
+//   [LIMIT n] over fixed records of Account, Contact, Opportunity, Case; an
+//   unknown object answers 400 INVALID_TYPE, an unknown field 400 INVALID_FIELD,
+//   anything else unparsable 400 MALFORMED_QUERY.
 
 import crypto from 'node:crypto';
 
@@ -46,7 +67,34 @@ export const SF_ACCOUNTS = [
   { login: 'alice@acme.test', name: 'Alice Acme', userId: '0055g00000ALICEAAA' },
   { login: 'bob@acme.test', name: 'Bob Acme', userId: '0055g00000BOB00AAA' },
 ];
-const API_VERSION = 'v60.0';
+const API_VERSION = 'v60.0'; // the version the ready line's `api` names
+const FIRST_VERSION = 31;
+const LATEST_VERSION = 67;
+// Release labels: v31.0 was Summer '14; three releases a year (Summer, Winter, Spring).
+export function releaseLabel(v) {
+  const i = v - 31;
+  return `${['Summer', 'Winter', 'Spring'][i % 3]} '${14 + Math.floor((i + 2) / 3)}`;
+}
+export const SF_API_VERSIONS = Array.from({ length: LATEST_VERSION - FIRST_VERSION + 1 }, (_, i) => `${FIRST_VERSION + i}.0`);
+
+// Fixed records the SOQL stub answers from.
+const SF_RECORDS = {
+  Account: [
+    { Id: '0015g00000ACME1AAA', Name: 'Acme Corporation', Industry: 'Manufacturing' },
+    { Id: '0015g00000GLOBXAAA', Name: 'Globex', Industry: 'Energy' },
+  ],
+  Contact: [
+    { Id: '0035g00000WILEYAAA', FirstName: 'Wile', LastName: 'Coyote', Name: 'Wile Coyote', Email: 'wile@acme.test', AccountId: '0015g00000ACME1AAA' },
+    { Id: '0035g00000HANKSAAA', FirstName: 'Hank', LastName: 'Scorpio', Name: 'Hank Scorpio', Email: 'hank@globex.test', AccountId: '0015g00000GLOBXAAA' },
+    { Id: '0035g00000ROADRAAA', FirstName: 'Road', LastName: 'Runner', Name: 'Road Runner', Email: 'road@acme.test', AccountId: '0015g00000ACME1AAA' },
+  ],
+  Opportunity: [
+    { Id: '0065g00000ANVILAAA', Name: 'Anvils 2027', StageName: 'Prospecting', Amount: 12000, AccountId: '0015g00000ACME1AAA' },
+  ],
+  Case: [
+    { Id: '5005g00000ROCKTAAA', Subject: 'Rocket skates misfire', Status: 'New', AccountId: '0015g00000ACME1AAA' },
+  ],
+};
 
 // Token-endpoint error bodies (every row of providers.md's Salesforce table).
 // Salesforce answers these with HTTP 400, rate_limit_exceeded included.
@@ -71,11 +119,11 @@ const SF_ALIASES = {
   ip_restricted: 'ip restricted or invalid login hours',
 };
 
-export function createSalesforce({ base, config, redirectUris }) {
+export function createSalesforce({ base, instanceUrl, config, redirectUris }) {
   const store = new Store();
   const issuer = `${base}/salesforce`;
-  const instanceUrl = `${base}/salesforce-instance`;
   const cfg = () => config.salesforce;
+  const rotates = () => cfg().rotateRefreshTokens || cfg().strictRefreshRotation;
   const idUrl = (userId) => `${base}/salesforce/id/${SF_ORG_ID}/${userId}`;
   // The subject of a Salesforce user is its identity URL.
   const index = accountIndex(SF_ACCOUNTS.map((a) => ({ ...a, sub: idUrl(a.userId) })), (a) => ({
@@ -125,12 +173,18 @@ export function createSalesforce({ base, config, redirectUris }) {
     // oidc-provider's hard cap; the real validity is the sliding session below.
     accessTokenTtl: () => 12 * 3600,
     refreshTokenTtl: () => 365 * 86400, // "valid until revoked"
-    rotateRefreshToken: () => cfg().rotateRefreshTokens,
+    rotateRefreshToken: () => rotates(),
     issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
       && (code.scopes.has('refresh_token') || code.scopes.has('offline_access')),
     redirectAllowed: (v) => makeRedirectMatcher(redirectList)(v),
     after: afterHook,
   });
+
+  // Salesforce access tokens are session ids, "<org id>!<opaque>".
+  const opaqueId = provider.AccessToken.prototype.generateTokenId;
+  provider.AccessToken.prototype.generateTokenId = function generateTokenId() {
+    return `${SF_ORG_ID}!${opaqueId.call(this)}`;
+  };
 
   const sign = (id, issuedAt) => crypto.createHmac('sha256', cfg().signatureKey).update(id + issuedAt).digest('base64');
 
@@ -149,7 +203,7 @@ export function createSalesforce({ base, config, redirectUris }) {
         const issuedAt = String(Date.now());
         sessions.set(b.access_token, { accountId: at?.accountId, lastUsed: Date.now(), grantId: at?.grantId });
         const out = { access_token: b.access_token };
-        const rotated = idp.grantType === 'refresh_token' ? cfg().rotateRefreshTokens : true;
+        const rotated = idp.grantType === 'refresh_token' ? rotates() : true;
         if (b.refresh_token && rotated) out.refresh_token = b.refresh_token;
         out.signature = sign(id, issuedAt);
         out.scope = b.scope;
@@ -217,7 +271,8 @@ export function createSalesforce({ base, config, redirectUris }) {
   }
 
   // --- routing ----------------------------------------------------------------
-  function route(url) {
+  function route(url, site) {
+    if (site !== 'main') return null;
     const m = /^\/salesforce(\/.*)?$/.exec(url.pathname);
     if (!m) return null;
     const inner = m[1] || '/';
@@ -235,8 +290,9 @@ export function createSalesforce({ base, config, redirectUris }) {
     return { endpoint, mount: '/salesforce', inner };
   }
 
-  function apiRoute(url) {
-    return url.pathname.startsWith('/salesforce-instance/') ? { endpoint: 'api' } : null;
+  // Everything on the instance origin is the REST API.
+  function apiRoute(url, site) {
+    return site === 'instance' ? { endpoint: 'api' } : null;
   }
 
   async function handle(req, res, { url, route: r, body, params }) {
@@ -271,10 +327,41 @@ export function createSalesforce({ base, config, redirectUris }) {
       if (!idp.clientId) return reply(400, { error: 'invalid_client_id', error_description: 'client identifier invalid' });
       if (idp.clientId !== SF_CLIENT) return reply(400, SF_ERRORS.invalid_client_id);
       if (!['authorization_code', 'refresh_token'].includes(idp.grantType)) return reply(400, SF_ERRORS.unsupported_grant_type);
+      if (idp.grantType === 'refresh_token' && !cfg().strictRefreshRotation) {
+        // With rotation on, the previous refresh token "is automatically
+        // invalidated" (and nothing else): refuse it here, before oidc-provider's
+        // replay detection would revoke the grant.
+        const rt = await provider.RefreshToken.find(idp.params.refresh_token, { ignoreExpiration: true });
+        if (rt?.consumed) return reply(400, SF_ERRORS['expired access/refresh token']);
+      }
+      if (idp.grantType === 'authorization_code' && (idp.params.code_verifier || '').length > 128) {
+        const refused = await acceptLongVerifier(idp);
+        if (refused) return reply(400, refused);
+      }
       // A secret is optional for this public app; it is ignored.
       fwdBody = asPublicClientForm(req, idp);
     }
     return forward(provider, req, res, { mount: r.mount, innerUrl: inner, body: fwdBody, idp });
+  }
+
+  // Salesforce takes a code_verifier longer than RFC 7636's 128 characters:
+  // jsforce (the Node client the Salesforce CLI builds on) sends base64url of 128
+  // random bytes, 171 characters ("code verifier must be a base 64 url encoded
+  // hash of 128 bytes of random data", jsforce lib/oauth2.js). oidc-provider
+  // refuses it, so the emulator checks such a verifier against the code's
+  // challenge itself and hands oidc-provider a short one bound to the code.
+  async function acceptLongVerifier(idp) {
+    const code = await provider.AuthorizationCode.find(idp.params.code || '', { ignoreExpiration: true });
+    if (!code) return undefined; // let oidc-provider answer the unknown code
+    const challenge = crypto.createHash('sha256').update(idp.params.code_verifier).digest('base64url');
+    if (!/^[\w.~-]+$/.test(idp.params.code_verifier) || code.codeChallenge !== challenge) {
+      return { error: 'invalid_grant', error_description: 'invalid code verifier' };
+    }
+    const short = crypto.randomBytes(32).toString('base64url');
+    code.codeChallenge = crypto.createHash('sha256').update(short).digest('base64url');
+    await code.save();
+    idp.params.code_verifier = short;
+    return undefined;
   }
 
   async function handleRevoke(req, res, idp) {
@@ -336,34 +423,68 @@ export function createSalesforce({ base, config, redirectUris }) {
   async function handleApi(req, res, { url }) {
     if (applyCors(req, res, { methods: 'GET,OPTIONS' })) return;
     const path = url.pathname.replace(/\/+$/, '');
-    if (path === '/salesforce-instance/services/data') {
-      return sendJson(res, 200, [{ label: "Spring '24", url: `/services/data/${API_VERSION}`, version: API_VERSION.slice(1) }]);
+    const notFound = () => sendJson(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+    if (path === '/services/data') {
+      // No authentication needed for the versions list.
+      return sendJson(res, 200, SF_API_VERSIONS.map((v) => ({ label: releaseLabel(Number.parseFloat(v)), url: `/services/data/v${v}`, version: v })));
     }
+    const m = /^\/services\/data\/(v\d+\.\d|latest)(\/.*)?$/.exec(path);
+    if (!m) return notFound();
+    const version = m[1] === 'latest' ? SF_API_VERSIONS.at(-1) : m[1].slice(1);
+    if (!SF_API_VERSIONS.includes(version)) return notFound();
     const s = await useSession(bearerToken(req));
     if (!s) return sendJson(res, 401, invalidSession);
-    const prefix = `/salesforce-instance/services/data/${API_VERSION}`;
-    if (path === `${prefix}/sobjects`) {
+    const v = `/services/data/v${version}`;
+    const rest = m[2] || '';
+    if (rest === '') {
+      return sendJson(res, 200, Object.fromEntries(['sobjects', 'query', 'limits', 'search'].map((k) => [k, `${v}/${k}`])));
+    }
+    if (rest === '/sobjects') {
       return sendJson(res, 200, {
         encoding: 'UTF-8',
         maxBatchSize: 200,
-        sobjects: ['Account', 'Contact', 'Opportunity', 'Case'].map((name) => ({
+        sobjects: Object.keys(SF_RECORDS).map((name) => ({
           name, label: name, labelPlural: `${name}s`, queryable: true, retrieveable: true,
-          urls: { sobject: `/services/data/${API_VERSION}/sobjects/${name}` },
+          urls: { sobject: `${v}/sobjects/${name}` },
         })),
       });
     }
-    if (path === `${prefix}/query`) {
-      if (!url.searchParams.get('q')) return sendJson(res, 400, [{ message: 'A query string has to be specified', errorCode: 'MALFORMED_QUERY' }]);
-      return sendJson(res, 200, {
-        totalSize: 2,
-        done: true,
-        records: [
-          { attributes: { type: 'Account', url: `/services/data/${API_VERSION}/sobjects/Account/0015g00000ACME1AAA` }, Id: '0015g00000ACME1AAA', Name: 'Acme Corporation' },
-          { attributes: { type: 'Account', url: `/services/data/${API_VERSION}/sobjects/Account/0015g00000GLOBXAAA` }, Id: '0015g00000GLOBXAAA', Name: 'Globex' },
-        ],
-      });
+    if (rest === '/query') {
+      const q = url.searchParams.get('q');
+      if (!q) return sendJson(res, 400, [{ message: 'A query string has to be specified', errorCode: 'MALFORMED_QUERY' }]);
+      const out = soql(q, v);
+      return sendJson(res, out.status, out.body);
     }
-    return sendJson(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+    return notFound();
+  }
+
+  // A small SOQL subset over SF_RECORDS: SELECT f1, f2 FROM Obj [WHERE Field = 'x']
+  // [ORDER BY Field [ASC|DESC]] [LIMIT n].
+  function soql(q, v) {
+    const m = /^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+(\w+)\s*=\s*'([^']*)')?(?:\s+ORDER\s+BY\s+(\w+)(?:\s+(ASC|DESC))?)?(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(q);
+    if (!m) return { status: 400, body: [{ message: `unexpected token: '${q.trim().split(/\s+/).pop()}'`, errorCode: 'MALFORMED_QUERY' }] };
+    const [, fieldList, object, whereField, whereValue, orderField, orderDir, limit] = m;
+    const type = Object.keys(SF_RECORDS).find((k) => k.toLowerCase() === object.toLowerCase());
+    if (!type) {
+      return { status: 400, body: [{ message: `sObject type '${object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.`, errorCode: 'INVALID_TYPE' }] };
+    }
+    const rows = SF_RECORDS[type];
+    const known = (f) => Object.keys(rows[0]).find((k) => k.toLowerCase() === f.toLowerCase());
+    const fields = fieldList.split(',').map((f) => f.trim());
+    for (const f of [...fields, whereField, orderField].filter(Boolean)) {
+      if (!known(f)) return { status: 400, body: [{ message: `No such column '${f}' on entity '${type}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`, errorCode: 'INVALID_FIELD' }] };
+    }
+    let out = rows.filter((r) => !whereField || String(r[known(whereField)]) === whereValue);
+    if (orderField) {
+      const k = known(orderField);
+      out = [...out].sort((a, b) => String(a[k]).localeCompare(String(b[k])) * (/desc/i.test(orderDir || '') ? -1 : 1));
+    }
+    if (limit !== undefined) out = out.slice(0, Number(limit));
+    const records = out.map((r) => ({
+      attributes: { type, url: `${v}/sobjects/${type}/${r.Id}` },
+      ...Object.fromEntries(fields.map((f) => [known(f), r[known(f)]])),
+    }));
+    return { status: 200, body: { totalSize: records.length, done: true, records } };
   }
 
   // --- fault injection hooks ------------------------------------------------------
@@ -433,8 +554,10 @@ export function createSalesforce({ base, config, redirectUris }) {
       userinfo: `${base}/salesforce/services/oauth2/userinfo`,
       discovery: `${base}/salesforce/.well-known/openid-configuration`,
       jwks: `${base}/salesforce/id/keys`,
+      // An origin, like a real instance_url (https://yourorg.my.salesforce.com).
       instanceUrl,
       api: `${instanceUrl}/services/data/${API_VERSION}`,
+      apiVersions: `${instanceUrl}/services/data/`,
       clientId: SF_CLIENT,
       orgId: SF_ORG_ID,
       accounts: SF_ACCOUNTS.map((a) => a.login),

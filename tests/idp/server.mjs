@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // CLI of the local identity-provider emulator.
 //
-//   node tests/idp/server.mjs [--port N] [--redirect-uri URI ...] [--config FILE]
+//   node tests/idp/server.mjs [--port N] [--microsoft-port N] [--instance-port N]
+//                             [--redirect-uri URI ...] [--config FILE]
+//
+// --port is the main origin (Google, the Salesforce login host, Graph, /control);
+// Entra's login host and the Salesforce instance have origins of their own
+// (ports 0 = free ones, listed in the ready line under `ports`).
 //
 // Prints exactly one line of JSON to stdout when ready, then serves until
 // SIGINT/SIGTERM. Everything else (oidc-provider notices, errors) goes to stderr.
@@ -18,7 +23,7 @@ const { startIdp } = await import('./idp.mjs');
 
 function usage(msg) {
   if (msg) process.stderr.write(`${msg}\n`);
-  process.stderr.write('usage: node tests/idp/server.mjs [--port N] [--redirect-uri URI ...] [--config FILE]\n');
+  process.stderr.write('usage: node tests/idp/server.mjs [--port N] [--microsoft-port N] [--instance-port N] [--redirect-uri URI ...] [--config FILE]\n');
   process.exit(2);
 }
 
@@ -27,6 +32,8 @@ try {
   args = parseArgs({
     options: {
       port: { type: 'string', default: '0' },
+      'microsoft-port': { type: 'string', default: '0' },
+      'instance-port': { type: 'string', default: '0' },
       'redirect-uri': { type: 'string', multiple: true },
       config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -38,8 +45,14 @@ try {
 }
 if (args.help) usage();
 
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`invalid --port ${args.port}`);
+function portArg(name) {
+  const n = Number(args[name]);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) usage(`invalid --${name} ${args[name]}`);
+  return n;
+}
+const port = portArg('port');
+const microsoftPort = portArg('microsoft-port');
+const instancePort = portArg('instance-port');
 
 let fileConfig = {};
 if (args.config) {
@@ -54,7 +67,7 @@ const redirectUris = [...(args['redirect-uri'] || []), ...fileRedirects];
 
 let idp;
 try {
-  idp = await startIdp({ port, redirectUris, config: configOverrides });
+  idp = await startIdp({ port, microsoftPort, instancePort, redirectUris, config: configOverrides });
 } catch (e) {
   process.stderr.write(`idp: cannot start: ${e.message}\n`);
   process.exit(1);

@@ -45,7 +45,9 @@ export const ACCOUNTS = {
  */
 export function engineConfig(idp, baseUrl, { sessionTimeoutMinutes = 2 } = {}) {
   const info = idp.info;
-  const authority = `${idp.base}/microsoft`;
+  // Entra's login host is an origin of its own in the emulator (tests/idp), as
+  // login.microsoftonline.com is; older emulators mounted it at <base>/microsoft.
+  const authority = info.microsoft.authority ?? `${idp.base}/microsoft`;
   return {
     redirectUri: `${baseUrl}/www/callback.html`,
     microsoft: {
@@ -54,7 +56,7 @@ export function engineConfig(idp, baseUrl, { sessionTimeoutMinutes = 2 } = {}) {
       tenant: 'common',
       // No `issuer`: with tenant `common` the engine accepts any `<authority>/<tenant-id>/v2.0`
       // (IssuerRule::AnyTenantOf), and the emulator's issuer is exactly that shape
-      // (<base>/microsoft/<tenant-id>/v2.0), as Entra's is. Named only if it ever differs.
+      // (<authority>/<tenant-id>/v2.0), as Entra's is. Named only if it ever differs.
       ...(multiTenantIssuerMatches(authority, info.microsoft.issuer) ? {} : { issuer: info.microsoft.issuer }),
       // Graph is emulated on the emulator's own origin (/graph/v1.0).
       apiOrigins: [idp.base],
