@@ -386,6 +386,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn expires_in_reads_numbers_and_digit_strings_and_tolerates_the_rest() {
+        let expiry_of = |value: &str| {
+            let body =
+                format!(r#"{{"access_token":"AT","token_type":"Bearer","expires_in":{value}}}"#);
+            parse_token_response(&ms(), &HttpResponse::new(200, body), Timestamp(0), NONE)
+                .map(|g| (g.access.expiry.source, g.access.expiry.lifetime))
+        };
+        assert_eq!(expiry_of("3600"), Ok((ExpirySource::ExpiresIn, 3_600_000)));
+        assert_eq!(
+            expiry_of("\" 3599 \""),
+            Ok((ExpirySource::ExpiresIn, 3_599_000))
+        );
+        assert_eq!(expiry_of("1.5"), Ok((ExpirySource::ExpiresIn, 1_000)));
+        // Anything else is no lifetime at all (one hour is assumed), not an unreadable body.
+        for odd in ["-1", "\"soon\"", "null", "[1]", r#"{"seconds":1}"#, "true"] {
+            assert_eq!(
+                expiry_of(odd),
+                Ok((ExpirySource::AssumedDefault, HOUR)),
+                "{odd}"
+            );
+        }
+        // Cut-off JSON inside the field is still a malformed body.
+        assert!(expiry_of("[1").is_err());
+    }
+
+    #[test]
     fn jwt_exp_is_moved_onto_the_device_clock() {
         // Device is 10 minutes behind the server.
         let server_now_s = 1_700_000_000u64;

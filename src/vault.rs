@@ -175,6 +175,38 @@ mod tests {
         assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
     }
 
+    /// Written by the miniserde version of the engine (commit 366c5da, the version before
+    /// this one) after a sign-in to Microsoft 365 and Salesforce and a refresh that met a
+    /// 503: what a user's storage holds at the update.
+    const MINISERDE_ERA_VAULT: &str = r#"{"version":1,"connections":{"microsoft":{"account":{"username":"alice@contoso.com","name":"Test User","subject":"sub-alice@contoso.com","target":{"tenant":null,"loginHost":null}},"refreshToken":{"secret":"RT-1","signedInAt":1764000000000,"hardDeadline":1764086400000},"attention":null,"consecutiveFailures":1,"consecutiveApiRejections":0,"nextAttemptAt":1764007260000,"lastFailure":{"reason":"provider_unavailable","action":"retry_later","drop_refresh_token":false,"retry_after_ms":60000,"provider_code":null,"claims":null},"loopGuard":{"recent":[1764007200000]},"claims":null,"instanceUrl":null,"serverClock":{"offset_ms":0}},"google":{"account":null,"refreshToken":null,"attention":null,"consecutiveFailures":0,"consecutiveApiRejections":0,"nextAttemptAt":null,"lastFailure":null,"loopGuard":{"recent":[]},"claims":null,"instanceUrl":null,"serverClock":{"offset_ms":0}},"salesforce":{"account":{"username":"alice@acme.test","name":null,"subject":"https://login.salesforce.com/id/00D/alice@acme.test","target":{"tenant":null,"loginHost":"https://login.salesforce.com"}},"refreshToken":{"secret":"5Aep-1","signedInAt":1764000000000,"hardDeadline":null},"attention":null,"consecutiveFailures":0,"consecutiveApiRejections":0,"nextAttemptAt":null,"lastFailure":null,"loopGuard":{"recent":[]},"claims":null,"instanceUrl":"https://acme.my.salesforce.com","serverClock":{"offset_ms":0}},"exchange":{"account":null,"refreshToken":null,"attention":null,"consecutiveFailures":0,"consecutiveApiRejections":0,"nextAttemptAt":null,"lastFailure":null,"loopGuard":{"recent":[]},"claims":null,"instanceUrl":null,"serverClock":{"offset_ms":0}}},"mailService":"outlook_com","savedLogins":[{"username":"alice@acme.test","loginHost":"https://login.salesforce.com"}],"unreadablePrevious":null}"#;
+
+    #[test]
+    fn reads_a_vault_written_by_the_previous_version() {
+        let v = Vault::decode(MINISERDE_ERA_VAULT).unwrap();
+        assert_eq!(v.mail_service, Some(MailService::OutlookCom));
+        let ms = v.connections.get(&ProviderId::Microsoft).unwrap();
+        assert_eq!(ms.refresh_token.as_ref().unwrap().secret, "RT-1");
+        assert_eq!(ms.consecutive_failures, 1);
+        assert_eq!(
+            ms.last_failure.as_ref().unwrap().retry_after_ms,
+            Some(60_000)
+        );
+        assert_eq!(ms.loop_guard, {
+            let mut g = crate::schedule::LoopGuard::default();
+            g.record(crate::time::Timestamp(1_764_007_200_000));
+            g
+        });
+        let sf = v.connections.get(&ProviderId::Salesforce).unwrap();
+        assert_eq!(
+            sf.account.as_ref().unwrap().target.login_host.as_deref(),
+            Some("https://login.salesforce.com")
+        );
+        assert_eq!(sf.refresh_token.as_ref().unwrap().secret, "5Aep-1");
+        assert_eq!(v.saved_logins.len(), 1);
+        // Written back by this version and read again: nothing lost.
+        assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
+    }
+
     #[test]
     fn corrupt_and_newer_vaults_are_typed_errors_without_content() {
         let err = Vault::decode("{\"version\":1,\"connections\":{\"microsoft\":{\"refreshToken\":{\"secret\":\"RT-SECRET\"").unwrap_err();
