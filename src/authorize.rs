@@ -307,18 +307,17 @@ fn token_endpoint_post(
     }
 }
 
-/// Reads `prompt` back from an authorization URL (used by hosts to decide whether a window
-/// may be shown, and by tests).
-pub fn prompts_of(url: &Url) -> Vec<Prompt> {
-    url.query_pairs()
-        .find(|(k, _)| k == "prompt")
-        .map(|(_, v)| v.split(' ').filter_map(Prompt::parse).collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `prompt` back from an authorization URL.
+    fn prompts_of(url: &Url) -> Vec<Prompt> {
+        url.query_pairs()
+            .find(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.split(' ').filter_map(Prompt::parse).collect())
+            .unwrap_or_default()
+    }
     use crate::provider::{google, microsoft, salesforce, IssuerRule};
     use crate::random::SeededRandom;
     use base64::Engine;

@@ -188,10 +188,6 @@ impl Engine {
         self.connections.get(&service)
     }
 
-    pub fn connection_mut(&mut self, service: ProviderId) -> Option<&mut Connection> {
-        self.connections.get_mut(&service)
-    }
-
     pub fn services(&self) -> Vec<ProviderId> {
         self.connections.keys().copied().collect()
     }

@@ -188,6 +188,14 @@ fn sf_tokens(user: &'static str, rt: &'static str) -> impl Fn(&str) -> String {
     }
 }
 
+/// A Salesforce login host to sign in on.
+fn login_host_target(host: &str) -> Target {
+    Target {
+        tenant: None,
+        login_host: Some(host.to_string()),
+    }
+}
+
 /// **Change** with no hint, to the configured tenant or default login host.
 fn change() -> Input {
     Input::Connect {
@@ -608,7 +616,7 @@ fn salesforce_change_remembers_logins_and_revokes_the_first_account() {
         ProviderId::Salesforce,
         Input::Connect {
             login_hint: Some("alice@acme.test".into()),
-            target: Target::login_host("production"),
+            target: login_host_target("production"),
         },
     );
     let url = open_sign_in(&commands).unwrap();
@@ -623,7 +631,7 @@ fn salesforce_change_remembers_logins_and_revokes_the_first_account() {
         ProviderId::Salesforce,
         Input::Connect {
             login_hint: Some("alice@acme.test".into()),
-            target: Target::login_host("production"),
+            target: login_host_target("production"),
         },
         "alice@acme.test",
         sf_tokens("alice@acme.test", "SF-RT-A"),
@@ -641,7 +649,7 @@ fn salesforce_change_remembers_logins_and_revokes_the_first_account() {
         ProviderId::Salesforce,
         Input::Connect {
             login_hint: Some("bob@acme.test".into()),
-            target: Target::login_host("https://login.salesforce.com"),
+            target: login_host_target("https://login.salesforce.com"),
         },
         "bob@acme.test",
         sf_tokens("bob@acme.test", "SF-RT-B"),

@@ -73,27 +73,6 @@ pub fn ews_endpoint(config: &ExchangeConfig) -> Result<Url, ConfigError> {
     endpoint(ID, "ewsUrl", value)
 }
 
-/// The autodiscover URLs tried in order, for a mailbox domain (the DNS SRV step is not
-/// reachable from a browser).
-pub fn autodiscover_candidates(domain: &str) -> [String; 3] {
-    [
-        format!("https://{domain}/autodiscover/autodiscover.xml"),
-        format!("https://autodiscover.{domain}/autodiscover/autodiscover.xml"),
-        format!("http://autodiscover.{domain}/autodiscover/autodiscover.xml"),
-    ]
-}
-
-/// The verify call: a small `GetFolder` for the inbox.
-pub const VERIFY_GET_FOLDER_INBOX: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
-  <soap:Body>
-    <m:GetFolder>
-      <m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>
-      <m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds>
-    </m:GetFolder>
-  </soap:Body>
-</soap:Envelope>"#;
-
 /// Classifies an EWS answer by its HTTP status ("Authentication and EWS in Exchange"; EWS
 /// has no OAuth error bodies). 429 and 5xx (`ErrorServerBusy` throttling) never reach here:
 /// the common rules call them transient first.
@@ -151,16 +130,5 @@ mod tests {
             ews_url: Some("https://mail.contoso.com/EWS/Exchange.asmx".into()),
         };
         assert!(ews_endpoint(&c).is_ok());
-    }
-
-    #[test]
-    fn autodiscover_order() {
-        let c = autodiscover_candidates("contoso.com");
-        assert_eq!(c[0], "https://contoso.com/autodiscover/autodiscover.xml");
-        assert_eq!(
-            c[1],
-            "https://autodiscover.contoso.com/autodiscover/autodiscover.xml"
-        );
-        assert!(c[2].starts_with("http://autodiscover."));
     }
 }

@@ -415,15 +415,6 @@ pub struct Target {
     pub login_host: Option<String>,
 }
 
-impl Target {
-    pub fn login_host(host: impl Into<String>) -> Target {
-        Target {
-            tenant: None,
-            login_host: Some(host.into()),
-        }
-    }
-}
-
 /// The profile of `id` for a connection to `target`.
 pub fn profile_for(
     config: &Config,
