@@ -430,7 +430,6 @@ async function main() {
     }
     const report = {
       exportedAt: new Date().toISOString(),
-      engine,
       engineNow: auth.view().now,
       userAgent: navigator.userAgent,
       events: auth.eventLog(),

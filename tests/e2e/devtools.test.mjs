@@ -38,6 +38,7 @@ describe('devtools page (real engine, local identity provider)', () => {
     await env.control('/clear-faults', {});
 
     await byTestId(page, 'dt-fault-provider').selectOption('microsoft');
+    await page.fill('#dt-account', 'alice@contoso.com');
     await byTestId(page, 'dt-revoke').click();
     await page.waitForFunction(() => /^Revoked/.test(document.querySelector('[data-testid="dt-fault-status"]').textContent));
     await byTestId(page, 'dt-end-sessions').click();
