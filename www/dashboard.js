@@ -363,7 +363,8 @@ function renderCard(ctx, section, c) {
   const buttons = [];
   if (c.canRetry && typeof ctx.actions.retryNow === 'function') {
     // The engine paused after repeated transient failures: the user may try again now.
-    buttons.push(button('retry', 'Try again', `Try ${c.title} again now`, true, () => ctx.actions.retryNow(s)));
+    // WCAG 2.5.3 Label in Name: the name starts with the visible words ("click Try again").
+    buttons.push(button('retry', 'Try again', `Try again: ${c.title}`, true, () => ctx.actions.retryNow(s)));
   }
   if (c.canRefresh) {
     buttons.push(button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh' && !c.canRetry, () => ctx.actions.refresh(s)));
