@@ -124,7 +124,7 @@ let rootCounter = 0;
 function uiState(root) {
   let s = uiStates.get(root);
   if (!s) {
-    s = { uid: `sa${++rootCounter}`, forms: {}, last: null, focusAfter: null };
+    s = { uid: `sa${++rootCounter}`, forms: {}, last: null, focusAfter: null, focusReturn: null };
     uiStates.set(root, s);
   }
   return s;
@@ -160,6 +160,7 @@ export function renderDashboard(root, view, actions, options = {}) {
   // Remember focus by key so a redraw (every engine update) does not drop it.
   const active = root.ownerDocument.activeElement;
   const focusKey = ui.focusAfter ?? (active && root.contains(active) ? active.getAttribute('data-focus-key') : null);
+  const focusSection = active && root.contains(active) ? active.closest('section')?.getAttribute('data-testid') ?? null : null;
   let selection = null;
   if (!ui.focusAfter && active && root.contains(active) && active.tagName === 'INPUT') {
     try {
@@ -199,7 +200,10 @@ export function renderDashboard(root, view, actions, options = {}) {
       // The focused button went away (the engine no longer offers it): keep the user on its card.
       const m = /^(?:retry|refresh|change|disconnect)-(.+)$/.exec(focusKey);
       if (m) target = root.querySelector(`[data-testid="card-${CSS.escape(m[1])}"]`);
+      // ...and bring them back to a control once the card settles (see settleFocus).
+      if (m) ui.focusReturn = { service: m[1], key: focusKey, section: focusSection };
     }
+    target = settleFocus(root, ui, focusKey, target);
     if (target) {
       target.focus({ preventScroll: true });
       if (selection && selection[0] !== null && typeof target.setSelectionRange === 'function') {
@@ -210,8 +214,42 @@ export function renderDashboard(root, view, actions, options = {}) {
         }
       }
     }
+  } else {
+    ui.focusReturn = null; // focus is elsewhere: nothing to return
   }
   return board;
+}
+
+/**
+ * WCAG 2.4.3 Focus Order (and 2.1.1): an action (Connect, Change, Refresh, Disconnect) makes
+ * its card busy and the engine withdraws the pressed button, so focus waits on the card
+ * (tabindex -1). Once the card is settled, focus moves on to the card's next sensible control:
+ * the same button if the card offers it again (Connect becomes Change after a sign-in),
+ * else the card's first action (Connect after a Disconnect); if the card itself went away (a
+ * mail account other than the chosen service, disconnected), the first action of the card
+ * left in its section. Without this, focus fell to the page body.
+ */
+function settleFocus(root, ui, focusKey, target) {
+  const back = ui.focusReturn;
+  if (!back) return target;
+  const cardKey = `card-${back.service}`;
+  const onCard = target?.getAttribute('data-focus-key') === cardKey;
+  const cardGone = !target && (focusKey === cardKey || focusKey === back.key);
+  if (!onCard && !cardGone) {
+    ui.focusReturn = null; // the user moved on (or the button is back)
+    return target;
+  }
+  if (onCard && target.hasAttribute('aria-busy')) return target; // still working: wait on the card
+  ui.focusReturn = null;
+  if (onCard) {
+    return (
+      target.querySelector(`[data-focus-key="${CSS.escape(back.key)}"]`) ??
+      target.querySelector('.sa-card__actions .sa-btn:not([aria-disabled])') ??
+      target
+    );
+  }
+  const section = back.section ? root.querySelector(`[data-testid="${CSS.escape(back.section)}"]`) : null;
+  return section?.querySelector('.sa-card__actions .sa-btn:not([aria-disabled])') ?? section?.querySelector('input:checked') ?? null;
 }
 
 function renderSection(ctx, section) {
@@ -683,7 +721,10 @@ export function mountDashboard(root, auth, options = {}) {
     onclick: () => clearError(),
   });
   const toast = h('div', { class: 'sa-toast', 'data-empty': 'true' }, h('span', { class: 'sa-toast__icon', 'aria-hidden': 'true', text: '!' }), liveText, dismiss);
-  root.replaceChildren(content, toast);
+  // WCAG 4.1.3 Status Messages: a card that settles in another state (see announceStatus)
+  // is said politely; errors keep the assertive toast above.
+  const statusLive = h('div', { class: 'sa-visually-hidden', role: 'status', 'data-testid': 'status-messages' });
+  root.replaceChildren(content, statusLive, toast);
 
   let view = auth.view();
   let receivedAt = performance.now();
