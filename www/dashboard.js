@@ -440,6 +440,8 @@ function renderCard(ctx, section, c) {
       class: `sa-card sa-card--${c.status}`,
       'data-testid': `card-${s}`,
       'data-service': s,
+      // Focus may wait here while the card is busy (settleFocus): found again on redraws.
+      'data-focus-key': `card-${s}`,
       'aria-labelledby': titleId,
       'aria-busy': busy ? 'true' : null,
       tabindex: '-1',
@@ -735,6 +737,7 @@ export function mountDashboard(root, auth, options = {}) {
   function clearError() {
     liveText.textContent = '';
     toast.setAttribute('data-empty', 'true');
+    reserveToastSpace();
   }
 
   function showError(err, service) {
@@ -743,6 +746,76 @@ export function mountDashboard(root, auth, options = {}) {
     liveText.textContent = title ? `${title}: ${text}` : text;
     toast.setAttribute('data-empty', 'false');
     toast.setAttribute('data-code', err?.code ?? '');
+    reserveToastSpace();
+    keepClearOfToast(doc.activeElement);
+  }
+
+  // WCAG 2.4.11 Focus Not Obscured: the toast is fixed to the bottom of the window, so the
+  // page reserves its height below the content and as scroll padding (the browser then
+  // scrolls a focused control above it), and a control focused under it is scrolled clear.
+  function reserveToastSpace() {
+    const shown = toast.getAttribute('data-empty') === 'false';
+    const space = shown ? `${Math.ceil(toast.getBoundingClientRect().height) + 24}px` : '';
+    if (space) doc.documentElement.style.setProperty('--sa-toast-space', space);
+    else doc.documentElement.style.removeProperty('--sa-toast-space');
+  }
+
+  function keepClearOfToast(el) {
+    if (!el || el === doc.body || toast.contains(el) || toast.getAttribute('data-empty') !== 'false') return;
+    const t = toast.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    const overlaps = r.bottom > t.top && r.top < t.bottom && r.right > t.left && r.left < t.right;
+    if (overlaps) doc.defaultView?.scrollBy(0, r.bottom - t.top + 8);
+  }
+
+  const onFocusIn = (e) => keepClearOfToast(e.target);
+  const onResize = () => reserveToastSpace();
+  doc.addEventListener('focusin', onFocusIn);
+  doc.defaultView?.addEventListener('resize', onResize);
+
+  // WCAG 4.1.3 Status Messages: say it when a card settles in another state, whether a
+  // background refresh changed it ("Sign-in needed") or the user's Connect, Change, Refresh
+  // or Disconnect did ("Connected", "Not connected"); a finished user action is confirmed
+  // even when the state is unchanged (Refresh of a connected card). In-between states
+  // (signing in, refreshing) and a countdown's new text are not news.
+  const settled = new Map(); // service -> "status account" last seen settled
+  const titles = new Map(); // service -> title, for a card that went away
+  const awaitingOutcome = new Set(); // services whose user action should be confirmed
+
+  function announceStatus({ quiet = false } = {}) {
+    const said = [];
+    const shown = new Set();
+    for (const section of view?.sections ?? []) {
+      for (const c of section.connections ?? []) {
+        const s = c.service;
+        shown.add(s);
+        titles.set(s, c.title);
+        if (c.busy || pending.has(s) || c.status === 'signing_in') continue;
+        // A refresh in progress leaves the connection as it was (connected).
+        const status = c.status === 'refreshing' ? 'connected' : c.status;
+        const key = `${status} ${c.account ?? ''}`;
+        const changed = settled.has(s) && settled.get(s) !== key;
+        if (!quiet && (changed || awaitingOutcome.has(s))) {
+          const statusText = c.status === 'refreshing' ? FALLBACK_STATUS_TEXT.connected : c.statusText || FALLBACK_STATUS_TEXT[c.status] || humanize(c.status);
+          let text = `${c.title}: ${statusText}`;
+          if (status === 'connected' && c.account) text += ` (${c.account})`;
+          if (status === 'needs_attention' && c.reasonText) text += `. ${c.reasonText}`;
+          said.push(text.endsWith('.') ? text : `${text}.`);
+        }
+        awaitingOutcome.delete(s);
+        settled.set(s, key);
+      }
+    }
+    // A card the user's action took away (Disconnect of a mail account that is not the
+    // chosen service): its connection is gone.
+    for (const s of awaitingOutcome) {
+      if (shown.has(s) || pending.has(s)) continue;
+      if (!quiet) said.push(`${titles.get(s) ?? humanize(s)}: ${FALLBACK_STATUS_TEXT.disconnected}.`);
+      awaitingOutcome.delete(s);
+      settled.delete(s);
+    }
+    // A new node each time, so that the same words said again are announced again.
+    if (said.length) statusLive.replaceChildren(h('p', { text: said.join(' ') }));
   }
 
   function render() {
@@ -754,6 +827,7 @@ export function mountDashboard(root, auth, options = {}) {
     view = v;
     receivedAt = performance.now();
     render();
+    announceStatus();
   }
 
   function run(service, call) {
@@ -768,8 +842,12 @@ export function mountDashboard(root, auth, options = {}) {
     }
     return p
       .then((v) => setView(v))
+      .then(() => {
+        if (service) awaitingOutcome.add(service);
+      })
       .catch((err) => {
-        showError(err, service);
+        showError(err, service); // said by the toast; a changed state is still announced
+
         // An engine whose call failed still changed state (e.g. needs_attention): pick it up.
         try {
           setView(auth.view());
@@ -780,6 +858,7 @@ export function mountDashboard(root, auth, options = {}) {
       .finally(() => {
         if (service) pending.delete(service);
         render();
+        announceStatus();
       });
   }
 
@@ -798,6 +877,7 @@ export function mountDashboard(root, auth, options = {}) {
   };
   doc.addEventListener('visibilitychange', onVisible);
   render();
+  announceStatus({ quiet: true }); // what the page opened with is on screen, not news
 
   return {
     render,
@@ -807,6 +887,9 @@ export function mountDashboard(root, auth, options = {}) {
     unmount() {
       clearInterval(timer);
       doc.removeEventListener('visibilitychange', onVisible);
+      doc.removeEventListener('focusin', onFocusIn);
+      doc.defaultView?.removeEventListener('resize', onResize);
+      doc.documentElement.style.removeProperty('--sa-toast-space');
       try {
         auth.unsubscribe(subscription);
       } catch {
