@@ -791,15 +791,17 @@ export function mountDashboard(root, auth, options = {}) {
         shown.add(s);
         titles.set(s, c.title);
         if (c.busy || pending.has(s) || c.status === 'signing_in') continue;
-        // A refresh in progress leaves the connection as it was (connected).
-        const status = c.status === 'refreshing' ? 'connected' : c.status;
-        const key = `${status} ${c.account ?? ''}`;
+        if (c.status === 'refreshing') {
+          // In between; a card first seen refreshing (a page opening) was connected.
+          if (!settled.has(s)) settled.set(s, `connected ${c.account ?? ''}`);
+          continue;
+        }
+        const key = `${c.status} ${c.account ?? ''}`;
         const changed = settled.has(s) && settled.get(s) !== key;
         if (!quiet && (changed || awaitingOutcome.has(s))) {
-          const statusText = c.status === 'refreshing' ? FALLBACK_STATUS_TEXT.connected : c.statusText || FALLBACK_STATUS_TEXT[c.status] || humanize(c.status);
-          let text = `${c.title}: ${statusText}`;
-          if (status === 'connected' && c.account) text += ` (${c.account})`;
-          if (status === 'needs_attention' && c.reasonText) text += `. ${c.reasonText}`;
+          let text = `${c.title}: ${c.statusText}`;
+          if (c.status === 'connected' && c.account) text += ` (${c.account})`;
+          if (c.status === 'needs_attention' && c.reasonText) text += `. ${c.reasonText}`;
           said.push(text.endsWith('.') ? text : `${text}.`);
         }
         awaitingOutcome.delete(s);
@@ -810,7 +812,7 @@ export function mountDashboard(root, auth, options = {}) {
     // chosen service): its connection is gone.
     for (const s of awaitingOutcome) {
       if (shown.has(s) || pending.has(s)) continue;
-      if (!quiet) said.push(`${titles.get(s) ?? humanize(s)}: ${FALLBACK_STATUS_TEXT.disconnected}.`);
+      if (!quiet) said.push(`${titles.get(s) ?? s}: Not connected.`);
       awaitingOutcome.delete(s);
       settled.delete(s);
     }
