@@ -849,7 +849,6 @@ export function mountDashboard(root, auth, options = {}) {
       })
       .catch((err) => {
         showError(err, service); // said by the toast; a changed state is still announced
-
         // An engine whose call failed still changed state (e.g. needs_attention): pick it up.
         try {
           setView(auth.view());
