@@ -91,7 +91,7 @@ let rootCounter = 0;
 function uiState(root) {
   let s = uiStates.get(root);
   if (!s) {
-    s = { uid: `sa${++rootCounter}`, forms: {}, last: null, focusAfter: null };
+    s = { uid: `sa${++rootCounter}`, forms: {}, last: null, focusAfter: null, focusReturn: null };
     uiStates.set(root, s);
   }
   return s;
@@ -127,6 +127,7 @@ export function renderDashboard(root, view, actions, options = {}) {
   // Remember focus by key so a redraw (every engine update) does not drop it.
   const active = root.ownerDocument.activeElement;
   const focusKey = ui.focusAfter ?? (active && root.contains(active) ? active.getAttribute('data-focus-key') : null);
+  const focusSection = active && root.contains(active) ? active.closest('section')?.getAttribute('data-testid') ?? null : null;
   let selection = null;
   if (!ui.focusAfter && active && root.contains(active) && active.tagName === 'INPUT') {
     try {
@@ -166,7 +167,10 @@ export function renderDashboard(root, view, actions, options = {}) {
       // The focused button went away (the engine no longer offers it): keep the user on its card.
       const m = /^(?:retry|refresh|change|disconnect)-(.+)$/.exec(focusKey);
       if (m) target = root.querySelector(`[data-testid="card-${CSS.escape(m[1])}"]`);
+      // ...and bring them back to a control once the card settles (see settleFocus).
+      if (m) ui.focusReturn = { service: m[1], key: focusKey, section: focusSection };
     }
+    target = settleFocus(root, ui, focusKey, target);
     if (target) {
       target.focus({ preventScroll: true });
       if (selection && selection[0] !== null && typeof target.setSelectionRange === 'function') {
@@ -177,8 +181,42 @@ export function renderDashboard(root, view, actions, options = {}) {
         }
       }
     }
+  } else {
+    ui.focusReturn = null; // focus is elsewhere: nothing to return
   }
   return board;
+}
+
+/**
+ * WCAG 2.4.3 Focus Order (and 2.1.1): an action (Connect, Change, Refresh, Disconnect) makes
+ * its card busy and the engine withdraws the pressed button, so focus waits on the card
+ * (tabindex -1). Once the card is settled, focus moves on to the card's next sensible control:
+ * the same button if the card offers it again (Connect becomes Change after a sign-in),
+ * else the card's first action (Connect after a Disconnect); if the card itself went away (a
+ * mail account other than the chosen service, disconnected), the first action of the card
+ * left in its section. Without this, focus fell to the page body.
+ */
+function settleFocus(root, ui, focusKey, target) {
+  const back = ui.focusReturn;
+  if (!back) return target;
+  const cardKey = `card-${back.service}`;
+  const onCard = target?.getAttribute('data-focus-key') === cardKey;
+  const cardGone = !target && (focusKey === cardKey || focusKey === back.key);
+  if (!onCard && !cardGone) {
+    ui.focusReturn = null; // the user moved on (or the button is back)
+    return target;
+  }
+  if (onCard && target.hasAttribute('aria-busy')) return target; // still working: wait on the card
+  ui.focusReturn = null;
+  if (onCard) {
+    return (
+      target.querySelector(`[data-focus-key="${CSS.escape(back.key)}"]`) ??
+      target.querySelector('.sa-card__actions .sa-btn:not([aria-disabled])') ??
+      target
+    );
+  }
+  const section = back.section ? root.querySelector(`[data-testid="${CSS.escape(back.section)}"]`) : null;
+  return section?.querySelector('.sa-card__actions .sa-btn:not([aria-disabled])') ?? section?.querySelector('input:checked') ?? null;
 }
 
 function renderSection(ctx, section) {
@@ -322,7 +360,8 @@ function renderCard(ctx, section, c) {
   const buttons = [];
   if (c.canRetry && typeof ctx.actions.retryNow === 'function') {
     // The engine paused after repeated transient failures: the user may try again now.
-    buttons.push(button('retry', 'Try again', `Try ${c.title} again now`, true, () => ctx.actions.retryNow(s)));
+    // WCAG 2.5.3 Label in Name: the name starts with the visible words ("click Try again").
+    buttons.push(button('retry', 'Try again', `Try again: ${c.title}`, true, () => ctx.actions.retryNow(s)));
   }
   if (c.canRefresh) {
     buttons.push(button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh' && !c.canRetry, () => ctx.actions.refresh(s)));
@@ -360,6 +399,8 @@ function renderCard(ctx, section, c) {
       class: `sa-card sa-card--${c.status}`,
       'data-testid': `card-${s}`,
       'data-service': s,
+      // Focus may wait here while the card is busy (settleFocus): found again on redraws.
+      'data-focus-key': `card-${s}`,
       'aria-labelledby': titleId,
       'aria-busy': busy ? 'true' : null,
       tabindex: '-1',
@@ -630,7 +671,10 @@ export function mountDashboard(root, auth, options = {}) {
     onclick: () => clearError(),
   });
   const toast = h('div', { class: 'sa-toast', 'data-empty': 'true' }, h('span', { class: 'sa-toast__icon', 'aria-hidden': 'true', text: '!' }), liveText, dismiss);
-  root.replaceChildren(content, toast);
+  // WCAG 4.1.3 Status Messages: a card that settles in another state (see announceStatus)
+  // is said politely; errors keep the assertive toast above.
+  const statusLive = h('div', { class: 'sa-visually-hidden', role: 'status', 'data-testid': 'status-messages' });
+  root.replaceChildren(content, statusLive, toast);
 
   let view = auth.view();
   let receivedAt = performance.now();
@@ -641,6 +685,7 @@ export function mountDashboard(root, auth, options = {}) {
   function clearError() {
     liveText.textContent = '';
     toast.setAttribute('data-empty', 'true');
+    reserveToastSpace();
   }
 
   function showError(err, service) {
@@ -649,6 +694,78 @@ export function mountDashboard(root, auth, options = {}) {
     liveText.textContent = title ? `${title}: ${text}` : text;
     toast.setAttribute('data-empty', 'false');
     toast.setAttribute('data-code', err?.code ?? '');
+    reserveToastSpace();
+    keepClearOfToast(doc.activeElement);
+  }
+
+  // WCAG 2.4.11 Focus Not Obscured: the toast is fixed to the bottom of the window, so the
+  // page reserves its height below the content and as scroll padding (the browser then
+  // scrolls a focused control above it), and a control focused under it is scrolled clear.
+  function reserveToastSpace() {
+    const shown = toast.getAttribute('data-empty') === 'false';
+    const space = shown ? `${Math.ceil(toast.getBoundingClientRect().height) + 24}px` : '';
+    if (space) doc.documentElement.style.setProperty('--sa-toast-space', space);
+    else doc.documentElement.style.removeProperty('--sa-toast-space');
+  }
+
+  function keepClearOfToast(el) {
+    if (!el || el === doc.body || toast.contains(el) || toast.getAttribute('data-empty') !== 'false') return;
+    const t = toast.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    const overlaps = r.bottom > t.top && r.top < t.bottom && r.right > t.left && r.left < t.right;
+    if (overlaps) doc.defaultView?.scrollBy(0, r.bottom - t.top + 8);
+  }
+
+  const onFocusIn = (e) => keepClearOfToast(e.target);
+  const onResize = () => reserveToastSpace();
+  doc.addEventListener('focusin', onFocusIn);
+  doc.defaultView?.addEventListener('resize', onResize);
+
+  // WCAG 4.1.3 Status Messages: say it when a card settles in another state, whether a
+  // background refresh changed it ("Sign-in needed") or the user's Connect, Change, Refresh
+  // or Disconnect did ("Connected", "Not connected"); a finished user action is confirmed
+  // even when the state is unchanged (Refresh of a connected card). In-between states
+  // (signing in, refreshing) and a countdown's new text are not news.
+  const settled = new Map(); // service -> "status account" last seen settled
+  const titles = new Map(); // service -> title, for a card that went away
+  const awaitingOutcome = new Set(); // services whose user action should be confirmed
+
+  function announceStatus({ quiet = false } = {}) {
+    const said = [];
+    const shown = new Set();
+    for (const section of view?.sections ?? []) {
+      for (const c of section.connections ?? []) {
+        const s = c.service;
+        shown.add(s);
+        titles.set(s, c.title);
+        if (c.busy || pending.has(s) || c.status === 'signing_in') continue;
+        if (c.status === 'refreshing') {
+          // In between; a card first seen refreshing (a page opening) was connected.
+          if (!settled.has(s)) settled.set(s, `connected ${c.account ?? ''}`);
+          continue;
+        }
+        const key = `${c.status} ${c.account ?? ''}`;
+        const changed = settled.has(s) && settled.get(s) !== key;
+        if (!quiet && (changed || awaitingOutcome.has(s))) {
+          let text = `${c.title}: ${c.statusText}`;
+          if (c.status === 'connected' && c.account) text += ` (${c.account})`;
+          if (c.status === 'needs_attention' && c.reasonText) text += `. ${c.reasonText}`;
+          said.push(text.endsWith('.') ? text : `${text}.`);
+        }
+        awaitingOutcome.delete(s);
+        settled.set(s, key);
+      }
+    }
+    // A card the user's action took away (Disconnect of a mail account that is not the
+    // chosen service): its connection is gone.
+    for (const s of awaitingOutcome) {
+      if (shown.has(s) || pending.has(s)) continue;
+      if (!quiet) said.push(`${titles.get(s) ?? s}: Not connected.`);
+      awaitingOutcome.delete(s);
+      settled.delete(s);
+    }
+    // A new node each time, so that the same words said again are announced again.
+    if (said.length) statusLive.replaceChildren(h('p', { text: said.join(' ') }));
   }
 
   function render() {
@@ -660,6 +777,7 @@ export function mountDashboard(root, auth, options = {}) {
     view = v;
     receivedAt = performance.now();
     render();
+    announceStatus();
   }
 
   function run(service, call) {
@@ -674,8 +792,11 @@ export function mountDashboard(root, auth, options = {}) {
     }
     return p
       .then((v) => setView(v))
+      .then(() => {
+        if (service) awaitingOutcome.add(service);
+      })
       .catch((err) => {
-        showError(err, service);
+        showError(err, service); // said by the toast; a changed state is still announced
         // An engine whose call failed still changed state (e.g. needs_attention): pick it up.
         try {
           setView(auth.view());
@@ -686,6 +807,7 @@ export function mountDashboard(root, auth, options = {}) {
       .finally(() => {
         if (service) pending.delete(service);
         render();
+        announceStatus();
       });
   }
 
@@ -714,6 +836,7 @@ export function mountDashboard(root, auth, options = {}) {
   };
   doc.addEventListener('visibilitychange', onVisible);
   render();
+  announceStatus({ quiet: true }); // what the page opened with is on screen, not news
 
   return {
     render,
@@ -723,6 +846,9 @@ export function mountDashboard(root, auth, options = {}) {
     unmount() {
       clearInterval(timer);
       doc.removeEventListener('visibilitychange', onVisible);
+      doc.removeEventListener('focusin', onFocusIn);
+      doc.defaultView?.removeEventListener('resize', onResize);
+      doc.documentElement.style.removeProperty('--sa-toast-space');
       try {
         auth.unsubscribe(subscription);
       } catch {

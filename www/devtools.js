@@ -96,6 +96,22 @@ export const TRANSIENT_FAULTS = [
 
 const $ = (id) => document.getElementById(id);
 
+/**
+ * A `pre` of JSON that scrolls (max-height) as a keyboard-reachable region. WCAG 2.1.1
+ * Keyboard: a scrolling box with no focusable content inside cannot be scrolled from the
+ * keyboard in every browser (Chromium lets it, Safari and older Firefox do not), so it takes
+ * a tab stop; as a named region (4.1.2) a screen reader says what it is when it gets focus.
+ */
+function jsonBox(value, label) {
+  const pre = document.createElement('pre');
+  pre.className = 'dt-json dt-scroll';
+  pre.tabIndex = 0;
+  pre.setAttribute('role', 'region');
+  pre.setAttribute('aria-label', label);
+  pre.textContent = JSON.stringify(value, null, 2);
+  return pre;
+}
+
 function setStatus(el, text, kind = 'info') {
   el.textContent = text;
   el.setAttribute('data-kind', kind);
@@ -207,30 +223,17 @@ async function main() {
     const nodes = [];
     const rest = debug && typeof debug === 'object' && !Array.isArray(debug) ? { ...debug } : null;
     if (rest) delete rest.connections;
-    if (rest && Object.keys(rest).length) {
-      const pre = document.createElement('pre');
-      pre.className = 'dt-json';
-      pre.textContent = JSON.stringify(rest, null, 2);
-      nodes.push(pre);
-    }
+    if (rest && Object.keys(rest).length) nodes.push(jsonBox(rest, 'Engine state'));
     for (const { service, state } of conns) {
       const wrap = document.createElement('div');
       wrap.className = 'dt-conn';
       wrap.setAttribute('data-testid', `dt-state-${service}`);
       const h = document.createElement('h3');
       h.textContent = service;
-      const pre = document.createElement('pre');
-      pre.className = 'dt-json';
-      pre.textContent = JSON.stringify(state, null, 2);
-      wrap.append(h, pre);
+      wrap.append(h, jsonBox(state, `${service} state`));
       nodes.push(wrap);
     }
-    if (!nodes.length) {
-      const pre = document.createElement('pre');
-      pre.className = 'dt-json';
-      pre.textContent = JSON.stringify(debug, null, 2);
-      nodes.push(pre);
-    }
+    if (!nodes.length) nodes.push(jsonBox(debug, 'Engine state'));
     box.replaceChildren(...nodes);
   }
 
