@@ -267,7 +267,19 @@ pub struct Connection {
     phase: Phase,
     /// The last sign-in error, shown until the next attempt.
     pub last_sign_in_error: Option<OperationError>,
+    /// The persisted state changed and the host has not confirmed saving it: set whenever
+    /// this connection answers `Command::Persist`, cleared by `mark_saved`. While set, a
+    /// reload from storage never overwrites memory (storage holds an older, possibly
+    /// already rotated-away refresh token), nothing is handed out, and the save is retried
+    /// before any token request (issue 11, defect 1).
+    unsaved: bool,
+    /// When a failed save is tried again (the wake-up re-armed after a storage error).
+    save_retry_at: Option<Timestamp>,
 }
+
+/// After a failed save, the next attempt is this far away (the storage error may be a
+/// quota or a locked profile; the next input retries sooner anyway).
+const SAVE_RETRY_DELAY: Millis = 30 * SECOND;
 
 impl Connection {
     pub fn new(service: ProviderId, config: &Config) -> Connection {
@@ -284,7 +296,27 @@ impl Connection {
             refresh_due_at: None,
             phase: Phase::Idle,
             last_sign_in_error: None,
+            unsaved: false,
+            save_retry_at: None,
         }
+    }
+
+    /// Whether the persisted state changed and its save has not been confirmed.
+    pub fn is_unsaved(&self) -> bool {
+        self.unsaved
+    }
+
+    /// The host saved this connection's state.
+    pub fn mark_saved(&mut self) {
+        self.unsaved = false;
+        self.save_retry_at = None;
+    }
+
+    /// The host could not save this connection's state at `now`: it stays unsaved and the
+    /// save is tried again at the next wake-up (`next_wake`) or input.
+    pub fn save_failed(&mut self, now: Timestamp) {
+        self.unsaved = true;
+        self.save_retry_at = Some(now.plus(SAVE_RETRY_DELAY));
     }
 
     /// An access token cached outside the vault (session storage) after a restart.
@@ -302,7 +334,10 @@ impl Connection {
     /// Takes the persisted state another context wrote (it may hold a rotated refresh token
     /// this instance never saw), keeping what is in flight here. Returns whether it changed.
     pub fn adopt_persisted(&mut self, stored: PersistedConnection, config: &Config) -> bool {
-        if stored == self.state {
+        // Memory holds changes storage does not (a failed save after a rotation): storage's
+        // refresh token may be the one the provider already rotated away, and replaying it
+        // revokes the grant at providers with reuse detection (RFC 9700 §4.14.2).
+        if stored == self.state || self.unsaved {
             return false;
         }
         let target = |s: &PersistedConnection| s.account.as_ref().map(|a| a.target.clone());
@@ -341,7 +376,12 @@ impl Connection {
     }
 
     /// The access token, if it has at least `FRESHNESS_MARGIN` left.
+    /// Nothing unsaved is handed out: while the state that came with this token (a rotated
+    /// refresh token) is not stored, a crash would lose the grant the token belongs to.
     pub fn fresh_access_token(&self, now: Timestamp) -> Option<&str> {
+        if self.unsaved {
+            return None;
+        }
         self.access
             .as_ref()
             .filter(|t| t.is_fresh(now, FRESHNESS_MARGIN))
@@ -399,6 +439,9 @@ impl Connection {
 
     /// When the host should next wake this connection.
     pub fn next_wake(&self) -> Option<Timestamp> {
+        if let (true, Some(at)) = (self.unsaved, self.save_retry_at) {
+            return Some(at);
+        }
         match &self.phase {
             Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => {
                 return Some(since.plus(SIGN_IN_TIMEOUT))
@@ -418,6 +461,26 @@ impl Connection {
     /// The single entry point: apply `input` at `ctx.now`.
     pub fn handle(&mut self, config: &Config, input: Input, ctx: &mut Context<'_>) -> Vec<Command> {
         self.expire_stale_phase(ctx.now);
+        let retry_save = self.unsaved
+            && matches!(
+                input,
+                Input::AccessTokenNeeded | Input::Tick | Input::RetryNow
+            );
+        let mut commands = self.apply(config, input, ctx);
+        if retry_save {
+            // The save that failed goes first: before any token request (which must not
+            // use a refresh token storage does not hold) and before any token is handed
+            // out. If it fails again the host stops there.
+            commands.retain(|c| *c != Command::Persist);
+            commands.insert(0, Command::Persist);
+        }
+        if commands.contains(&Command::Persist) {
+            self.unsaved = true;
+        }
+        commands
+    }
+
+    fn apply(&mut self, config: &Config, input: Input, ctx: &mut Context<'_>) -> Vec<Command> {
         match input {
             Input::Connect { login_hint, target } => {
                 self.start_sign_in(config, Intent::Change { login_hint, target }, ctx)
@@ -720,7 +783,11 @@ impl Connection {
     // ---- refresh --------------------------------------------------------------------------
 
     fn on_access_token_needed(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
-        if self.fresh_access_token(ctx.now).is_some() {
+        let fresh = self
+            .access
+            .as_ref()
+            .is_some_and(|t| t.is_fresh(ctx.now, FRESHNESS_MARGIN));
+        if fresh {
             return vec![Command::Complete(Ok(()))];
         }
         if self.is_busy() {
@@ -747,6 +814,13 @@ impl Connection {
     }
 
     fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+        if self.unsaved && !self.is_busy() {
+            // A wake-up re-armed after a storage error: `handle` puts the save first; the
+            // renewal below runs only if it is due anyway.
+            if self.save_retry_at.is_some_and(|at| ctx.now >= at) {
+                self.save_retry_at = None;
+            }
+        }
         if self.is_busy() || self.state.attention.is_some() || !self.is_connected() {
             return Vec::new();
         }

@@ -117,6 +117,26 @@ impl Engine {
         }
     }
 
+    /// The host saved the vault: `Some(id)` after a merged save that wrote only that
+    /// connection, `None` after a full save that wrote them all.
+    pub fn mark_saved(&mut self, saved: Option<ProviderId>) {
+        for id in ProviderId::ALL {
+            if let (true, Some(connection)) =
+                (saved.is_none_or(|s| s == id), self.connections.get_mut(&id))
+            {
+                connection.mark_saved();
+            }
+        }
+    }
+
+    /// The host could not save `service`'s state: it stays unsaved (never overwritten by
+    /// a reload, nothing handed out) and the save is retried first thing.
+    pub fn save_failed(&mut self, service: ProviderId, now: Timestamp) {
+        if let Some(connection) = self.connections.get_mut(&service) {
+            connection.save_failed(now);
+        }
+    }
+
     /// Access tokens for a session cache (`chrome.storage.session`): never the vault.
     pub fn session_text(&self) -> String {
         let mut tokens = ProviderMap::new();
@@ -144,10 +164,18 @@ impl Engine {
 
     /// The text to persist when other instances share the storage: the stored vault with
     /// only `changed`'s connection (and the user's settings) replaced by ours. Unreadable
-    /// stored text is replaced by the full vault, which then keeps it (`unreadable_previous`).
+    /// stored text is kept as it is (`unreadable_previous`) next to `changed`'s connection
+    /// alone: this instance's memory of the other connections may be older than what is
+    /// stored, so it is never written over it.
     pub fn vault_text_merged(&self, stored: &str, changed: Option<ProviderId>) -> String {
-        let Ok(mut vault) = Vault::decode(stored) else {
-            return self.vault_text();
+        let mut vault = if stored.trim().is_empty() {
+            Vault::new()
+        } else {
+            Vault::decode(stored).unwrap_or_else(|_| {
+                let mut fresh = Vault::new();
+                fresh.keep_unreadable(stored);
+                fresh
+            })
         };
         if let Some(id) = changed {
             if let Some(connection) = self.connections.get(&id) {
@@ -164,7 +192,7 @@ impl Engine {
         }
         logins.truncate(10);
         vault.saved_logins = logins;
-        if let Some(text) = &self.unreadable_previous {
+        if let (None, Some(text)) = (&vault.unreadable_previous, &self.unreadable_previous) {
             vault.keep_unreadable(text);
         }
         vault.encode()

@@ -58,7 +58,13 @@ impl Harness {
             random: &mut self.random,
             silent_sign_in: self.silent,
         };
-        self.engine.handle(service, input, &mut ctx)
+        let commands = self.engine.handle(service, input, &mut ctx);
+        // The host saves what it is asked to (a test that needs a failing save says so
+        // with `engine.save_failed` after this).
+        if commands.contains(&Command::Persist) {
+            self.engine.mark_saved(Some(service));
+        }
+        commands
     }
 
     fn advance(&mut self, millis: u64) {
@@ -1523,4 +1529,91 @@ fn contract_values_for_the_hosts() {
     )
     .unwrap();
     std::fs::write(dir.join("values.ts"), ts).unwrap();
+}
+
+/// Issue 11, defect 1: a save that fails after a rotation must not lose the grant.
+#[test]
+fn a_failed_save_after_rotation_keeps_the_rotated_token_and_saves_before_the_next_request() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.engine.mark_saved(None);
+    // What storage holds: RT-1.
+    let stored = h.engine.vault_text();
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let body =
+        r#"{"token_type":"Bearer","expires_in":3600,"access_token":"AT-2","refresh_token":"RT-2"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(commands.first(), Some(&Command::Persist));
+    // The host's save rejects.
+    h.engine.save_failed(ProviderId::Microsoft, h.now);
+    let connection = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert!(connection.is_unsaved());
+    assert_eq!(
+        connection.fresh_access_token(h.now),
+        None,
+        "an access token whose grant is not stored is not handed out"
+    );
+    assert_eq!(
+        h.engine.next_wake(),
+        Some(h.now.plus(30 * SECOND)),
+        "the wake-up is re-armed to save again"
+    );
+    // The next renewal re-reads storage under the host lock: it must not take RT-1 back.
+    assert!(!h.engine.reload_connection(ProviderId::Microsoft, &stored));
+    assert!(h.engine.vault_text().contains("RT-2"));
+    // The access token is asked for: the save goes first, nothing else before it.
+    let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+    assert_eq!(commands, vec![Command::Persist, Command::Complete(Ok(()))]);
+    // It fails again: still unsaved; a wake-up retries the save first.
+    h.engine.save_failed(ProviderId::Microsoft, h.now);
+    h.advance(30 * SECOND);
+    let commands = h.feed(ProviderId::Microsoft, Input::Tick);
+    assert_eq!(commands.first(), Some(&Command::Persist));
+    h.engine.mark_saved(Some(ProviderId::Microsoft));
+    let connection = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert_eq!(connection.fresh_access_token(h.now), Some("AT-2"));
+    // Once saved, the token request after expiry carries the rotated token.
+    h.advance(2 * HOUR);
+    let request = refresh_request_now(&mut h, ProviderId::Microsoft);
+    assert_eq!(
+        form_field(&request.body, "refresh_token").as_deref(),
+        Some("RT-2")
+    );
+}
+
+/// Issue 11, defect 1: when the token is expired and the save failed, the save precedes
+/// the refresh request.
+#[test]
+fn an_unsaved_connection_saves_before_any_token_request() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.engine.save_failed(ProviderId::Microsoft, h.now);
+    h.advance(2 * HOUR);
+    let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+    assert_eq!(commands.first(), Some(&Command::Persist));
+    assert!(token_request(&commands[1..]).is_some());
+}
+
+/// Issue 11, defect 8: an unreadable stored vault is kept and only the changed connection
+/// is written next to it, never this instance's memory of the others.
+#[test]
+fn a_merged_save_over_unreadable_text_writes_only_the_changed_connection() {
+    let mut h = Harness::new();
+    h.sign_in(
+        ProviderId::Google,
+        change(),
+        "alice",
+        google_tokens(Some("G-RT-STALE")),
+    );
+    connect_microsoft(&mut h);
+    let merged = h
+        .engine
+        .vault_text_merged("not a vault {", Some(ProviderId::Microsoft));
+    assert!(merged.contains("RT-1"), "{merged}");
+    assert!(!merged.contains("G-RT-STALE"), "{merged}");
+    assert!(merged.contains("not a vault {"), "unreadable text kept");
 }

@@ -25,7 +25,10 @@ export function makeDriver(store) {
       return body.location;
     },
     async load() { return store.text ?? null; },
-    async save(text) { store.saves = (store.saves || 0) + 1; store.text = text; },
+    async save(text) {
+      if (store.failSaves > 0) { store.failSaves -= 1; throw new Error('QuotaExceededError'); }
+      store.saves = (store.saves || 0) + 1; store.text = text;
+    },
   };
 }
 export function makeLockedDriver(store) {
@@ -37,6 +40,7 @@ export function makeLockedDriver(store) {
   return driver;
 }
 export function makeStore(text) { return { text }; }
+export function failSaves(store, n) { store.failSaves = n; }
 export function storeText(store) { return store.text ?? null; }
 export async function control(base, path, body) {
   const r = await fetch(base + path, { method: body === undefined ? 'GET' : 'POST',
@@ -49,6 +53,7 @@ extern "C" {
     fn makeDriver(store: &JsValue) -> JsValue;
     fn makeLockedDriver(store: &JsValue) -> JsValue;
     fn makeStore(text: JsValue) -> JsValue;
+    fn failSaves(store: &JsValue, n: u32);
     fn storeText(store: &JsValue) -> JsValue;
     fn control(base: &str, path: &str, body: JsValue) -> Promise;
     fn all(promises: &js_sys::Array) -> Promise;
@@ -452,4 +457,42 @@ async fn an_instance_never_writes_back_another_connections_stale_refresh_token()
         token.err().and_then(|e| get_str(&e, "reason"))
     );
     assert_eq!(stats("refresh_token").await, 3.0);
+}
+
+/// Issue 11, defect 1: a save that rejects once after a rotation. Before the fix the next
+/// renewal reloaded the old refresh token from storage and replayed it; the server's reuse
+/// detection then revoked the grant.
+#[wasm_bindgen_test]
+async fn a_save_that_fails_once_after_rotation_never_replays_the_old_refresh_token() {
+    call(server(), "/control/reset", Some("{}")).await;
+    let store = makeStore(JsValue::NULL);
+    let auth = open_locked(&store).await;
+    settle(auth.connect("google".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    auth.advance_clock(2.0 * 3_600_000.0);
+    failSaves(&store, 1);
+    let failed = settle(auth.access_token("google".into())).await;
+    let e = failed.expect_err("the unsaved token is not handed out");
+    assert_eq!(get_str(&e, "code").as_deref(), Some("storage_error"));
+    assert_eq!(stats("refresh_token").await, 1.0);
+    // The next call saves first, then hands out the token the rotation brought.
+    let token = settle(auth.access_token("google".into())).await;
+    assert!(
+        token.is_ok(),
+        "{:?}",
+        token.err().and_then(|e| get_str(&e, "message"))
+    );
+    assert_eq!(stats("refresh_token").await, 1.0, "no second refresh");
+    assert_eq!(stats("reuse_detected").await, 0.0, "no replay");
+    // The grant is alive: a second instance opening the storage refreshes with it.
+    let other = open_locked(&store).await;
+    other.advance_clock(4.0 * 3_600_000.0);
+    let renewed = settle(other.access_token("google".into())).await;
+    assert!(
+        renewed.is_ok(),
+        "{:?}",
+        renewed.err().and_then(|e| get_str(&e, "message"))
+    );
+    assert_eq!(stats("reuse_detected").await, 0.0);
 }

@@ -176,6 +176,11 @@ pub(crate) async fn drive(
             Command::Persist => {
                 if let Err(e) = persist(&inner, Some(service)).await {
                     inner.note(Some(service), "storage_error", e.message.clone());
+                    // The connection stays unsaved (a reload never overwrites it, nothing
+                    // is handed out) and the wake-up is re-armed to save it again.
+                    let now = inner.now();
+                    inner.engine.borrow_mut().save_failed(service, now);
+                    inner.schedule_wake();
                     inner.notify();
                     // Nothing that was not persisted is handed out (design rule 5).
                     return Err(e.for_service(service));
@@ -265,17 +270,33 @@ pub(crate) async fn persist(
 ) -> Result<(), ApiError> {
     let writer = inner.clone();
     under_host_lock(inner, "sidebar-auth:vault", async move {
-        let stored = if writer.driver.method("withLock").is_some() {
-            match writer.driver.load().await {
-                Ok(Some(sealed)) => vault_crypto::open(&sealed).await.ok(),
-                _ => None,
-            }
+        // With several instances every save is a merge into what is stored, and writes only
+        // `changed` (and the user's settings). Stored text that cannot be opened is kept
+        // as it is inside the new vault, never replaced by this instance's memory.
+        let (text, written) = if writer.driver.method("withLock").is_some() {
+            let stored = match writer.driver.load().await {
+                Ok(Some(sealed)) => match vault_crypto::open(&sealed).await {
+                    Ok(text) => text,
+                    Err(OpenError::Unavailable(why)) => {
+                        return Err(ApiError::new(
+                            "storage_error",
+                            format!("WebCrypto or IndexedDB is unavailable: {why}"),
+                        ))
+                    }
+                    Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => sealed,
+                },
+                Ok(None) => String::new(),
+                Err(why) => {
+                    return Err(ApiError::new(
+                        "storage_error",
+                        format!("The vault could not be read before saving: {why}"),
+                    ))
+                }
+            };
+            let text = writer.engine.borrow().vault_text_merged(&stored, changed);
+            (text, Written::Only(changed))
         } else {
-            None
-        };
-        let text = match stored {
-            Some(stored) => writer.engine.borrow().vault_text_merged(&stored, changed),
-            None => writer.engine.borrow().vault_text(),
+            (writer.engine.borrow().vault_text(), Written::All)
         };
         let sealed = vault_crypto::seal(&text).await.map_err(|why| {
             ApiError::new(
@@ -288,9 +309,21 @@ pub(crate) async fn persist(
                 "storage_error",
                 format!("The vault could not be saved: {why}"),
             )
-        })
+        })?;
+        match written {
+            Written::All => writer.engine.borrow_mut().mark_saved(None),
+            Written::Only(Some(id)) => writer.engine.borrow_mut().mark_saved(Some(id)),
+            Written::Only(None) => {}
+        }
+        Ok(())
     })
     .await
+}
+
+/// Which connections a save wrote.
+enum Written {
+    All,
+    Only(Option<ProviderId>),
 }
 
 /// Starts `input` as the service's one operation, or joins the one in flight.

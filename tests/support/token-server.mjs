@@ -1,8 +1,9 @@
 // A minimal OAuth 2.0 authorization server on 127.0.0.1 for the wasm-bindgen tests of
 // src/web/ (the JavaScript API in headless Chromium). It is not an emulation of a real
 // provider (tests/idp is); it checks exactly what those tests need: PKCE S256 end to end,
-// refresh-token rotation, counts of token requests, a protected API that can answer 401,
-// and revocation. No dependencies: node:http and node:crypto only.
+// refresh-token rotation with reuse detection (a replayed rotated-away refresh token
+// revokes the whole grant, RFC 9700 §4.14.2, as oidc-provider and Entra do), counts of
+// token requests, a protected API that can answer 401, and revocation. No dependencies: node:http and node:crypto only.
 //
 //   node tests/support/token-server.mjs [--port N]   prints {"port":N} when ready
 //
@@ -23,13 +24,14 @@ import crypto from 'node:crypto';
 
 const ISSUER_PATH = '';
 const codes = new Map();        // code -> {challenge, nonce, clientId, redirectUri}
-const refreshTokens = new Map(); // rt -> {user}
+const refreshTokens = new Map(); // rt -> {user, grant}
+const rotatedAway = new Map();   // rt already rotated -> grant
 const accessTokens = new Map();  // at -> {user, exp}
 let failNext = [];
 let api401 = 0;
 let stats;
 function resetStats() {
-  stats = { authorization_code: 0, refresh_token: 0, revoke: 0, api: 0, tokens_revoked: 0 };
+  stats = { authorization_code: 0, refresh_token: 0, revoke: 0, api: 0, tokens_revoked: 0, reuse_detected: 0 };
 }
 resetStats();
 
@@ -55,11 +57,11 @@ async function readBody(req) {
   return data;
 }
 
-function issueTokens(base, clientId, user, nonce) {
+function issueTokens(base, clientId, user, nonce, grant = random()) {
   const at = 'AT-' + random();
   const rt = 'RT-' + random();
   accessTokens.set(at, { user, exp: Date.now() + 3600_000 });
-  refreshTokens.set(rt, { user });
+  refreshTokens.set(rt, { user, grant });
   const idClaims = { iss: base, aud: clientId, sub: 'sub-' + user, preferred_username: user, name: 'Test ' + user };
   if (nonce) idClaims.nonce = nonce;
   const idToken = `${b64url('{"alg":"none"}')}.${b64url(JSON.stringify(idClaims))}.`;
@@ -106,10 +108,20 @@ const server = http.createServer(async (req, res) => {
         return send(res, 200, issueTokens(base, entry.clientId, entry.user, entry.nonce));
       }
       if (grant === 'refresh_token') {
-        const entry = refreshTokens.get(form.get('refresh_token'));
-        if (!entry) return send(res, 400, { error: 'invalid_grant', error_description: 'refresh token revoked' });
-        refreshTokens.delete(form.get('refresh_token')); // rotation
-        const tokens = issueTokens(base, form.get('client_id'), entry.user, null);
+        const presented = form.get('refresh_token');
+        const entry = refreshTokens.get(presented);
+        if (!entry) {
+          const grant = rotatedAway.get(presented);
+          if (grant) {
+            // Reuse detection: the whole grant dies.
+            stats.reuse_detected += 1;
+            for (const [rt, e] of refreshTokens) if (e.grant === grant) refreshTokens.delete(rt);
+          }
+          return send(res, 400, { error: 'invalid_grant', error_description: 'refresh token revoked' });
+        }
+        refreshTokens.delete(presented); // rotation
+        rotatedAway.set(presented, entry.grant);
+        const tokens = issueTokens(base, form.get('client_id'), entry.user, null, entry.grant);
         delete tokens.id_token;
         return send(res, 200, tokens);
       }
