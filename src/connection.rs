@@ -122,6 +122,10 @@ pub enum OperationError {
         until: Timestamp,
     },
     NotConnected,
+    /// A Refresh or a silent renewal came back signed in as another user (another `sub`):
+    /// refused, the connection keeps its account and grant. Change is the way to switch
+    /// accounts (OIDC Core §12.2: a renewal must return the same `sub`).
+    WrongAccount,
     /// Another operation on this connection is in progress.
     Busy,
     Config(ConfigError),
@@ -722,12 +726,19 @@ impl Connection {
             subject: identity.subject.clone(),
             target,
         };
-        let mut commands = Vec::new();
-        let previous = self.state.refresh_token.take();
-        let old_account = self.state.account.take();
-        let account_changed = old_account
+        let account_changed = self
+            .state
+            .account
             .as_ref()
             .is_some_and(|old| !old.same_user(&new_account));
+        if account_changed && !matches!(intent, Intent::Change { .. }) {
+            // The tokens just received belong to someone else: they are dropped, never
+            // stored, and the mailbox stays the one the user connected.
+            return self.sign_in_failed(intent, OperationError::WrongAccount, ctx);
+        }
+        let mut commands = Vec::new();
+        let previous = self.state.refresh_token.take();
+        self.state.account.take();
         let new_refresh = grant
             .refresh_token
             .clone()

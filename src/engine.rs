@@ -477,6 +477,7 @@ pub fn describe_error(error: &OperationError) -> String {
         OperationError::TokenResponse(e) => format!("token response: {e:?}"),
         OperationError::Throttled { until } => format!("throttled until {}", until.0),
         OperationError::NotConnected => "not connected".into(),
+        OperationError::WrongAccount => "wrong account".into(),
         OperationError::Busy => "busy".into(),
         OperationError::Config(e) => format!("config: {e}"),
     }

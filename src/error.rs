@@ -108,6 +108,7 @@ impl ApiError {
                 e
             }
             OperationError::NotConnected => ApiError::new("not_connected", message),
+            OperationError::WrongAccount => ApiError::new("wrong_account", message),
             OperationError::Busy => ApiError::new("busy", message),
             OperationError::Config(ConfigError::SignInNotAvailable(_)) => {
                 ApiError::new("not_available", message)

@@ -53,8 +53,11 @@ impl ServerClock {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_millis() as i64;
+        // i128, then saturated: a device clock (or a fed-in `now`) beyond i64 must give the
+        // largest offset, not an overflow (issue 11, defect 8).
+        let offset = server_ms as i128 - now.0 as i128;
         Some(ServerClock {
-            offset_ms: server_ms - now.0 as i64,
+            offset_ms: offset.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
         })
     }
 
@@ -107,6 +110,15 @@ mod tests {
             offset_ms: i64::MAX,
         };
         assert_eq!(clock.to_device(Timestamp(0)), Timestamp(0));
+    }
+
+    #[test]
+    fn an_offset_from_an_extreme_device_clock_saturates() {
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        let clock = ServerClock::from_date_header(date, Timestamp(u64::MAX)).unwrap();
+        assert_eq!(clock.offset_ms, i64::MIN);
+        let clock = ServerClock::from_date_header(date, Timestamp(0)).unwrap();
+        assert_eq!(clock.offset_ms, 784_111_777_000);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::HttpResponse;
 use crate::provider::{AccessLifetime, ProviderProfile};
-use crate::time::{Millis, ServerClock, Timestamp, HOUR, SECOND};
+use crate::time::{Millis, ServerClock, Timestamp, HOUR, MINUTE, SECOND};
 
 /// Where an expiry time came from. The dashboard shows it; the schedule trusts an
 /// `ExpiresIn` more than an estimate.
@@ -97,7 +97,20 @@ pub enum TokenResponseError {
     AudienceMismatch,
     /// The ID token's `iss` is not the provider's.
     IssuerMismatch,
+    /// OIDC Core §3.1.3.7 step 9: the ID token's `exp` has passed (beyond the allowed skew).
+    IdTokenExpired,
+    /// OIDC Core §3.1.3.7 step 10: the ID token's `iat` is in the future (beyond the skew).
+    IdTokenIssuedInFuture,
 }
+
+/// Clock skew allowed for ID-token `exp` and `iat` after moving them onto the device clock
+/// with the `Date` header (where there is one): device clocks drift by minutes.
+pub const ID_TOKEN_SKEW: Millis = 5 * MINUTE;
+/// `expires_in` is clamped to this range: below a minute a token would be refreshed in a
+/// hot loop; beyond a day a broken value would keep a dead token "fresh" (the API 401
+/// still corrects either, but the schedule should not depend on it).
+pub const MIN_EXPIRES_IN: Millis = MINUTE;
+pub const MAX_EXPIRES_IN: Millis = 24 * HOUR;
 
 #[derive(Deserialize)]
 struct Body {
@@ -219,7 +232,9 @@ pub fn parse_token_response(
         _ => now,
     };
     let expiry = if let Some(seconds) = body.expires_in {
-        let lifetime = seconds.saturating_mul(SECOND);
+        let lifetime = seconds
+            .saturating_mul(SECOND)
+            .clamp(MIN_EXPIRES_IN, MAX_EXPIRES_IN);
         Expiry {
             at: now.plus(lifetime),
             source: ExpirySource::ExpiresIn,
@@ -253,7 +268,7 @@ pub fn parse_token_response(
     };
 
     let identity = match body.id_token.as_deref() {
-        Some(jwt) => Some(check_id_token(profile, jwt, &expect)?),
+        Some(jwt) => Some(check_id_token(profile, jwt, &expect, now, server)?),
         None => None,
     };
     Ok(TokenGrant {
@@ -300,8 +315,22 @@ fn check_id_token(
     profile: &ProviderProfile,
     jwt: &str,
     expect: &IdTokenExpectations<'_>,
+    now: Timestamp,
+    server: ServerClock,
 ) -> Result<Identity, TokenResponseError> {
     let claims = jwt_claims(jwt).ok_or(TokenResponseError::Malformed)?;
+    // `exp` and `iat` are seconds on the provider's clock, moved onto the device's.
+    let on_device = |seconds: u64| server.to_device(Timestamp(seconds.saturating_mul(SECOND)));
+    if let Some(exp) = claims.exp {
+        if on_device(exp).plus(ID_TOKEN_SKEW) < now {
+            return Err(TokenResponseError::IdTokenExpired);
+        }
+    }
+    if let Some(iat) = claims.iat {
+        if on_device(iat) > now.plus(ID_TOKEN_SKEW) {
+            return Err(TokenResponseError::IdTokenIssuedInFuture);
+        }
+    }
     if let Some(iss) = &claims.iss {
         if !profile.issuer.accepts(iss) {
             return Err(TokenResponseError::IssuerMismatch);
@@ -398,7 +427,11 @@ pub(crate) mod tests {
             expiry_of("\" 3599 \""),
             Ok((ExpirySource::ExpiresIn, 3_599_000))
         );
-        assert_eq!(expiry_of("1.5"), Ok((ExpirySource::ExpiresIn, 1_000)));
+        // 1.5 reads as 1 s, clamped up to the one-minute floor (issue 11, defect 8).
+        assert_eq!(
+            expiry_of("1.5"),
+            Ok((ExpirySource::ExpiresIn, MIN_EXPIRES_IN))
+        );
         // Anything else is no lifetime at all (one hour is assumed), not an unreadable body.
         for odd in ["-1", "\"soon\"", "null", "[1]", r#"{"seconds":1}"#, "true"] {
             assert_eq!(
@@ -515,6 +548,68 @@ pub(crate) mod tests {
             parse_token_response(&ms(), &r, Timestamp(0), NONE).unwrap_err(),
             TokenResponseError::UnsupportedTokenType("mac".into())
         );
+    }
+
+    #[test]
+    fn expires_in_is_clamped_to_a_minute_and_a_day() {
+        let lifetime = |value: &str| {
+            let body =
+                format!(r#"{{"access_token":"AT","token_type":"Bearer","expires_in":{value}}}"#);
+            parse_token_response(&ms(), &HttpResponse::new(200, body), Timestamp(0), NONE)
+                .unwrap()
+                .access
+                .expiry
+                .lifetime
+        };
+        assert_eq!(lifetime("0"), MINUTE);
+        assert_eq!(lifetime("59"), MINUTE);
+        assert_eq!(lifetime("3600"), HOUR);
+        assert_eq!(lifetime("31536000"), 24 * HOUR);
+        assert_eq!(lifetime("18446744073709551615"), 24 * HOUR);
+    }
+
+    #[test]
+    fn an_expired_or_future_id_token_is_refused_with_skew_allowed() {
+        let now_s: u64 = 1_764_000_000;
+        let now = Timestamp(now_s * 1000);
+        let body = |claims: serde_json::Value| {
+            let mut claims = claims;
+            claims["iss"] = "https://idp".into();
+            claims["aud"] = "cid".into();
+            let id = jwt(&claims);
+            HttpResponse::new(
+                200,
+                format!(
+                    r#"{{"access_token":"AT","token_type":"Bearer","expires_in":60,"id_token":"{id}"}}"#
+                ),
+            )
+        };
+        let parse = |claims| parse_token_response(&ms(), &body(claims), now, NONE).map(|_| ());
+        assert_eq!(
+            parse(serde_json::json!({"exp": now_s - 3600, "iat": now_s - 7200})),
+            Err(TokenResponseError::IdTokenExpired)
+        );
+        // Within the skew: a device clock a few minutes ahead still signs in.
+        assert_eq!(
+            parse(serde_json::json!({"exp": now_s - 60, "iat": now_s - 3660})),
+            Ok(())
+        );
+        assert_eq!(
+            parse(serde_json::json!({"exp": now_s + 7200, "iat": now_s + 3600})),
+            Err(TokenResponseError::IdTokenIssuedInFuture)
+        );
+        assert_eq!(
+            parse(serde_json::json!({"exp": now_s + 3600, "iat": now_s + 120})),
+            Ok(())
+        );
+        // With a `Date` header the claims are read on the provider's clock: a device two
+        // hours behind still accepts a fresh token.
+        let behind = Timestamp(now.0 - 2 * HOUR);
+        let r = body(serde_json::json!({"exp": now_s + 3600, "iat": now_s})).with_header(
+            "Date",
+            &httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now_s)),
+        );
+        assert!(parse_token_response(&ms(), &r, behind, NONE).is_ok());
     }
 
     #[test]

@@ -302,6 +302,9 @@ pub fn sign_in_error_text(error: &OperationError) -> String {
             "Too many sign-in requests in a short time. Try again in a few minutes.".into()
         }
         OperationError::NotConnected => "Not connected.".into(),
+        OperationError::WrongAccount => {
+            "You signed in with another account, so nothing was changed. Use Change to switch accounts.".into()
+        }
         OperationError::Busy => "Another sign-in is in progress.".into(),
         OperationError::Config(e) => format!("Configuration problem: {e}"),
     }

@@ -591,7 +591,9 @@ fn loop_guard_throttles_a_provider_that_hands_out_instantly_expiring_tokens() {
     h.advance(2 * HOUR);
     let mut throttled = None;
     for _ in 0..15 {
-        h.advance(10 * SECOND);
+        // `expires_in: 1` is clamped to a minute (issue 11, defect 8), so a token is stale
+        // (under the 30 s freshness margin) 31 s later.
+        h.advance(31 * SECOND);
         let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
         if let Some(Err(OperationError::Throttled { until })) = completion(&commands) {
             throttled = Some(until);
@@ -1616,4 +1618,66 @@ fn a_merged_save_over_unreadable_text_writes_only_the_changed_connection() {
     assert!(merged.contains("RT-1"), "{merged}");
     assert!(!merged.contains("G-RT-STALE"), "{merged}");
     assert!(merged.contains("not a vault {"), "unreadable text kept");
+}
+
+/// Issue 11, defect 6: a Refresh that comes back as another user never replaces the
+/// mailbox; Change still switches accounts.
+#[test]
+fn a_refresh_that_returns_another_account_is_refused() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        Input::Reauthorize,
+        "mallory@contoso.com",
+        ms_tokens("mallory@contoso.com", "RT-MALLORY"),
+    );
+    assert_eq!(
+        completion(&commands),
+        Some(Err(OperationError::WrongAccount))
+    );
+    assert!(!commands.contains(&Command::Persist), "nothing stored");
+    let c = h.engine.connection(ProviderId::Microsoft).unwrap();
+    let account = c.state.account.as_ref().unwrap();
+    assert_eq!(account.username.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(c.fresh_access_token(h.now), Some("AT-alice@contoso.com"));
+    let vault = h.engine.vault_text();
+    assert!(vault.contains("RT-1") && !vault.contains("RT-MALLORY"));
+    // Change is the explicit way to switch.
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        change(),
+        "mallory@contoso.com",
+        ms_tokens("mallory@contoso.com", "RT-MALLORY"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+}
+
+/// Issue 11, defect 6: a silent renewal that lands in another account's provider session
+/// is refused and the user is asked, the connection keeps its account.
+#[test]
+fn a_silent_renewal_that_returns_another_account_is_refused() {
+    let mut h = Harness::new();
+    h.silent = true;
+    connect_microsoft(&mut h);
+    h.advance(25 * HOUR);
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        Input::AccessTokenNeeded,
+        "mallory@contoso.com",
+        ms_tokens("mallory@contoso.com", "RT-MALLORY"),
+    );
+    assert!(
+        matches!(
+            completion(&commands),
+            Some(Err(OperationError::NeedsAttention(_)))
+        ),
+        "{commands:?}"
+    );
+    let c = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert_eq!(
+        c.state.account.as_ref().unwrap().username.as_deref(),
+        Some("alice@contoso.com")
+    );
+    assert!(!h.engine.vault_text().contains("RT-MALLORY"));
 }

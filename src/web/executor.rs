@@ -338,10 +338,10 @@ pub(crate) fn shared_operation(
     }
     let runner = inner.clone();
     let future = async move {
-        let result = match kind {
-            OpKind::Renewal => drive_exclusive(runner.clone(), service, input).await,
-            OpKind::SignIn => drive(runner.clone(), service, input).await,
-        };
+        // A sign-in takes the same per-service lock as renewals: a renewal in another
+        // context must not refresh (or rotate) the grant this sign-in is replacing, and
+        // the sign-in starts from what that context last stored.
+        let result = drive_exclusive(runner.clone(), service, input).await;
         runner.in_flight.borrow_mut().remove(&service);
         result
     }
