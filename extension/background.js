@@ -6,7 +6,8 @@
 // synchronously at the top level, as MV3 requires for a worker woken by an event.
 //
 //   alarm 'sidebar-auth-wake'   → auth.tick()   (the engine's scheduleWake)
-//   every worker start          → auth.tick()   (catch-up after termination or sleep)
+//   every worker start, online  → auth.online() (catch-up after termination, sleep or an
+//                                                outage: a transient backoff ends at once)
 //   messages (see `handlers`)   → engine calls, authorized fetch, open the side panel
 //   port 'sidebar-auth:view'    → the DashboardView, pushed on every change
 //   view needs attention        → badge "!", a notification; its click opens the side panel
@@ -88,6 +89,13 @@ function onView(view) {
 function tick() {
   return ready()
     .then(({ auth }) => auth.tick())
+    .catch(() => {});
+}
+
+/** Start and `online`: like tick(), and a transient-failure backoff ends at once. */
+function online() {
+  return ready()
+    .then(({ auth }) => auth.online())
     .catch(() => {});
 }
 
@@ -297,5 +305,7 @@ quietly(() => chrome.sidePanel.setPanelBehavior({ openPanelOnActionClick: true }
 quietly(() => chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' }));
 quietly(() => chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' }));
 
-// Catch-up: whatever was due while the worker was stopped (or the machine slept).
-tick();
+// Catch-up: whatever was due while the worker was stopped (or the machine slept), and
+// whatever waited for the network.
+self.addEventListener('online', () => void online());
+online();

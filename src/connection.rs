@@ -55,6 +55,10 @@ pub enum Input {
     AccessTokenNeeded,
     /// Time passed (an alarm, a timer, a wake-up): do what is due.
     Tick,
+    /// The network came back (`online`) or the host (re)started: a Tick that ignores a
+    /// transient-failure backoff once, so a connection that waited out an outage resumes at
+    /// once instead of at the end of a long backoff.
+    Online,
     /// The API answered 401 to a request made with the current access token.
     ApiUnauthorized(HttpResponse),
     /// The API accepted the current access token.
@@ -412,7 +416,7 @@ impl Connection {
         matches!(self.phase, Phase::Refreshing { .. })
     }
 
-    /// Paused after `MAX_CONSECUTIVE_FAILURES`, or needing the user for another reason.
+    /// Why the user is needed (a rejection, or six API rejections in a row).
     pub fn attention(&self) -> Option<&Diagnosis> {
         self.state.attention.as_ref()
     }
@@ -468,7 +472,7 @@ impl Connection {
         let retry_save = self.unsaved
             && matches!(
                 input,
-                Input::AccessTokenNeeded | Input::Tick | Input::RetryNow
+                Input::AccessTokenNeeded | Input::Tick | Input::Online | Input::RetryNow
             );
         let mut commands = self.apply(config, input, ctx);
         if retry_save {
@@ -494,6 +498,22 @@ impl Connection {
             Input::TokenResponse(response) => self.on_token_response(config, response, ctx),
             Input::AccessTokenNeeded => self.on_access_token_needed(config, ctx),
             Input::Tick => self.on_tick(config, ctx),
+            Input::Online => {
+                // A wait the provider asked for (429 `Retry-After`, a detected request
+                // loop) is not cut short: coming back online changes nothing about it.
+                let transient = |d: &Diagnosis| {
+                    d.reason.is_transient()
+                        && !matches!(d.reason, Reason::RateLimited | Reason::RequestLoopDetected)
+                };
+                if self.state.last_failure.as_ref().is_some_and(transient) {
+                    self.state.next_attempt_at = None;
+                }
+                // A pause stored by an older version after six transient failures.
+                if self.state.attention.as_ref().is_some_and(transient) {
+                    self.state.attention = None;
+                }
+                self.on_tick(config, ctx)
+            }
             Input::ApiUnauthorized(response) => self.on_api_unauthorized(response, ctx),
             Input::ApiSucceeded => self.on_api_succeeded(ctx),
             Input::RetryNow => {
@@ -995,13 +1015,13 @@ impl Connection {
         vec![Command::Persist, Command::Complete(Ok(()))]
     }
 
-    /// Backoff after a transient failure (counted in `consecutive_failures` by the caller),
-    /// or the pause after six in a row.
+    /// Backoff after a transient failure (counted in `consecutive_failures` by the caller).
+    /// A transient failure is not a rejection: it never pauses the connection, however many
+    /// in a row (an hour offline must not park it until a click); the backoff grows to
+    /// `schedule::BACKOFF_CAP` and `Input::Online` cuts it short. The six-in-a-row rule
+    /// counts the provider's rejections (`consecutive_api_rejections`), as the product's
+    /// documentation says: "the reconnect dialog appears after 6 consecutive rejections".
     fn schedule_retry(&mut self, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
-        if self.state.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
-            // The sidebar rule: after six rejections in a row, stop and ask.
-            return self.needs_user(diagnosis);
-        }
         let mut delay = schedule::backoff_delay(
             self.state.consecutive_failures,
             ctx.random.unit(),

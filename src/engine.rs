@@ -449,6 +449,7 @@ fn input_name(input: &Input) -> Option<&'static str> {
         Input::ApiUnauthorized(_) => "api_401",
         Input::RetryNow => "retry_requested",
         Input::Disconnect => "disconnect_requested",
+        Input::Online => "online",
         Input::AccessTokenNeeded | Input::Tick | Input::ApiSucceeded => return None,
     })
 }

@@ -7,7 +7,8 @@
 //!   §10.2.3).
 //! - A loop guard caps token requests per connection per window: Microsoft answers a client
 //!   that repeats the same token request too often with AADSTS50196 and blocks it.
-//! - After six consecutive rejections, stop and ask the user.
+//! - After six consecutive rejections (the provider's, not transient failures), stop and ask
+//!   the user; transient failures only back off.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,10 @@ const LEAD_FRACTION: f64 = 0.10;
 const MIN_LEAD: Millis = 30 * SECOND;
 
 const BACKOFF_BASE: Millis = 2 * SECOND;
-const BACKOFF_CAP: Millis = 15 * MINUTE;
+/// The longest wait between retries of a transient failure. Long enough not to hammer a
+/// provider through an outage, short enough that a connection whose `online` event was
+/// missed resumes within half an hour (issue 11, defect 4).
+pub const BACKOFF_CAP: Millis = 30 * MINUTE;
 /// Never retry sooner than this, whatever the jitter says: a zero delay is a hot loop.
 const BACKOFF_FLOOR: Millis = SECOND;
 /// A `Retry-After` beyond this is treated as this (a broken header must not park a

@@ -221,7 +221,10 @@ pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionVie
         view.status = Status::NeedsAttention;
         show(&mut view, d);
         if d.reason.is_transient() {
-            view.status_text = "Paused after repeated failures".into();
+            // Only a pause stored by an older version (transient failures no longer pause);
+            // it ends on the next `online`, worker start or Retry.
+            view.status_text =
+                "Paused: sync retries when the network comes back, or now with Retry".into();
             view.can_retry = true;
         } else {
             view.status_text = match d.action {

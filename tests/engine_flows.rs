@@ -507,7 +507,7 @@ fn silent_renewal_without_a_provider_session_needs_the_user() {
 }
 
 #[test]
-fn transient_failures_keep_the_token_back_off_and_pause_after_six() {
+fn transient_failures_keep_the_token_back_off_and_never_pause() {
     let mut h = Harness::new();
     connect_microsoft(&mut h);
     h.advance(2 * HOUR);
@@ -557,31 +557,82 @@ fn transient_failures_keep_the_token_back_off_and_pause_after_six() {
         last_retry = at;
     }
     let _ = last_retry;
+    // Issue 11, defect 4: the old rule paused here ("Paused after repeated failures", no
+    // wake-up) while the text said "Sync will retry by itself". Transient failures are not
+    // rejections: they never pause, however many in a row.
+    for attempt in 6..12 {
+        token_request(&h.feed(ProviderId::Microsoft, Input::Tick))
+            .unwrap_or_else(|| panic!("attempt {attempt}"));
+        let commands = h.feed(
+            ProviderId::Microsoft,
+            Input::TokenResponse(Ok(HttpResponse::new(503, ""))),
+        );
+        let at = match completion(&commands) {
+            Some(Err(OperationError::RetryScheduled { at, .. })) => at,
+            other => panic!("attempt {attempt}: {other:?}"),
+        };
+        assert!(at <= h.now.plus(30 * MINUTE), "backoff capped at 30 min");
+        assert_eq!(h.engine.next_wake(), Some(at), "a wake-up stays armed");
+        let card = h.view_of(ProviderId::Microsoft);
+        assert_eq!(card.status, Status::Retrying);
+        assert_eq!(card.action, Some(Action::RetryLater));
+        // At least 3 min apart: the loop guard (10 token requests per 10 min) stays out of it.
+        h.now = at.max(h.now.plus(3 * MINUTE));
+    }
+    assert!(h.engine.vault_text().contains("RT-1"));
+    // Offline again, then the network comes back long before the backoff ends: `online`
+    // resumes at once.
     token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).unwrap();
     let commands = h.feed(
         ProviderId::Microsoft,
-        Input::TokenResponse(Ok(HttpResponse::new(503, ""))),
+        Input::TokenResponse(Err(sidebar_auth::connection::NetworkFailure(
+            "offline".into(),
+        ))),
     );
-    assert!(
-        matches!(
-            completion(&commands),
-            Some(Err(OperationError::NeedsAttention(_)))
-        ),
-        "sixth failure pauses"
-    );
-    let card = h.view_of(ProviderId::Microsoft);
-    assert_eq!(card.status, Status::NeedsAttention);
-    assert!(card.can_retry);
+    let Some(Err(OperationError::RetryScheduled { at, .. })) = completion(&commands) else {
+        panic!("{commands:?}")
+    };
+    h.advance(SECOND);
+    if at > h.now {
+        assert!(token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).is_none());
+    }
+    let request = token_request(&h.feed(ProviderId::Microsoft, Input::Online))
+        .expect("online resumes at once");
     assert_eq!(
-        card.action,
-        Some(Action::RetryLater),
-        "a transient failure never asks for a sign-in"
+        form_field(&request.body, "refresh_token").as_deref(),
+        Some("RT-1")
     );
-    assert!(h.engine.vault_text().contains("RT-1"));
-    assert_eq!(h.engine.next_wake(), None);
-    // The user says try again.
-    let commands = h.feed(ProviderId::Microsoft, Input::RetryNow);
-    token_request(&commands).expect("retry now sends a refresh");
+    let body =
+        r#"{"token_type":"Bearer","expires_in":3600,"access_token":"AT-2","refresh_token":"RT-2"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Connected);
+}
+
+/// `online` does not renew a healthy connection early, nor cut short a wait the provider
+/// asked for (`Retry-After`).
+#[test]
+fn online_changes_nothing_for_a_healthy_connection() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(MINUTE);
+    assert_eq!(h.feed(ProviderId::Microsoft, Input::Online), vec![]);
+    // A 429 with Retry-After: coming back online does not cut the provider's wait short.
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(
+            HttpResponse::new(429, "").with_header("Retry-After", "600")
+        )),
+    );
+    h.advance(SECOND);
+    assert!(token_request(&h.feed(ProviderId::Microsoft, Input::Online)).is_none());
+    h.advance(600 * SECOND);
+    assert!(token_request(&h.feed(ProviderId::Microsoft, Input::Online)).is_some());
 }
 
 #[test]

@@ -94,11 +94,13 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
   let ticking = null;
   let superseded = false;
   // One tick at a time; a wake-up during a tick is covered by the tick's own reschedule.
-  const tick = () => {
+  // `online`: the network came back (or the page started): a connection waiting out a
+  // transient failure retries at once instead of at the end of its backoff.
+  const tick = (online = false) => {
     if (!auth || superseded) return Promise.resolve();
     if (!ticking) {
       ticking = Promise.resolve()
-        .then(() => auth.tick())
+        .then(() => (online ? auth.online() : auth.tick()))
         .catch((err) => console.warn('[sidebar-auth] tick failed:', err?.code ?? err))
         .finally(() => {
           ticking = null;
@@ -123,8 +125,8 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void tick();
   });
-  window.addEventListener('online', () => void tick());
-  void tick();
+  window.addEventListener('online', () => void tick(true));
+  void tick(true);
 
   return { auth, driver, config, module, tick, isSuperseded: () => superseded };
 }

@@ -198,6 +198,25 @@ impl SidebarAuth {
         })
     }
 
+    /// The network came back, or the host (re)started: like `tick()`, but a connection
+    /// waiting out a transient failure (offline, a 5xx) retries at once instead of at the
+    /// end of its backoff. Hosts call it on `online` and at start; it never rejects.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn online(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let services = inner.engine.borrow().services();
+            for service in services {
+                if inner.in_flight.borrow().contains_key(&service) {
+                    continue;
+                }
+                let _ = shared_operation(&inner, service, OpKind::Renewal, Input::Online).await;
+            }
+            inner.schedule_wake();
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// When `tick()` should next run (epoch ms on the host's clock), if anything is due.
     #[wasm_bindgen(js_name = nextWakeAt)]
     pub fn next_wake_at(&self) -> Option<f64> {
