@@ -283,6 +283,8 @@ pub struct Connection {
     unsaved: bool,
     /// When a failed save is tried again (the wake-up re-armed after a storage error).
     save_retry_at: Option<Timestamp>,
+    /// Something the engine should record in its event log (a kind, no secret).
+    note: Option<&'static str>,
 }
 
 /// After a failed save, the next attempt is this far away (the storage error may be a
@@ -306,7 +308,21 @@ impl Connection {
             last_sign_in_error: None,
             unsaved: false,
             save_retry_at: None,
+            note: None,
         }
+    }
+
+    /// What the last input wants recorded in the event log.
+    pub fn take_note(&mut self) -> Option<&'static str> {
+        self.note.take()
+    }
+
+    /// The origin of this connection's API instance (Salesforce `instance_url`), only while
+    /// the provider's rules accept it (a value stored by an older version is checked again).
+    pub fn instance_origin(&self) -> Option<String> {
+        let url = self.state.instance_url.as_deref()?;
+        self.profile()
+            .and_then(|p| p.accept_instance_url(url).ok().flatten())
     }
 
     /// Whether the persisted state changed and its save has not been confirmed.
@@ -731,6 +747,23 @@ impl Connection {
             Ok(g) => g,
             Err(e) => return self.sign_in_failed(intent, OperationError::TokenResponse(e), ctx),
         };
+        // The instance URL decides where the token goes: only from the provider that
+        // documents one, on its documented domains (issue 11, defect 3).
+        let instance_url = match grant.instance_url.as_deref() {
+            None => None,
+            Some(url) => match profile.accept_instance_url(url) {
+                Ok(Some(_)) => Some(url.to_string()),
+                Ok(None) => None,
+                Err(e) => {
+                    let refused = TokenResponseError::InstanceUrlRefused(e);
+                    return self.sign_in_failed(
+                        intent,
+                        OperationError::TokenResponse(refused),
+                        ctx,
+                    );
+                }
+            },
+        };
         let login_hint = match &intent {
             Intent::Change { login_hint, .. } => login_hint.clone(),
             _ => None,
@@ -779,7 +812,7 @@ impl Connection {
         self.state.consecutive_failures = 0;
         self.state.next_attempt_at = None;
         self.state.claims = None;
-        self.state.instance_url = grant.instance_url.clone();
+        self.state.instance_url = instance_url;
         if let Some(clock) = grant.server_clock {
             self.state.server_clock = clock;
         }
@@ -1001,8 +1034,21 @@ impl Connection {
         if let (Some(identity), Some(account)) = (&grant.identity, self.state.account.as_mut()) {
             update_account(account, identity);
         }
-        if let Some(instance_url) = grant.instance_url.clone() {
-            self.state.instance_url = Some(instance_url);
+        if let Some(url) = grant.instance_url.clone() {
+            // A refresh may confirm the instance, never move it: a changed instance_url
+            // would send the token (and the extension's permission prompt) elsewhere. The
+            // first stays; the refusal is recorded. Salesforce moves an org's instance only
+            // with a maintenance that also ends its sessions (a new sign-in learns it).
+            let accepted = self
+                .profile()
+                .map(|p| p.accept_instance_url(&url))
+                .unwrap_or(Ok(None));
+            match (&self.state.instance_url, accepted) {
+                (_, Ok(None)) => {}
+                (None, Ok(Some(_))) => self.state.instance_url = Some(url),
+                (Some(current), Ok(Some(_))) if *current == url => {}
+                _ => self.note = Some("instance_url_change_refused"),
+            }
         }
         if let Some(clock) = grant.server_clock {
             self.state.server_clock = clock;

@@ -265,7 +265,11 @@ impl Engine {
             input => input,
         };
         let commands = connection.handle(&self.config, input, ctx);
+        let note = connection.take_note();
         let now = ctx.now;
+        if let Some(kind) = note {
+            self.log(now, Some(service), kind, String::new());
+        }
         if let Some(kind) = input_kind {
             self.log(now, Some(service), kind, String::new());
         }
@@ -371,10 +375,7 @@ impl Engine {
             .and_then(Connection::profile)
             .map(|p| p.api_origins.clone())
             .unwrap_or_default();
-        if let Some(instance) = connection
-            .and_then(|c| c.state.instance_url.as_deref())
-            .and_then(origin_of)
-        {
+        if let Some(instance) = connection.and_then(Connection::instance_origin) {
             allowed.push(instance);
         }
         let secure = url::Url::parse(url)
@@ -417,7 +418,8 @@ impl Engine {
                     consecutive_failures: s.consecutive_failures,
                     next_attempt_at: s.next_attempt_at,
                     claims_challenge_pending: s.claims.is_some(),
-                    instance_url: s.instance_url.clone(),
+                    // Only an accepted instance (it drives the extension's permission prompt).
+                    instance_url: c.instance_origin(),
                     server_clock_offset_ms: s.server_clock.offset_ms,
                     busy: c.is_busy(),
                 };

@@ -97,6 +97,8 @@ pub enum TokenResponseError {
     AudienceMismatch,
     /// The ID token's `iss` is not the provider's.
     IssuerMismatch,
+    /// The `instance_url` is not one this provider may set (`ProviderProfile::instance_domains`).
+    InstanceUrlRefused(crate::provider::InstanceUrlError),
     /// OIDC Core §3.1.3.7 step 9: the ID token's `exp` has passed (beyond the allowed skew).
     IdTokenExpired,
     /// OIDC Core §3.1.3.7 step 10: the ID token's `iat` is in the future (beyond the skew).

@@ -1732,3 +1732,127 @@ fn a_silent_renewal_that_returns_another_account_is_refused() {
     );
     assert!(!h.engine.vault_text().contains("RT-MALLORY"));
 }
+
+/// Salesforce token response with `instance_url` set to `instance`.
+fn sf_tokens_at(user: &'static str, instance: &'static str) -> impl Fn(&str) -> String {
+    move |nonce| sf_tokens(user, "SF-RT")(nonce).replace("https://acme.my.salesforce.com", instance)
+}
+
+/// Issue 11, defect 3: `instance_url` only from Salesforce, https, on its documented
+/// domains (or configured ones); never moved by a refresh.
+#[test]
+fn instance_url_is_accepted_only_from_salesforce_on_its_domains() {
+    for (instance, accepted) in [
+        ("https://acme.my.salesforce.com", true),
+        ("https://acme--uat.sandbox.my.salesforce.com", true),
+        ("https://na1.salesforce.com", true),
+        ("https://acme.lightning.force.com", true),
+        ("https://evil.example", false),
+        ("https://salesforce.com.evil.example", false),
+        ("http://acme.my.salesforce.com", false),
+        ("http://127.0.0.1:8443", false),
+        ("not a url", false),
+    ] {
+        let mut h = Harness::new();
+        let commands = h.sign_in(
+            ProviderId::Salesforce,
+            change(),
+            "alice@acme.test",
+            sf_tokens_at("alice@acme.test", instance),
+        );
+        if accepted {
+            assert_eq!(completion(&commands), Some(Ok(())), "{instance}");
+            let api = format!("{instance}/services/data/v60.0/sobjects");
+            assert!(h.engine.check_api_url(ProviderId::Salesforce, &api).is_ok());
+        } else {
+            assert!(
+                matches!(
+                    completion(&commands),
+                    Some(Err(OperationError::TokenResponse(
+                        sidebar_auth::token::TokenResponseError::InstanceUrlRefused(_)
+                    )))
+                ),
+                "{instance}: {commands:?}"
+            );
+            assert!(!h
+                .engine
+                .connection(ProviderId::Salesforce)
+                .unwrap()
+                .is_connected());
+        }
+    }
+    // Another cloud's domain, configured.
+    let mut config = serde_json::to_value(serde_json::json!({
+        "redirectUri": REDIRECT,
+        "salesforce": {"clientId": "sf-client", "issuer": "https://login.salesforce.com",
+                       "instanceDomains": ["my.salesforce.mil"]}
+    }))
+    .unwrap();
+    let mut h = Harness::with_config(Config::from_json(&config.take().to_string()).unwrap());
+    let commands = h.sign_in(
+        ProviderId::Salesforce,
+        change(),
+        "alice@acme.test",
+        sf_tokens_at("alice@acme.test", "https://acme.my.salesforce.mil"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+}
+
+#[test]
+fn a_refresh_never_moves_the_instance_and_other_providers_never_set_one() {
+    let mut h = Harness::new();
+    h.sign_in(
+        ProviderId::Salesforce,
+        change(),
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "SF-RT"),
+    );
+    h.advance(3 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Salesforce);
+    let body = r#"{"access_token":"00D!AT-2","instance_url":"https://other.my.salesforce.com","token_type":"Bearer","issued_at":"1"}"#;
+    let commands = h.feed(
+        ProviderId::Salesforce,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(
+        completion(&commands),
+        Some(Ok(())),
+        "the new token is still fine"
+    );
+    let c = h.engine.connection(ProviderId::Salesforce).unwrap();
+    assert_eq!(
+        c.state.instance_url.as_deref(),
+        Some("https://acme.my.salesforce.com"),
+        "the first instance stays"
+    );
+    assert!(h
+        .engine
+        .check_api_url(ProviderId::Salesforce, "https://other.my.salesforce.com/x")
+        .is_err());
+    assert!(h
+        .engine
+        .events()
+        .any(|e| e.kind == "instance_url_change_refused"));
+
+    // A Microsoft token response carrying an instance_url: ignored.
+    let mut h = Harness::new();
+    let with_instance = |nonce: &str| {
+        ms_tokens("alice@contoso.com", "RT-1")(nonce).replace(
+            "\"token_type\"",
+            "\"instance_url\":\"https://evil.example\",\"token_type\"",
+        )
+    };
+    let commands = h.sign_in(
+        ProviderId::Microsoft,
+        change(),
+        "alice@contoso.com",
+        with_instance,
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    let c = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert_eq!(c.state.instance_url, None);
+    assert!(h
+        .engine
+        .check_api_url(ProviderId::Microsoft, "https://evil.example/v1.0/me")
+        .is_err());
+}

@@ -151,6 +151,8 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
             ]
         }),
         login_host: None,
+        // Its token responses name no API host.
+        instance_domains: None,
     })
 }
 

@@ -214,6 +214,8 @@ pub fn profile(
                 .collect()
         }),
         login_host: None,
+        // Its token responses name no API host.
+        instance_domains: None,
     })
 }
 

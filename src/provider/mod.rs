@@ -277,6 +277,49 @@ pub struct ProviderProfile {
     pub api_origins: Vec<String>,
     /// Salesforce: the login host this profile was built for.
     pub login_host: Option<String>,
+    /// Where a token response's `instance_url` may point (host names; a name matches itself
+    /// and its subdomains). `None`: this provider never names an API host in its token
+    /// response and any `instance_url` is ignored. An instance URL decides where the
+    /// access token is sent and which host permission the extension asks for, so it is
+    /// accepted only from the provider that documents it, on the domains it documents.
+    pub instance_domains: Option<Vec<String>>,
+}
+
+/// Why a token response's `instance_url` was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceUrlError {
+    /// Not an absolute URL.
+    NotAUrl,
+    /// Not https (http only on loopback, as for every endpoint).
+    Insecure,
+    /// Not on the provider's documented (or configured) instance domains.
+    ForeignHost(String),
+}
+
+impl ProviderProfile {
+    /// The origin of an `instance_url` this provider may set, or why not. `Ok(None)`: the
+    /// provider names no instance (the value is ignored).
+    pub fn accept_instance_url(&self, url: &str) -> Result<Option<String>, InstanceUrlError> {
+        let Some(domains) = &self.instance_domains else {
+            return Ok(None);
+        };
+        let parsed = Url::parse(url).map_err(|_| InstanceUrlError::NotAUrl)?;
+        if !is_secure_origin(&parsed) {
+            return Err(InstanceUrlError::Insecure);
+        }
+        let host = parsed
+            .host_str()
+            .ok_or(InstanceUrlError::NotAUrl)?
+            .to_ascii_lowercase();
+        let on_domain = domains.iter().any(|d| {
+            let d = d.trim_start_matches("*.").to_ascii_lowercase();
+            host == d || host.ends_with(&format!(".{d}"))
+        });
+        if !on_domain {
+            return Err(InstanceUrlError::ForeignHost(host));
+        }
+        Ok(origin_of(url))
+    }
 }
 
 /// A configuration the engine cannot work with. Reported at `create` time.

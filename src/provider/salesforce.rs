@@ -32,6 +32,13 @@ const ID: ProviderId = ProviderId::Salesforce;
 /// (`https://<name>.my.salesforce.com`), which is also where a typed login host must be.
 pub const MY_DOMAIN_ORIGINS: &str = "https://*.my.salesforce.com";
 
+/// The domains an `instance_url` may be on: Salesforce Help "My Domain URL Formats"
+/// (`<name>.my.salesforce.com`, sandboxes `<name>--<sandbox>.sandbox.my.salesforce.com`,
+/// Experience Cloud and Visualforce hosts on `force.com`) and the legacy instance hosts
+/// (`na1.salesforce.com`). Government Cloud and other clouds add theirs through
+/// `salesforce.instanceDomains`.
+pub const INSTANCE_DOMAINS: &[&str] = &["my.salesforce.com", "salesforce.com", "force.com"];
+
 pub static RULES: ProviderRules = ProviderRules {
     id: ID,
     name: "salesforce",
@@ -117,6 +124,11 @@ pub struct SalesforceConfig {
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub scopes: Option<Vec<String>>,
+    /// More domains an `instance_url` may be on (another Salesforce cloud, e.g.
+    /// `my.salesforce.mil`), besides `INSTANCE_DOMAINS`.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub instance_domains: Vec<String>,
 }
 
 /// `refresh_token` asks for a refresh token, `api` for REST access, `openid` for an ID token
@@ -188,8 +200,24 @@ pub fn profile(
         can_refresh: true,
         // Known only from the token response's instance_url.
         api_origins: Vec::new(),
+        instance_domains: Some(instance_domains(config, &host)),
         login_host: Some(host),
     })
+}
+
+/// The documented instance domains, the configured ones, and a loopback login host's own
+/// host: a local emulator (tests, the demo) serves its instance on loopback too, and the
+/// same loopback exception as for endpoints applies (`is_secure_origin`). A real login host
+/// never makes a loopback instance acceptable.
+fn instance_domains(config: &SalesforceConfig, login_host: &str) -> Vec<String> {
+    let mut domains: Vec<String> = INSTANCE_DOMAINS.iter().map(|d| d.to_string()).collect();
+    domains.extend(config.instance_domains.iter().cloned());
+    if let Ok(url) = Url::parse(login_host) {
+        if url.scheme() == "http" && super::is_secure_origin(&url) {
+            domains.extend(url.host_str().map(String::from));
+        }
+    }
+    domains
 }
 
 /// Salesforce's OAuth errors ("OAuth 2.0 Authentication Error Codes" and the refresh-token
@@ -335,6 +363,30 @@ mod tests {
 
     fn run(status: u16, body: &str) -> Diagnosis {
         RULES.classify(&HttpResponse::new(status, body), Timestamp(0))
+    }
+
+    #[test]
+    fn a_local_emulator_login_host_admits_its_loopback_instance_only() {
+        use crate::provider::InstanceUrlError;
+        let config: SalesforceConfig = serde_json::from_str(
+            r#"{"clientId":"c","loginHosts":[{"id":"local","label":"L","url":"http://127.0.0.1:9/sf"}]}"#,
+        )
+        .unwrap();
+        let local = profile(&config, "https://r/", Some("local")).unwrap();
+        assert_eq!(
+            local.accept_instance_url("http://127.0.0.1:4444"),
+            Ok(Some("http://127.0.0.1:4444".into()))
+        );
+        let config: SalesforceConfig = serde_json::from_str(r#"{"clientId":"c"}"#).unwrap();
+        let real = profile(&config, "https://r/", None).unwrap();
+        assert_eq!(
+            real.accept_instance_url("http://127.0.0.1:4444"),
+            Err(InstanceUrlError::ForeignHost("127.0.0.1".into()))
+        );
+        assert_eq!(
+            real.accept_instance_url("http://acme.my.salesforce.com"),
+            Err(InstanceUrlError::Insecure)
+        );
     }
 
     #[test]
