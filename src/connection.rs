@@ -84,7 +84,23 @@ pub enum SignInFailure {
 
 /// No response at all: offline, DNS, connection reset, CORS refusal, timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkFailure(pub String);
+pub enum NetworkFailure {
+    /// No response: offline, DNS, connection reset, CORS refusal. The provider did not
+    /// process the request.
+    Unreachable(String),
+    /// Sent, and no answer within the host's timeout (`src/web/net.rs`, 30 s): the
+    /// provider may have processed it (a refresh may have rotated the refresh token).
+    TimedOut,
+}
+
+impl NetworkFailure {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            NetworkFailure::Unreachable(_) => Diagnosis::network_failure(),
+            NetworkFailure::TimedOut => Diagnosis::timed_out(),
+        }
+    }
+}
 
 /// What the state machine asks the host to do, in order. When the connection next wants
 /// an `Input::Tick` is not a command: the host asks `next_wake()` after each input (one
@@ -250,6 +266,9 @@ pub struct PersistedConnection {
     /// Salesforce: base URL of API calls.
     pub instance_url: Option<String>,
     pub server_clock: ServerClock,
+    /// The last refresh was sent and never answered (a timeout, a lost service worker): the
+    /// provider may have rotated the refresh token we still hold.
+    pub refresh_outcome_unknown: bool,
 }
 
 /// The time, randomness and host abilities an input is applied with.
@@ -567,6 +586,10 @@ impl Connection {
             Phase::Refreshing { since } => now >= since.plus(IN_FLIGHT_TIMEOUT),
         };
         if stale {
+            if matches!(self.phase, Phase::Refreshing { .. }) {
+                // The host never answered: the request may have reached the provider.
+                self.state.refresh_outcome_unknown = true;
+            }
             self.phase = Phase::Idle;
         }
     }
@@ -724,10 +747,10 @@ impl Connection {
         let target = intent.target(self.state.account.as_ref());
         let response = match response {
             Ok(r) => r,
-            Err(_) => {
+            Err(failure) => {
                 return self.sign_in_failed(
                     intent,
-                    OperationError::TokenRequest(Diagnosis::network_failure()),
+                    OperationError::TokenRequest(failure.diagnosis()),
                     ctx,
                 )
             }
@@ -812,6 +835,7 @@ impl Connection {
         self.state.consecutive_failures = 0;
         self.state.next_attempt_at = None;
         self.state.claims = None;
+        self.state.refresh_outcome_unknown = false;
         self.state.instance_url = instance_url;
         if let Some(clock) = grant.server_clock {
             self.state.server_clock = clock;
@@ -1003,7 +1027,14 @@ impl Connection {
             Err(e) => return vec![Command::Complete(Err(e))],
         };
         let diagnosis = match &response {
-            Err(_) => Diagnosis::network_failure(),
+            Err(failure) => {
+                if *failure == NetworkFailure::TimedOut {
+                    // The refresh may have happened (and rotated the token) without us
+                    // hearing of it: remembered, so a refusal of the retry is told truthfully.
+                    self.state.refresh_outcome_unknown = true;
+                }
+                failure.diagnosis()
+            }
             Ok(r) if r.is_success() => match token::parse_token_response(
                 &profile,
                 r,
@@ -1057,6 +1088,7 @@ impl Connection {
         self.state.next_attempt_at = None;
         self.state.last_failure = None;
         self.state.attention = None;
+        self.state.refresh_outcome_unknown = false;
         self.set_access(grant.access, ctx);
         vec![Command::Persist, Command::Complete(Ok(()))]
     }
@@ -1088,10 +1120,23 @@ impl Connection {
     fn refresh_failed(
         &mut self,
         config: &Config,
-        diagnosis: Diagnosis,
+        mut diagnosis: Diagnosis,
         ctx: &mut Context<'_>,
     ) -> Vec<Command> {
         self.state.consecutive_failures = self.state.consecutive_failures.saturating_add(1);
+        if diagnosis.drop_refresh_token && self.state.refresh_outcome_unknown {
+            // Right after an unanswered refresh, "invalid_grant" most likely means that
+            // refresh succeeded and rotated the token; not a changed password.
+            diagnosis.reason = Reason::RefreshOutcomeLost;
+        }
+        if !matches!(
+            diagnosis.reason,
+            Reason::RequestTimedOut | Reason::NetworkUnavailable
+        ) {
+            // The provider answered this one: what it said is now the known state. (An
+            // unreachable retry never reached it, so the earlier doubt stands.)
+            self.state.refresh_outcome_unknown = false;
+        }
         if diagnosis.drop_refresh_token {
             // The provider said it is dead (design rule 5): the only case a token is deleted.
             self.state.refresh_token = None;

@@ -43,6 +43,8 @@ pub enum Action {
 pub enum Reason {
     // Transient: never delete a token, never ask for a sign-in.
     NetworkUnavailable,
+    /// The request was sent and not answered in time: the provider may have processed it.
+    RequestTimedOut,
     ProviderUnavailable,
     RateLimited,
     MalformedResponse,
@@ -61,6 +63,10 @@ pub enum Reason {
     ReauthenticationRequired,
     AuthenticationFailure,
     GrantRejected,
+    /// The refresh token was refused right after a refresh whose answer never arrived: the
+    /// provider may have completed that refresh and rotated the token (the new one was
+    /// never received), then treated the retry as reuse (RFC 9700 §4.14.2).
+    RefreshOutcomeLost,
     ClaimsChallenge,
     CredentialsRejected,
     TokenRejectedByApi,
@@ -86,6 +92,7 @@ impl Reason {
         use Reason::*;
         match self {
             NetworkUnavailable => "The service could not be reached. Sync will retry by itself.",
+            RequestTimedOut => "The service did not answer in time. Sync will retry by itself.",
             ProviderUnavailable => "The service is temporarily unavailable. Sync will retry by itself.",
             RateLimited => "The service asked us to slow down. Sync will retry by itself.",
             MalformedResponse => "The service sent an answer that could not be read. Sync will retry by itself.",
@@ -103,6 +110,7 @@ impl Reason {
             ReauthenticationRequired => "Your organization requires you to confirm your identity again.",
             AuthenticationFailure => "The sign-in was rejected: your password may have changed or your user was deactivated. Sign in again; if that fails, contact your administrator.",
             GrantRejected => "The service no longer accepts this sign-in. Sign in again.",
+            RefreshOutcomeLost => "A renewal got no answer in time; the service may have completed it anyway and then refused the retry. Your password is not the cause. Sign in again.",
             ClaimsChallenge => "Your organization requires an additional check for this account. Sign in again.",
             CredentialsRejected => "The server rejected the password: it may be wrong, changed or expired, or the account is locked. Enter it again.",
             TokenRejectedByApi => "The service keeps rejecting this sign-in. Sign in again.",
@@ -125,6 +133,7 @@ impl Reason {
         matches!(
             self,
             NetworkUnavailable
+                | RequestTimedOut
                 | ProviderUnavailable
                 | RateLimited
                 | MalformedResponse
@@ -178,6 +187,11 @@ impl Diagnosis {
     /// The request did not get a response at all (offline, DNS, CORS, connection reset).
     pub fn network_failure() -> Diagnosis {
         Diagnosis::transient(Reason::NetworkUnavailable)
+    }
+
+    /// Sent, and no answer in time.
+    pub fn timed_out() -> Diagnosis {
+        Diagnosis::transient(Reason::RequestTimedOut)
     }
 }
 

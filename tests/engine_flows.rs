@@ -516,7 +516,9 @@ fn transient_failures_keep_the_token_back_off_and_never_pause() {
         Ok(HttpResponse::new(503, "<html>Service Unavailable</html>")
             .with_header("Retry-After", "30")),
         Ok(HttpResponse::new(200, "{\"access_token\":\"cut")),
-        Err(sidebar_auth::connection::NetworkFailure("offline".into())),
+        Err(sidebar_auth::connection::NetworkFailure::Unreachable(
+            "offline".into(),
+        )),
         Ok(HttpResponse::new(429, "")),
         Ok(HttpResponse::new(500, "")),
     ];
@@ -585,7 +587,7 @@ fn transient_failures_keep_the_token_back_off_and_never_pause() {
     token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).unwrap();
     let commands = h.feed(
         ProviderId::Microsoft,
-        Input::TokenResponse(Err(sidebar_auth::connection::NetworkFailure(
+        Input::TokenResponse(Err(sidebar_auth::connection::NetworkFailure::Unreachable(
             "offline".into(),
         ))),
     );
@@ -1855,4 +1857,88 @@ fn a_refresh_never_moves_the_instance_and_other_providers_never_set_one() {
         .engine
         .check_api_url(ProviderId::Microsoft, "https://evil.example/v1.0/me")
         .is_err());
+}
+
+/// Issue 11, defect 5: an unanswered refresh is a timeout, and a refusal of the retry right
+/// after it is not blamed on the password.
+#[test]
+fn a_timed_out_refresh_is_reported_as_such_and_a_refused_retry_is_told_truthfully() {
+    use sidebar_auth::connection::NetworkFailure;
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Err(NetworkFailure::TimedOut)),
+    );
+    let at = match completion(&commands) {
+        Some(Err(OperationError::RetryScheduled { at, diagnosis })) => {
+            assert_eq!(diagnosis.reason, Reason::RequestTimedOut);
+            at
+        }
+        other => panic!("{other:?}"),
+    };
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(
+        card.reason_text.as_deref(),
+        Some("The service did not answer in time. Sync will retry by itself.")
+    );
+    assert!(h.engine.vault_text().contains("RT-1"), "kept");
+    // The retry is refused as a reused/revoked grant.
+    h.now = at;
+    let commands = h.feed(ProviderId::Microsoft, Input::Tick);
+    assert!(token_request(&commands).is_some());
+    let body = r#"{"error":"invalid_grant","error_description":"AADSTS50173: The provided grant has expired due to it being revoked.","error_codes":[50173]}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(400, body))),
+    );
+    match completion(&commands) {
+        Some(Err(OperationError::NeedsAttention(d))) => {
+            assert_eq!(d.reason, Reason::RefreshOutcomeLost);
+            assert_eq!(d.provider_code.as_deref(), Some("AADSTS50173"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = h.view_of(ProviderId::Microsoft).reason_text.unwrap();
+    assert!(!text.contains("password was changed"), "{text}");
+    assert!(
+        text.contains("did not get an answer") || text.contains("no answer"),
+        "{text}"
+    );
+
+    // Without a timeout before it, the same answer keeps its own diagnosis.
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(400, body))),
+    );
+    match completion(&commands) {
+        Some(Err(OperationError::NeedsAttention(d))) => {
+            assert_ne!(d.reason, Reason::RefreshOutcomeLost)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A refresh whose host never answered (a killed service worker) leaves the same doubt.
+#[test]
+fn a_refresh_lost_in_flight_leaves_its_outcome_unknown() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    refresh_request_now(&mut h, ProviderId::Microsoft);
+    h.advance(3 * MINUTE);
+    h.feed(ProviderId::Microsoft, Input::Tick);
+    assert!(
+        h.engine
+            .connection(ProviderId::Microsoft)
+            .unwrap()
+            .state
+            .refresh_outcome_unknown
+    );
 }

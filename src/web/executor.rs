@@ -18,7 +18,7 @@ use super::driver::HostDriver;
 use super::error::ApiError;
 use super::net;
 use super::vault_crypto::{self, OpenError};
-use crate::connection::{Command, Context, Input, OperationError};
+use crate::connection::{Command, Context, Input, NetworkFailure, OperationError};
 use crate::engine::{ApiUrlError, Engine};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{Config, ProviderId, ProviderMap};
@@ -169,7 +169,8 @@ pub(crate) async fn drive(
                 let result = net::send(&request).await;
                 let detail = match result {
                     Ok(r) => format!("status {}", r.status),
-                    Err(e) => format!("unreachable: {}", e.0),
+                    Err(NetworkFailure::Unreachable(why)) => format!("unreachable: {why}"),
+                    Err(NetworkFailure::TimedOut) => "timed out".to_string(),
                 };
                 inner.note(Some(service), "revocation_result", detail);
             }
@@ -419,11 +420,15 @@ async fn send_api(url: &str, init: &ApiRequestInit, token: &str) -> Result<HttpR
         headers,
         body: init.body.clone().unwrap_or_default(),
     };
-    net::send(&request).await.map_err(|e| {
-        ApiError::new(
+    net::send(&request).await.map_err(|e| match e {
+        NetworkFailure::Unreachable(why) => ApiError::new(
             "network_error",
-            format!("The service could not be reached ({}).", e.0),
-        )
+            format!("The service could not be reached ({why})."),
+        ),
+        NetworkFailure::TimedOut => ApiError::new(
+            "timeout",
+            "The service did not answer in time; the request may have been processed.",
+        ),
     })
 }
 

@@ -22,9 +22,9 @@ extern "C" {
 
 pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure> {
     let method = Method::from_bytes(request.method.as_bytes())
-        .map_err(|_| NetworkFailure("bad method".into()))?;
-    let controller =
-        AbortController::new().map_err(|_| NetworkFailure("no AbortController".into()))?;
+        .map_err(|_| NetworkFailure::Unreachable("bad method".into()))?;
+    let controller = AbortController::new()
+        .map_err(|_| NetworkFailure::Unreachable("no AbortController".into()))?;
     let mut builder = RequestBuilder::new(&request.url)
         .method(method)
         // Token endpoints are cross-origin; cookies are neither needed nor wanted.
@@ -39,18 +39,38 @@ pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure>
         } else {
             builder.body(request.body.clone())
         }
-        .map_err(|e| NetworkFailure(format!("request not built: {}", kind_of(&e))))?;
+        .map_err(|e| NetworkFailure::Unreachable(format!("request not built: {}", kind_of(&e))))?;
 
-    let abort = Closure::once_into_js(move || controller.abort());
+    // Whether our timer aborted the request: then it was sent and not answered, which is
+    // not "unreachable" (the provider may have processed it).
+    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+    let fired = timed_out.clone();
+    let abort = Closure::once_into_js(move || {
+        fired.set(true);
+        controller.abort();
+    });
     let timer = set_timeout(abort.unchecked_ref(), TIMEOUT_MS);
+    let failure = |e: gloo_net::Error| {
+        if timed_out.get() {
+            NetworkFailure::TimedOut
+        } else {
+            NetworkFailure::Unreachable(kind_of(&e))
+        }
+    };
     let result = prepared.send().await;
-    clear_timeout(&timer);
-    let response = result.map_err(|e| NetworkFailure(kind_of(&e)))?;
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            clear_timeout(&timer);
+            return Err(failure(e));
+        }
+    };
     let headers: Vec<(String, String)> = response.headers().entries().collect();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| NetworkFailure(kind_of(&e)))?;
+    // The body is under the same timeout: a provider that sends headers and stalls is a
+    // timeout too.
+    let body = response.text().await.map_err(failure);
+    clear_timeout(&timer);
+    let body = body?;
     Ok(HttpResponse {
         status: response.status(),
         headers,
