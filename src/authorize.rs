@@ -174,6 +174,9 @@ pub enum RedirectError {
     StateMismatch,
     /// RFC 9207 §2.4: the `iss` parameter names another authorization server.
     IssuerMismatch { received: String },
+    /// RFC 9207 §2.4: the provider advertises `authorization_response_iss_parameter_supported`
+    /// and the response has no `iss`: it may come from another server (a mix-up).
+    MissingIssuer,
     /// The authorization server answered with an error.
     Provider {
         error: ProviderAuthError,
@@ -202,10 +205,12 @@ pub fn parse_redirect(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
-    if let Some(iss) = param("iss") {
-        if !profile.issuer.accepts(&iss) {
-            return Err(RedirectError::IssuerMismatch { received: iss });
+    match param("iss") {
+        Some(iss) if !profile.issuer.accepts(&iss) => {
+            return Err(RedirectError::IssuerMismatch { received: iss })
         }
+        None if profile.requires_iss => return Err(RedirectError::MissingIssuer),
+        _ => {}
     }
     match param("state") {
         Some(state) if constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
@@ -538,6 +543,34 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn iss_is_required_where_the_provider_advertises_it() {
+        let mut p = google::profile(
+            &serde_json::from_str(r#"{"clientId":"g"}"#).unwrap(),
+            "https://abc.chromiumapp.org/",
+        )
+        .unwrap();
+        assert!(p.requires_iss, "Google's discovery document advertises it");
+        let (_, pending) = authorization_url(
+            &p,
+            &SignInOptions::default(),
+            &mut SeededRandom(1),
+            Timestamp(0),
+        );
+        let without = format!(
+            "https://abc.chromiumapp.org/?code=C&state={}",
+            pending.state
+        );
+        assert_eq!(
+            parse_redirect(&p, &pending, &without).unwrap_err(),
+            RedirectError::MissingIssuer
+        );
+        let with = format!("{without}&iss=https%3A%2F%2Faccounts.google.com");
+        assert!(parse_redirect(&p, &pending, &with).is_ok());
+        p.requires_iss = false;
+        assert!(parse_redirect(&p, &pending, &without).is_ok());
     }
 
     #[test]

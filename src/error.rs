@@ -74,6 +74,9 @@ impl ApiError {
             OperationError::Redirect(RedirectError::IssuerMismatch { .. }) => {
                 ApiError::new("issuer_mismatch", message)
             }
+            OperationError::Redirect(RedirectError::MissingIssuer) => {
+                ApiError::new("issuer_missing", message)
+            }
             OperationError::Redirect(RedirectError::NotOurRedirect) => {
                 ApiError::new("unexpected_redirect", message)
             }

@@ -84,9 +84,15 @@ impl Harness {
     /// The provider redirects back with `code` for the sign-in opened at `authorize_url`.
     fn redirect(&mut self, service: ProviderId, authorize_url: &str, code: &str) -> Vec<Command> {
         let state = query(authorize_url, "state").unwrap();
+        // Google sends RFC 9207 `iss` (and the engine requires it there); the others do not.
+        let iss = if service == ProviderId::Google {
+            "&iss=https%3A%2F%2Faccounts.google.com"
+        } else {
+            ""
+        };
         self.feed(
             service,
-            Input::SignInResult(Ok(format!("{REDIRECT}?code={code}&state={state}"))),
+            Input::SignInResult(Ok(format!("{REDIRECT}?code={code}&state={state}{iss}"))),
         )
     }
 

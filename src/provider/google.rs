@@ -122,6 +122,11 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
         issuer: IssuerRule::Exact(config.issuer.clone()),
         // A refresh token only comes with access_type=offline, and only on a consent
         // screen (prompt=consent) after the first grant.
+        // Google's discovery document (https://accounts.google.com/.well-known/openid-configuration,
+        // "OpenID Connect" reference, Discovery document fields) advertises
+        // `authorization_response_iss_parameter_supported`; its redirects carry
+        // `iss=https://accounts.google.com`.
+        requires_iss: true,
         extra_authorize_params: if can_refresh {
             vec![("access_type".into(), "offline".into())]
         } else {

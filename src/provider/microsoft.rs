@@ -199,6 +199,10 @@ pub fn profile(
         scopes,
         refresh_scopes,
         issuer,
+        // Entra ID's v2.0 discovery document (`/{tenant}/v2.0/.well-known/openid-configuration`)
+        // does not advertise `authorization_response_iss_parameter_supported`: `iss` is
+        // checked when present, not required.
+        requires_iss: false,
         extra_authorize_params: Vec::new(),
         change_prompts: vec![Prompt::SelectAccount],
         refresh_prompts: Vec::new(),

@@ -259,6 +259,10 @@ pub struct ProviderProfile {
     /// Scopes sent with a refresh (Microsoft: one resource per token request, AADSTS700022).
     pub refresh_scopes: Vec<String>,
     pub issuer: IssuerRule,
+    /// RFC 9207: the provider's discovery document advertises
+    /// `authorization_response_iss_parameter_supported`, so a redirect without `iss` is
+    /// refused (RFC 9207 §2.4). Set by each provider file from its documentation.
+    pub requires_iss: bool,
     /// Parameters every authorization request carries (Google `access_type=offline`).
     pub extra_authorize_params: Vec<(String, String)>,
     /// `prompt` values for **Change** (OIDC Core §3.1.2.1, space-delimited): the account

@@ -189,6 +189,10 @@ pub fn profile(
             .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
         refresh_scopes: Vec::new(),
         issuer: IssuerRule::Exact(config.issuer.clone().unwrap_or_else(|| host.clone())),
+        // Salesforce's discovery document (`/.well-known/openid-configuration` on the login
+        // host, Salesforce Help "OpenID Connect Discovery Endpoint") does not list
+        // `authorization_response_iss_parameter_supported`: checked when present.
+        requires_iss: false,
         extra_authorize_params: Vec::new(),
         // The login page, so another username can be typed.
         change_prompts: vec![Prompt::Login],
