@@ -1418,6 +1418,137 @@ mod robustness {
             }
             let _ = parse_token_response(&profile, &response, T0, IdTokenExpectations { nonce: Some("n") });
         }
+
+        #[test]
+        fn id_token_claims_of_any_shape_never_panic(
+            provider in providers(),
+            payload in prop_oneof![
+                any::<String>(),
+                (any::<Option<u64>>(), any::<Option<u64>>(), any::<Option<String>>(), any::<Option<String>>())
+                    .prop_map(|(exp, iat, sub, aud)| serde_json::json!({
+                        "exp": exp, "iat": iat, "sub": sub, "aud": aud, "iss": "https://login.salesforce.com", "nonce": "n"
+                    }).to_string()),
+            ],
+            raw in any::<bool>(),
+        ) {
+            let Ok(profile) = profile_for(&config(), provider, &Target::default()) else {
+                return Ok(());
+            };
+            let id = if raw { payload.clone() } else {
+                format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(payload.as_bytes()))
+            };
+            let body = serde_json::json!({"access_token": "AT", "token_type": "Bearer", "id_token": id}).to_string();
+            let _ = parse_token_response(&profile, &HttpResponse::new(200, body), T0, IdTokenExpectations { nonce: Some("n") });
+        }
+
+        #[test]
+        fn redirects_of_any_shape_never_panic(provider in providers(), tail in any::<String>(), prefix in prop::sample::select(vec![REDIRECT.to_string(), String::new(), "https://evil.example/".into()])) {
+            let mut h = Harness::new();
+            if provider == ProviderId::Exchange {
+                return Ok(());
+            }
+            let commands = h.feed(provider, change());
+            prop_assert!(open_sign_in(&commands).is_some());
+            // Whatever comes back is refused or accepted without a panic; never a token
+            // request unless `state` matched.
+            let commands = h.feed(provider, Input::SignInResult(Ok(format!("{prefix}?{tail}"))));
+            prop_assert!(token_request(&commands).is_none(), "{commands:?}");
+        }
+    }
+
+    /// One step of the state-machine property.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Advance(u64),
+        Feed(u8),
+        Answer(u16, String),
+        Unreachable,
+        TimedOut,
+        SaveFails,
+        ReloadOld,
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        prop::collection::vec(
+            prop_oneof![
+                (0u64..3 * HOUR).prop_map(Step::Advance),
+                (0u8..4).prop_map(Step::Feed),
+                (
+                    prop::sample::select(vec![200u16, 400, 401, 429, 500, 503]),
+                    bodies()
+                )
+                    .prop_map(|(status, body)| Step::Answer(status, body)),
+                Just(Step::Unreachable),
+                Just(Step::TimedOut),
+                Just(Step::SaveFails),
+                Just(Step::ReloadOld),
+            ],
+            1..40,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        /// From any state reached by any input sequence: a refresh token survives every
+        /// answer that is not a provider's definitive "dead" (`drop_refresh_token`), and a
+        /// connection with unsaved changes is never overwritten by a reload (issue 11).
+        #[test]
+        fn refresh_tokens_survive_non_definitive_failures_and_reloads_never_overwrite_unsaved(
+            provider in prop::sample::select(vec![ProviderId::Microsoft, ProviderId::Google, ProviderId::Salesforce]),
+            steps in steps(),
+        ) {
+            let mut h = Harness::new();
+            let tokens: Box<dyn Fn(&str) -> String> = match provider {
+                ProviderId::Microsoft => Box::new(ms_tokens("alice@contoso.com", "RT-1")),
+                ProviderId::Google => Box::new(google_tokens(Some("G-RT"))),
+                _ => Box::new(sf_tokens("alice@acme.test", "SF-RT")),
+            };
+            let commands = h.sign_in(provider, change(), "alice@contoso.com", tokens);
+            prop_assert_eq!(completion(&commands), Some(Ok(())));
+            let old = h.engine.vault_text();
+            for step in steps {
+                let before = h.engine.connection(provider).unwrap().state.clone();
+                let unsaved = h.engine.connection(provider).unwrap().is_unsaved();
+                let mut definitive = false;
+                match step {
+                    Step::Advance(ms) => h.advance(ms),
+                    Step::Feed(i) => {
+                        let input = [Input::Tick, Input::AccessTokenNeeded, Input::Online, Input::RetryNow][i as usize].clone();
+                        h.feed(provider, input);
+                    }
+                    Step::Answer(status, body) => {
+                        let response = HttpResponse::new(status, body);
+                        definitive = status != 200
+                            && provider.rules().classify(&response, h.now).drop_refresh_token;
+                        h.feed(provider, Input::TokenResponse(Ok(response)));
+                    }
+                    Step::Unreachable => {
+                        h.feed(provider, Input::TokenResponse(Err(
+                            sidebar_auth::connection::NetworkFailure::Unreachable("x".into()))));
+                    }
+                    Step::TimedOut => {
+                        h.feed(provider, Input::TokenResponse(Err(
+                            sidebar_auth::connection::NetworkFailure::TimedOut)));
+                    }
+                    Step::SaveFails => h.engine.save_failed(provider, h.now),
+                    Step::ReloadOld => {
+                        h.engine.reload_connection(provider, &old);
+                        if unsaved {
+                            prop_assert_eq!(
+                                &h.engine.connection(provider).unwrap().state, &before,
+                                "an unsaved connection was overwritten by a reload"
+                            );
+                        }
+                        // A reload adopts what storage holds: not a loss by this engine.
+                        continue;
+                    }
+                }
+                let after = &h.engine.connection(provider).unwrap().state;
+                if before.refresh_token.is_some() && after.refresh_token.is_none() {
+                    prop_assert!(definitive, "refresh token lost without a provider's word");
+                }
+            }
+        }
     }
 }
 
