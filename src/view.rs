@@ -89,7 +89,8 @@ pub struct ConnectionView {
     pub advice: Option<&'static str>,
     pub can_refresh: bool,
     pub can_change: bool,
-    /// "Try again" after the engine paused on repeated transient failures.
+    /// "Try again": retry now, after six transient failures in a row (the backoff is long
+    /// by then) or on a pause an older version stored.
     pub can_retry: bool,
     pub busy: bool,
     /// The login host of the connection, where the provider has login hosts.
@@ -238,6 +239,9 @@ pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionVie
         show(&mut view, d);
         view.next_retry_at = Some(at);
         view.status_text = format!("Will retry in {}", human_duration(now.until(at)));
+        // After many failures in a row the backoff is long: the user may try now instead
+        // of waiting (the connection keeps retrying by itself either way).
+        view.can_retry = state.consecutive_failures >= crate::schedule::MAX_CONSECUTIVE_FAILURES;
         view.next_retry_text = Some(if at > now {
             format!("Next try in {}", human_duration(now.until(at)))
         } else {

@@ -584,6 +584,10 @@ fn transient_failures_keep_the_token_back_off_and_never_pause() {
         let card = h.view_of(ProviderId::Microsoft);
         assert_eq!(card.status, Status::Retrying);
         assert_eq!(card.action, Some(Action::RetryLater));
+        assert!(
+            card.can_retry,
+            "the long backoff can be cut short by Try again"
+        );
         // At least 3 min apart: the loop guard (10 token requests per 10 min) stays out of it.
         h.now = at.max(h.now.plus(3 * MINUTE));
     }
@@ -1646,7 +1650,7 @@ fn contract_values_for_the_hosts() {
     let events: Vec<_> = h.engine.events().cloned().collect();
     let debug = h.engine.debug_state(h.now);
 
-    // Six transient failures in a row pause the connection ("Try again").
+    // Six transient failures in a row: still retrying, with "Try again" (no pause, issue 11).
     let mut paused = Harness::new();
     let commands = paused.sign_in(
         ProviderId::Salesforce,

@@ -359,7 +359,7 @@ function renderCard(ctx, section, c) {
 
   const buttons = [];
   if (c.canRetry && typeof ctx.actions.retryNow === 'function') {
-    // The engine paused after repeated transient failures: the user may try again now.
+    // Repeated transient failures (a long backoff): the user may try again now.
     // WCAG 2.5.3 Label in Name: the name starts with the visible words ("click Try again").
     buttons.push(button('retry', 'Try again', `Try again: ${c.title}`, true, () => ctx.actions.retryNow(s)));
   }

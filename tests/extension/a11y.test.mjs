@@ -109,8 +109,9 @@ describe('accessibility of the side panel (real extension, axe-core, WCAG 2.2 AA
     assert.deepEqual(x.pageErrors, [], 'no uncaught errors in extension pages');
   });
 
-  it('paused after repeated failures: "Try again" is named so that it can be said (2.5.3); no axe violation at 1280 and 360 px', async (t) => {
-    // Six transient failures in a row at Google: the engine stops retrying and asks.
+  it('six failures in a row: "Try again" is named so that it can be said (2.5.3); no axe violation at 1280 and 360 px', async (t) => {
+    // Six transient failures in a row at Google: the engine keeps retrying with a long
+    // backoff (issue 11: it no longer pauses) and offers "Try again" to retry now.
     await x.control('/fail-next', { provider: 'google', endpoint: 'token', kind: 'status', status: 503, count: 6 });
     await x.value('advanceClock', 120 * MINUTE); // past the access token's hour
     await x.call('accessToken', 'google');
@@ -119,13 +120,13 @@ describe('accessibility of the side panel (real extension, axe-core, WCAG 2.2 AA
       await x.value('advanceClock', d.nextAttemptAt - (await x.value('now')) + 1000);
       await x.call('tick');
     }
-    await x.waitDebug('google', (g) => g.consecutiveFailures === 6 && g.attention !== null && !g.busy);
-    await x.waitCard(panel, 'google', 'needs_attention');
+    await x.waitDebug('google', (g) => g.consecutiveFailures === 6 && g.attention === null && g.nextAttemptAt !== null && !g.busy);
+    await x.waitCard(panel, 'google', 'retrying');
     const retry = byTestId(panel, 'retry-google');
     assert.equal((await retry.textContent()).trim(), 'Try again');
     const { ran } = await axeRun(panel);
     assert.ok(ran.includes('label-content-name-mismatch'), 'the 2.5.3 rule ran');
-    await auditBothWidths('paused, Try again', t);
+    await auditBothWidths('retrying, Try again', t);
     assert.match(await retry.getAttribute('aria-label'), /^Try again\b/, 'the name starts with the visible words');
     assert.deepEqual(x.pageErrors, [], 'no uncaught errors in extension pages');
   });
