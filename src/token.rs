@@ -270,7 +270,7 @@ pub fn parse_token_response(
     };
 
     let identity = match body.id_token.as_deref() {
-        Some(jwt) => Some(check_id_token(profile, jwt, &expect, now, server)?),
+        Some(jwt) => Some(check_id_token(profile, jwt, &expect, now, clock)?),
         None => None,
     };
     Ok(TokenGrant {
@@ -318,19 +318,30 @@ fn check_id_token(
     jwt: &str,
     expect: &IdTokenExpectations<'_>,
     now: Timestamp,
-    server: ServerClock,
+    clock: Option<ServerClock>,
 ) -> Result<Identity, TokenResponseError> {
     let claims = jwt_claims(jwt).ok_or(TokenResponseError::Malformed)?;
-    // `exp` and `iat` are seconds on the provider's clock, moved onto the device's.
-    let on_device = |seconds: u64| server.to_device(Timestamp(seconds.saturating_mul(SECOND)));
-    if let Some(exp) = claims.exp {
-        if on_device(exp).plus(ID_TOKEN_SKEW) < now {
+    if let (Some(exp), Some(iat)) = (claims.exp, claims.iat) {
+        if exp < iat {
             return Err(TokenResponseError::IdTokenExpired);
         }
     }
-    if let Some(iat) = claims.iat {
-        if on_device(iat) > now.plus(ID_TOKEN_SKEW) {
-            return Err(TokenResponseError::IdTokenIssuedInFuture);
+    // `exp` and `iat` are seconds on the provider's clock. They are compared with `now` only
+    // when the response's `Date` header tells how that clock relates to the device's: a
+    // device clock hours off (common) must not refuse every sign-in, and without `Date`
+    // (not readable cross-origin unless exposed) the two cannot be told apart. A stale ID
+    // token cannot be replayed into a sign-in anyway: its `nonce` is fresh per request.
+    if let Some(clock) = clock {
+        let on_device = |seconds: u64| clock.to_device(Timestamp(seconds.saturating_mul(SECOND)));
+        if let Some(exp) = claims.exp {
+            if on_device(exp).plus(ID_TOKEN_SKEW) < now {
+                return Err(TokenResponseError::IdTokenExpired);
+            }
+        }
+        if let Some(iat) = claims.iat {
+            if on_device(iat) > now.plus(ID_TOKEN_SKEW) {
+                return Err(TokenResponseError::IdTokenIssuedInFuture);
+            }
         }
     }
     if let Some(iss) = &claims.iss {
@@ -574,24 +585,32 @@ pub(crate) mod tests {
     fn an_expired_or_future_id_token_is_refused_with_skew_allowed() {
         let now_s: u64 = 1_764_000_000;
         let now = Timestamp(now_s * 1000);
-        let body = |claims: serde_json::Value| {
+        let date = |s: u64| {
+            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
+        };
+        // The provider's clock agrees with the device's (`Date` = now) unless `server_s` says.
+        let parse_at = |claims: serde_json::Value, server_s: Option<u64>, device: Timestamp| {
             let mut claims = claims;
             claims["iss"] = "https://idp".into();
             claims["aud"] = "cid".into();
             let id = jwt(&claims);
-            HttpResponse::new(
+            let mut r = HttpResponse::new(
                 200,
                 format!(
                     r#"{{"access_token":"AT","token_type":"Bearer","expires_in":60,"id_token":"{id}"}}"#
                 ),
-            )
+            );
+            if let Some(s) = server_s {
+                r = r.with_header("Date", &date(s));
+            }
+            parse_token_response(&ms(), &r, device, NONE).map(|_| ())
         };
-        let parse = |claims| parse_token_response(&ms(), &body(claims), now, NONE).map(|_| ());
+        let parse = |claims| parse_at(claims, Some(now_s), now);
         assert_eq!(
             parse(serde_json::json!({"exp": now_s - 3600, "iat": now_s - 7200})),
             Err(TokenResponseError::IdTokenExpired)
         );
-        // Within the skew: a device clock a few minutes ahead still signs in.
+        // Within the skew.
         assert_eq!(
             parse(serde_json::json!({"exp": now_s - 60, "iat": now_s - 3660})),
             Ok(())
@@ -604,14 +623,34 @@ pub(crate) mod tests {
             parse(serde_json::json!({"exp": now_s + 3600, "iat": now_s + 120})),
             Ok(())
         );
-        // With a `Date` header the claims are read on the provider's clock: a device two
-        // hours behind still accepts a fresh token.
-        let behind = Timestamp(now.0 - 2 * HOUR);
-        let r = body(serde_json::json!({"exp": now_s + 3600, "iat": now_s})).with_header(
-            "Date",
-            &httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now_s)),
+        // A token that expires before it was issued is never valid, whatever the clocks.
+        assert_eq!(
+            parse_at(
+                serde_json::json!({"exp": now_s, "iat": now_s + 60}),
+                None,
+                now
+            ),
+            Err(TokenResponseError::IdTokenExpired)
         );
-        assert!(parse_token_response(&ms(), &r, behind, NONE).is_ok());
+        // On the provider's clock: a device two hours ahead still accepts a fresh token...
+        let ahead = now.plus(2 * HOUR);
+        assert_eq!(
+            parse_at(
+                serde_json::json!({"exp": now_s + 3600, "iat": now_s}),
+                Some(now_s),
+                ahead
+            ),
+            Ok(())
+        );
+        // ...and without a `Date` header the device clock is not trusted to judge it.
+        assert_eq!(
+            parse_at(
+                serde_json::json!({"exp": now_s + 3600, "iat": now_s}),
+                None,
+                ahead
+            ),
+            Ok(())
+        );
     }
 
     #[test]
