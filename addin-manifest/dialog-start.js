@@ -27,11 +27,8 @@ async function main() {
   // Office is initialized first: a dialog page that loads office.js must let it start
   // (docs/develop/dialog-api-in-office-add-ins.md, "the dialog box must first initialize
   // the Office JavaScript API" before messageParent); here nothing else is needed of it.
-  try {
-    await loadOffice();
-  } catch {
-    /* the redirect does not need Office */
-  }
+  // The redirect itself does not need Office: do not wait for it forever.
+  await Promise.race([loadOffice().catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
   const target = allowedTarget(raw);
   if (!target) {
     text.textContent = 'This sign-in window was opened without a valid sign-in address. Close it and try again from Sync Settings.';

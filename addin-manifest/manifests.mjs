@@ -7,8 +7,9 @@
 // (the unified manifest for Microsoft 365, schema v1.30 as bundled in npm
 // @microsoft/app-manifest). Both point at the same pages under <base-url>/addin-manifest/.
 // The AppDomains (XML) and validDomains (JSON) are the identity providers' origins, asked of
-// the engine (`requiredOrigins(config)`); this file names no provider. Without --config the
-// engine's defaults give the real providers' origins.
+// the engine (`requiredOrigins(config)`); this file names no provider. Without --config,
+// config.example.json (placeholder client ids, the engine's default endpoints) gives the
+// real providers' origins.
 //
 // Sources (OfficeDev/office-js-docs-pr): docs/develop/add-in-manifests.md,
 // docs/develop/manifest-element-ordering.md (element order), docs/develop/json-manifest-overview.md,
@@ -21,6 +22,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_BASE_URL = 'https://127.0.0.1:8443';
+/** Placeholder client ids with the engine's default (real) endpoints. */
+export const EXAMPLE_CONFIG = path.join(HERE, 'config.example.json');
 export const ADDIN_ID = '6f1b2c4e-8d3a-4b7e-9c21-5a0e7d3f4b18';
 export const VERSION = '1.0.0';
 /** The requirement sets the add-in uses: userProfile.emailAddress (Mailbox 1.1), the dialog (DialogApi 1.1). */
@@ -234,15 +237,20 @@ export function jsonManifest({ baseUrl = DEFAULT_BASE_URL, appDomains = [] } = {
   };
 }
 
-/** The identity providers' origins for `config`, from the engine (pkg/, built by build-engine.sh). */
-export async function appDomainsFor(config) {
+/**
+ * The identity providers' origins for `config`, from the engine (pkg/, built by
+ * build-engine.sh), without the add-in's own origin (its pages need no AppDomain).
+ */
+export async function appDomainsFor(config, baseUrl = DEFAULT_BASE_URL) {
   const engine = await import(pathToFileURL(path.join(HERE, '..', 'pkg', 'sidebar_auth.js')).href);
   await engine.default({ module_or_path: await readFile(path.join(HERE, '..', 'pkg', 'sidebar_auth_bg.wasm')) });
-  return [...engine.requiredOrigins(config)];
+  const own = pagesOf(baseUrl);
+  const origins = engine.requiredOrigins({ ...config, redirectUri: own.taskpane.replace(/taskpane\.html$/, 'callback.html') });
+  return [...new Set(origins)].filter((o) => o !== own.origin);
 }
 
 export async function writeManifests({ baseUrl = DEFAULT_BASE_URL, config = {}, out = HERE } = {}) {
-  const appDomains = await appDomainsFor(config);
+  const appDomains = await appDomainsFor(config, baseUrl);
   const xml = xmlManifest({ baseUrl, appDomains });
   const json = JSON.stringify(jsonManifest({ baseUrl, appDomains }), null, 2) + '\n';
   await writeFile(path.join(out, 'manifest.xml'), xml);
@@ -256,7 +264,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const config = opt('--config') ? JSON.parse(await readFile(opt('--config'), 'utf8')) : {};
+  const config = JSON.parse(await readFile(opt('--config') ?? EXAMPLE_CONFIG, 'utf8'));
   const r = await writeManifests({ baseUrl: opt('--base-url') ?? DEFAULT_BASE_URL, config, out: opt('--out') ?? HERE });
   console.log(`wrote ${r.xml} and ${r.json} (AppDomains: ${r.appDomains.join(', ') || 'none'})`);
 }

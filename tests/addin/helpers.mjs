@@ -6,7 +6,8 @@
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { access } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -16,38 +17,73 @@ import { REPO_ROOT } from '../web/static-server.mjs';
 
 export { WAIT_MS, byTestId, completeSignIn, eventually } from '../support/browser.mjs';
 
+/**
+ * A Chromium profile that allows third-party cookies and site data. Chromium 156 blocks them
+ * by default, and with them every storage API of a third-party iframe (localStorage,
+ * IndexedDB: "Access is denied for this document"), which is what the task pane in Outlook
+ * on the web is. Outlook on the web's add-ins need them allowed; storage-blocked.test.mjs
+ * runs the default and checks that the task pane says so.
+ */
+export async function profileAllowingThirdPartyStorage() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'addin-profile-'));
+  await mkdir(path.join(dir, 'Default'));
+  await writeFile(path.join(dir, 'Default', 'Preferences'), JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }));
+  return dir;
+}
+
+let contexts = 0;
+
 export function useAddin() {
-  const shared = { env: null, browser: null };
+  const shared = { env: null, context: null, dir: null };
   before(async () => {
     await access(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm')).catch(() => {
       throw new Error('The engine is not built: run `bash build-engine.sh` first.');
     });
     shared.env = await startAddinEnvironment({ testHooks: true });
-    shared.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    shared.dir = await profileAllowingThirdPartyStorage();
+    // One Chromium per file: a persistent profile (the preference above needs one).
+    shared.context = await chromium.launchPersistentContext(shared.dir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1100, height: 800 },
+    });
+    for (const p of shared.context.pages()) await p.close();
   });
   after(async () => {
-    await shared.browser?.close();
+    await shared.context?.close();
     await shared.env?.close();
+    if (shared.dir) await rm(shared.dir, { recursive: true, force: true });
   });
   return {
     get env() {
       return shared.env;
     },
-    /** A fresh browser profile (own storage): the throw-away certificate is accepted in it. */
+    /**
+     * What one test uses of the shared profile: its own Office partition key (so its vault,
+     * session cache and locks are its own: the driver prefixes them), its own watchers; the
+     * providers' sessions (cookies) are cleared after it.
+     */
     async context(t) {
-      const context = await shared.browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 800 } });
+      const context = shared.context;
       const tokens = captureTokens(context);
       const console = [];
       const errors = [];
-      context.on('page', (p) => watch(p, console, errors));
+      const onPage = (p) => watch(p, console, errors);
+      context.on('page', onPage);
+      const pk = `pk-test${++contexts}`;
       t.after(async () => {
-        await context.close();
+        context.off('page', onPage);
+        tokens.stop();
+        for (const p of context.pages()) await p.close();
+        await context.clearCookies();
         assert.deepEqual(errors, [], 'no uncaught errors in any page');
       });
-      return { context, tokens, console, errors };
+      return { context, tokens, console, errors, pk };
     },
     /** Open the emulated Outlook in `ctx` with the task pane, wait for the engine. */
-    open: (ctx, switches) => openOutlook(shared.env, ctx, switches),
+    open: (ctx, switches, opts) => openOutlook(shared.env, ctx, { partitionKey: ctx.pk, ...switches }, opts),
   };
 }
 
@@ -60,7 +96,7 @@ function watch(page, consoleLines, errors) {
 function captureTokens(context) {
   const seen = [];
   const pending = new Set();
-  context.on('response', (response) => {
+  const onResponse = (response) => {
     const req = response.request();
     if (req.method() !== 'POST' || !/\/token$/.test(new URL(response.url()).pathname)) return;
     const p = (async () => {
@@ -75,8 +111,10 @@ function captureTokens(context) {
     })();
     pending.add(p);
     p.finally(() => pending.delete(p));
-  });
+  };
+  context.on('response', onResponse);
   return {
+    stop: () => context.off('response', onResponse),
     async all() {
       await Promise.all([...pending]);
       return seen.slice();
@@ -89,14 +127,15 @@ function captureTokens(context) {
   };
 }
 
-async function openOutlook(env, ctx, switches = {}) {
+async function openOutlook(env, ctx, switches = {}, { initScript, allowError = false } = {}) {
   const host = await ctx.context.newPage();
-  watch(host, ctx.console, ctx.errors);
+  if (initScript) await host.addInitScript(initScript);
   await host.goto(env.outlookUrl(switches));
   await byTestId(host, 'open-taskpane').click();
   const frame = await taskpaneFrame(host);
   await frame.waitForSelector('body[data-ready]', { timeout: WAIT_MS });
   const ready = await frame.getAttribute('body', 'data-ready');
+  if (ready === 'error' && !allowError) throw new Error(`the task pane did not start: ${await frame.locator('#app').textContent()}`);
   if (ready === 'true') {
     assert.equal(await frame.evaluate(() => window.__sidebarAuth?.engine), 'real', 'the real engine (pkg/) runs in the task pane');
   }

@@ -1,6 +1,7 @@
 // The add-in's manifests validate offline, and a deliberately broken one of each kind fails.
 // The checked-in manifests (addin-manifest/manifest.xml, manifest.json) are the generator's
-// output for the default base URL and the real providers' origins (the engine's defaults).
+// output for the default base URL and the real providers' origins (config.example.json:
+// placeholder client ids, the engine's default endpoints).
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,19 +9,20 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { checkJsonManifest, checkXmlManifest } from './manifest-check.mjs';
-import { appDomainsFor, jsonManifest, xmlManifest, DEFAULT_BASE_URL, REQUIREMENT_SETS } from '../../addin-manifest/manifests.mjs';
+import { appDomainsFor, jsonManifest, xmlManifest, DEFAULT_BASE_URL, EXAMPLE_CONFIG, REQUIREMENT_SETS } from '../../addin-manifest/manifests.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 
 const DIR = path.join(REPO_ROOT, 'addin-manifest');
 let realDomains;
 before(async () => {
-  realDomains = await appDomainsFor({});
+  realDomains = await appDomainsFor(JSON.parse(await readFile(EXAMPLE_CONFIG, 'utf8')));
 });
 
 describe('add-in manifests', () => {
   it('the engine gives the AppDomains: the real providers\' https origins', () => {
     assert.ok(realDomains.length >= 3, JSON.stringify(realDomains));
     for (const d of realDomains) assert.match(d, /^https:\/\/[^/]+$/);
+    assert.equal(realDomains.includes(new URL(DEFAULT_BASE_URL).origin), false, 'not the add-in itself');
   });
 
   it('the checked-in manifests are the generator\'s output (regenerate with node addin-manifest/manifests.mjs)', async () => {

@@ -45,10 +45,11 @@ describe('Outlook add-in: task pane and Office dialog', () => {
     assertNoSecrets(secrets, storage, 'storage');
     // Keys carry Office.context.partitionKey; the session-cache key cannot leave WebCrypto.
     const dump = JSON.parse(storage);
-    const keys = dump.idb['sidebar-auth-addin'].kv.map(([k]) => k);
-    const pk = `pk-${new URL(a.env.outlookBase).host}:`;
+    const pk = `${ctx.pk}:`;
+    const keys = dump.idb['sidebar-auth-addin'].kv.map(([k]) => k).filter((k) => k.startsWith(pk));
     assert.deepEqual(keys.sort(), [`${pk}session`, `${pk}session-key`, `${pk}vault`].sort());
     assert.equal(JSON.stringify(dump.local), '{}', 'nothing in localStorage');
+    assert.deepEqual(dump.idb['sidebar-auth-addin'].kv.find(([k]) => k === `${pk}session-key`)[1], { CryptoKey: { extractable: false } });
 
     // Reload the task pane (Outlook re-creates it): still connected, no sign-in.
     const before = (await ctx.tokens.all()).length;
@@ -154,10 +155,8 @@ describe('Outlook add-in: task pane and Office dialog', () => {
 
   it('a webview without WebAssembly says so and what to do', async (t) => {
     const ctx = await a.context(t);
-    await ctx.context.addInitScript(() => {
-      delete globalThis.WebAssembly;
-    });
-    const s = await a.open(ctx);
+    // As in Trident/EdgeHTML: no WebAssembly in the task pane's webview.
+    const s = await a.open(ctx, {}, { initScript: () => delete globalThis.WebAssembly });
     assert.equal(s.ready, 'unsupported');
     const text = await byTestId(s.frame, 'unsupported').textContent();
     assert.match(text, /cannot run in this version of Outlook/);
