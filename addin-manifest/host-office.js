@@ -117,6 +117,32 @@ async function sessionKey(indexedDB, crypto, name) {
   return key;
 }
 
+/**
+ * Whether this page may use IndexedDB. A browser that blocks third-party cookies also
+ * blocks every storage API of a third-party iframe (Chromium: "Access is denied for this
+ * document"), and the task pane in Outlook on the web is one.
+ */
+export async function storageAvailable(indexedDB = globalThis.indexedDB) {
+  try {
+    const db = await openDb(indexedDB);
+    db.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The site of the page the task pane is framed in (Outlook on the web), if the browser says. */
+export function outlookSite(win = globalThis.window) {
+  const a = win.location.ancestorOrigins;
+  if (!a?.length) return null;
+  try {
+    return new URL(a[a.length - 1]).host;
+  } catch {
+    return null;
+  }
+}
+
 // ---- the driver ------------------------------------------------------------------------------
 
 /**
@@ -158,10 +184,7 @@ export function officeHostDriver(options) {
 
   function popupAdvice() {
     // Outlook on the web is the top-level site; the pop-up blocker's exception is for it.
-    const top = win.location.ancestorOrigins?.length
-      ? win.location.ancestorOrigins[win.location.ancestorOrigins.length - 1]
-      : null;
-    const site = top ? new URL(top).host : 'Outlook';
+    const site = outlookSite(win) ?? 'Outlook';
     return `Your browser blocked the sign-in window. Allow pop-ups for ${site}: select the blocked pop-up icon at the right of the address bar, choose "Always allow", then try again.`;
   }
 

@@ -9,7 +9,7 @@
 
 import { mountDashboard } from '../www/dashboard.js';
 import { loadConfig, loadEngineModule, showBootError } from '../www/app.js';
-import { officeHostDriver } from './host-office.js';
+import { officeHostDriver, outlookSite, storageAvailable } from './host-office.js';
 import { loadOffice, loadSettings } from './office-loader.js';
 
 const CONFIG_URL = new URL('config.json', import.meta.url).pathname;
@@ -55,6 +55,14 @@ async function main() {
     const { Office } = await loadOffice(settings);
     if (!Office.context?.ui?.displayDialogAsync) {
       throw { message: 'This page runs inside Outlook only: open it from the add-in button in Outlook.' };
+    }
+    if (!(await storageAvailable())) {
+      const site = outlookSite() ?? 'Outlook';
+      throw {
+        code: 'storage_blocked',
+        message: `Your browser does not let add-ins inside ${site} keep data, because it blocks third-party cookies and site data. ` +
+          `Allow third-party cookies for ${site} (Chrome and Edge: Settings › Privacy › Third-party cookies › Allowed sites), then reopen Sync Settings, or use Outlook for Windows or Mac.`,
+      };
     }
     const config = await loadConfig(new URLSearchParams({ config: CONFIG_URL }));
     const module = await loadEngineModule();
