@@ -177,4 +177,32 @@ describe('Outlook add-in: task pane and Office dialog', () => {
     }, a.env.outlookBase);
     assert.deepEqual(codes, { http: 12005, otherSite: 12004, dialogOrigin: true, dialogApi13: false });
   });
+
+  it('the Office double routes messageParent by the documented origin rules', async (t) => {
+    const ctx = await a.context(t);
+    const s = await a.open(ctx);
+    // A dialog of the task pane's own, on an add-in page that loads office.js (the callback
+    // page without a code: the test only uses its Office).
+    const popup = s.host.waitForEvent('popup', { timeout: WAIT_MS });
+    const received = s.frame.evaluate(() => new Promise((resolve) => {
+      Office.context.ui.displayDialogAsync(`${location.origin}/addin-manifest/callback.html`, {}, (res) => {
+        const got = [];
+        res.value.addEventHandler(Office.EventType.DialogMessageReceived, (arg) => {
+          got.push({ message: arg.message, origin: arg.origin });
+          if (arg.message === 'to-the-add-in') resolve(got);
+        });
+      });
+    }));
+    await byTestId(s.host, 'office-prompt-allow').click();
+    const dialog = await popup;
+    await dialog.waitForFunction(() => window.Office?.context?.ui?.messageParent, null, { timeout: WAIT_MS });
+    await dialog.evaluate(() => {
+      Office.context.ui.messageParent('to-elsewhere', { targetOrigin: 'https://elsewhere.example.test' });
+      Office.context.ui.messageParent('to-the-add-in', { targetOrigin: location.origin });
+    });
+    const got = await received;
+    assert.deepEqual(got.map((g) => g.message).filter((m) => m.startsWith('to-')), ['to-the-add-in'], 'the message for another origin is not delivered');
+    assert.equal(got.at(-1).origin, a.env.addinBase, 'DialogOrigin 1.1: the event says who sent it');
+    assert.equal((await s.office()).messagesDropped, 1);
+  });
 });
