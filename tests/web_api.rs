@@ -218,6 +218,25 @@ async fn create_rejects_bad_configuration_and_drivers_with_codes() {
         assert_eq!(error.code, "invalid_config", "{bad}: {}", error.message);
         assert!(!error.message.is_empty());
     }
+    // Read from a JS object, errors still name the path of the wrong field, and a key the
+    // configuration does not have is refused (serde-wasm-bindgen alone would skip it).
+    for (bad, path) in [
+        (
+            r#"{"redirectUri":"https://x.chromiumapp.org/","microsoft":{"clientId":"m","tenant":7}}"#,
+            "microsoft.tenant:",
+        ),
+        (
+            r#"{"redirectUri":"https://x.chromiumapp.org/","google":{"clientId":"a","typo":1}}"#,
+            "google.typo: unknown field",
+        ),
+    ] {
+        let driver: HostDriver = makeDriver(&store).unchecked_into();
+        let error = SidebarAuth::open(js_sys::JSON::parse(bad).unwrap(), driver)
+            .await
+            .err()
+            .unwrap();
+        assert!(error.message.contains(path), "{bad}: {}", error.message);
+    }
     let not_a_driver: HostDriver = js_sys::Object::new().unchecked_into();
     let error = SidebarAuth::open(config(), not_a_driver)
         .await

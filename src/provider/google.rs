@@ -13,8 +13,8 @@
 use serde::Deserialize;
 
 use super::{
-    endpoint, profile_origins, require_client_id, AccessLifetime, ApiRejection, ConfigError,
-    IssuerRule, Prompt, ProviderId, ProviderProfile, ProviderRules, SectionId,
+    default_profile_origins, endpoint, require_client_id, AccessLifetime, ApiRejection,
+    ConfigError, IssuerRule, Prompt, ProviderId, ProviderProfile, ProviderRules, SectionId,
 };
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
 
@@ -39,14 +39,7 @@ pub static RULES: ProviderRules = ProviderRules {
     login_hosts: |_| Vec::new(),
     not_configured: "Gmail is not configured for this installation.",
     custom_login_host_example: None,
-    origins: |config| {
-        config
-            .google
-            .as_ref()
-            .and_then(|c| profile(c, &config.redirect_uri).ok())
-            .map(|p| profile_origins(&p))
-            .unwrap_or_default()
-    },
+    origins: |config| default_profile_origins(config, ID),
 };
 
 fn default_authorize_url() -> String {

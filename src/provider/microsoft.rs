@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::{
-    endpoint, profile_origins, require_client_id, AccessLifetime, ApiRejection, Config,
+    default_profile_origins, endpoint, require_client_id, AccessLifetime, ApiRejection,
     ConfigError, IssuerRule, Prompt, ProviderId, ProviderProfile, ProviderRules, SectionId,
 };
 use crate::diagnosis::{Action, Diagnosis, OAuthErrorBody, Reason};
@@ -41,16 +41,8 @@ pub static RULES: ProviderRules = ProviderRules {
     login_hosts: |_| Vec::new(),
     not_configured: "Microsoft 365 is not configured for this installation.",
     custom_login_host_example: None,
-    origins: |config| {
-        profile_for_config(config)
-            .map(|p| profile_origins(&p))
-            .unwrap_or_default()
-    },
+    origins: |config| default_profile_origins(config, ID),
 };
-
-fn profile_for_config(config: &Config) -> Option<ProviderProfile> {
-    profile(config.microsoft.as_ref()?, &config.redirect_uri, None).ok()
-}
 
 /// Which mailbox API the token is for. Entra issues a token for one resource per request
 /// (AADSTS700022), so the sign-in and every refresh name exactly one.

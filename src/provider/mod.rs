@@ -393,6 +393,13 @@ pub(crate) fn require_client_id(provider: ProviderId, id: &str) -> Result<String
     Ok(id.to_string())
 }
 
+/// The origins of `id`'s default profile (`profile_origins`), none when it has no profile.
+pub(crate) fn default_profile_origins(config: &Config, id: ProviderId) -> Vec<String> {
+    profile_for(config, id, &<Target as Default>::default())
+        .map(|p| profile_origins(&p))
+        .unwrap_or_default()
+}
+
 /// The origins a host fetches from for a profile: the token and revocation endpoints and
 /// the APIs (the authorization page opens in a browser window, which needs no permission).
 pub(crate) fn profile_origins(profile: &ProviderProfile) -> Vec<String> {

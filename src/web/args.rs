@@ -96,6 +96,14 @@ fn header_object<S: Serializer>(headers: &[(String, String)], s: S) -> Result<S:
     map.end()
 }
 
+/// A JS value as a JSON-shaped value, through serde-wasm-bindgen. The step exists for
+/// `deny_unknown_fields`: serde-wasm-bindgen reads a struct by asking the object for the
+/// struct's own field names, so it never sees a key the struct lacks (a typo would pass
+/// silently); read as a map first, every key is seen.
+fn plain(value: JsValue) -> Result<serde_json::Value, serde_wasm_bindgen::Error> {
+    serde_json::Value::deserialize(serde_wasm_bindgen::Deserializer::from(value))
+}
+
 /// An optional argument object; `undefined` and `null` read as `None`.
 pub(crate) fn from_js<T: for<'de> Deserialize<'de>>(
     value: JsValue,
@@ -104,8 +112,9 @@ pub(crate) fn from_js<T: for<'de> Deserialize<'de>>(
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    let deserializer = serde_wasm_bindgen::Deserializer::from(value);
-    serde_path_to_error::deserialize(deserializer)
+    let value =
+        plain(value).map_err(|e| ApiError::new("invalid_argument", format!("Bad {what}: {e}")))?;
+    serde_path_to_error::deserialize(value)
         .map(Some)
         .map_err(|e| {
             let path = e.path().to_string();
@@ -123,12 +132,14 @@ pub(crate) fn from_js<T: for<'de> Deserialize<'de>>(
 
 /// Reads the configuration object; errors name the path of the wrong field.
 pub(crate) fn config_from_js(value: JsValue) -> Result<Config, ApiError> {
-    Config::from_deserializer(serde_wasm_bindgen::Deserializer::from(value)).map_err(|e| {
+    let invalid = |e: &dyn std::fmt::Display| {
         ApiError::new(
             "invalid_config",
             format!("The configuration is not valid: {e}"),
         )
-    })
+    };
+    let value = plain(value).map_err(|e| invalid(&e))?;
+    Config::from_deserializer(value).map_err(|e| invalid(&e))
 }
 
 pub(crate) fn parse_service(name: &str) -> Result<ProviderId, ApiError> {

@@ -64,7 +64,7 @@ describe('connect through the providers’ login pages (real engine)', () => {
 
     // Tokens live 2 minutes here; move the engine clock 5 minutes on. The clock change also
     // wakes the host's timer (a tick), so the tick and the callers race for the same refresh.
-    await advancePastExpiry(s, 5);
+    await advancePastExpiry(s);
     const calls = await s.page.evaluate(async (svcs) => {
       const auth = window.__sidebarAuth.auth;
       const all = await Promise.all(svcs.flatMap((svc) => [auth.accessToken(svc), auth.accessToken(svc), auth.accessToken(svc)]));
@@ -94,7 +94,7 @@ describe('connect through the providers’ login pages (real engine)', () => {
     const { env } = s;
     await s.connect('salesforce', 'alice@acme.test');
     await env.control('/reset-stats', {});
-    await advancePastExpiry(s, 5);
+    await advancePastExpiry(s);
     const r = await s.auth('accessToken', 'salesforce');
     assert.equal(r.ok, true, `accessToken: ${JSON.stringify(r.error)}`);
     await s.page.evaluate(() => window.__sidebarAuth.tick());

@@ -65,6 +65,9 @@ describe('devtools page (real engine, local identity provider)', () => {
     await byTestId(page, 'dt-fault-kind').selectOption({ label: 'inactive_user' });
     await byTestId(page, 'dt-fault-arm').click();
     await page.waitForFunction(() => /Armed/.test(document.querySelector('[data-testid="dt-fault-status"]').textContent));
+    // Past the 2 h Salesforce session (the environment runs real lifetimes).
+    await byTestId(page, 'dt-advance-1h').click();
+    await byTestId(page, 'dt-advance-1h').click();
     await byTestId(page, 'dt-advance-1h').click();
     await page.waitForSelector('[data-testid="status-salesforce"][data-status="needs_attention"]', { timeout: WAIT_MS });
     assert.match(await byTestId(page, 'reason-salesforce').textContent(), /deactivated/);

@@ -22,7 +22,7 @@ describe('refresh failures (real engine, local identity provider)', () => {
     await env.control('/reset-stats', {});
     await env.control('/fail-next', { provider: 'microsoft', endpoint: 'token', kind: 'error', code: '50173' });
 
-    await advancePastExpiry(s, 5);
+    await advancePastExpiry(s);
     const r = await s.auth('accessToken', 'microsoft');
     assert.equal(r.ok, false);
     assert.equal(r.error.code, 'needs_attention', JSON.stringify(r.error));
@@ -74,7 +74,7 @@ describe('refresh failures (real engine, local identity provider)', () => {
       await env.control('/reset-stats', {});
       await env.control('/fail-next', { provider: 'microsoft', endpoint: 'token', ...fault.body });
 
-      await advancePastExpiry(s, 5);
+      await advancePastExpiry(s);
       const r = await s.auth('accessToken', 'microsoft');
       assert.equal(r.ok, false);
       assert.equal(r.error.code, 'retry_scheduled', JSON.stringify(r.error));
@@ -116,7 +116,7 @@ describe('refresh failures (real engine, local identity provider)', () => {
 
     // Each step moves the engine clock past the scheduled retry; the clock change wakes the
     // host timer, whose tick makes the next attempt.
-    await advancePastExpiry(s, 5);
+    await advancePastExpiry(s);
     await s.auth('accessToken', 'microsoft');
     for (let failures = 1; failures < 6; failures++) {
       const d = await s.waitDebug('microsoft', (x) => x.consecutiveFailures === failures && !x.busy);
@@ -167,8 +167,8 @@ describe('refresh failures (real engine, local identity provider)', () => {
 
     // Time passes in both tabs; only the second one refreshes, each time with the newest token.
     for (let i = 0; i < 2; i++) {
-      await page.evaluate(() => { window.__sidebarAuth.auth.advanceClock(300_000); return window.__sidebarAuth.tick(); });
-      await tab2.evaluate(() => window.__sidebarAuth.auth.advanceClock(300_000));
+      await page.evaluate(() => { window.__sidebarAuth.auth.advanceClock(125 * 60_000); return window.__sidebarAuth.tick(); });
+      await tab2.evaluate(() => window.__sidebarAuth.auth.advanceClock(125 * 60_000));
       const r = await tab2.evaluate(() => window.__sidebarAuth.auth.accessToken('microsoft').then(() => 'ok', (e) => JSON.stringify(e)));
       assert.equal(r, 'ok', `refresh ${i + 1} in the second tab`);
     }
@@ -207,7 +207,7 @@ describe('refresh failures (real engine, local identity provider)', () => {
     }
     const b = await instance();
     const renew = (p, svc) => p.evaluate((x) => {
-      window.auth.advanceClock(300_000);
+      window.auth.advanceClock(125 * 60_000);
       return window.auth.accessToken(x).then(() => 'ok', (e) => `${e.code} ${e.providerCode ?? ''}`);
     }, svc);
     assert.equal(await renew(a, 'microsoft'), 'ok', 'A rotates the Microsoft refresh token');

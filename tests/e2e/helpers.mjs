@@ -33,6 +33,9 @@ import { REPO_ROOT } from '../web/static-server.mjs';
 
 export { CHROMIUM, WAIT_MS, byTestId, eventually, withTimeout, completeSignIn } from '../support/browser.mjs';
 
+/** Past every emulated access token's life (Entra 60-90 min, Google 1 h, Salesforce 2 h). */
+export const PAST_EXPIRY_MINUTES = 125;
+
 export const LAUNCH = { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS };
 
 /** Start one environment and one browser for the test file; close them after it. */
@@ -194,8 +197,9 @@ async function openSession(t, shared, { path: pagePath = '/www/index.html' } = {
 
 
 
-/** Advance the engine clock past the access token's expiry. */
-export async function advancePastExpiry(s, minutes = 5) {
+/** Advance the engine clock past the access token's expiry: the environment runs the
+ * providers' real lifetimes (Entra up to 90 min, Google 1 h, Salesforce 2 h). */
+export async function advancePastExpiry(s, minutes = PAST_EXPIRY_MINUTES) {
   const r = await s.auth('advanceClock', minutes * 60_000);
   assert.equal(r.ok, true, JSON.stringify(r));
 }

@@ -99,7 +99,8 @@ describe('accessibility of the side panel (real extension, axe-core, WCAG 2.2 AA
     // A password change at Microsoft: refresh token revoked, browser sessions ended.
     await x.control('/end-sessions', { provider: 'microsoft' });
     await x.control('/fail-next', { provider: 'microsoft', endpoint: 'token', kind: 'error', code: '50173' });
-    await x.value('advanceClock', 5 * MINUTE);
+    // Past the access token's life: Entra's are 60-90 minutes (the emulator's default).
+    await x.value('advanceClock', 120 * MINUTE);
     const r = await x.call('accessToken', 'microsoft');
     assert.equal(r.ok, false, JSON.stringify(r));
     await x.waitCard(panel, 'microsoft', 'needs_attention');

@@ -26,6 +26,15 @@ export const CONFIG_PATH = '/www/config.json';
 export const CONFIG_FILE = path.join(REPO_ROOT, 'www', 'config.json');
 
 /** Short lifetimes, so that a demo sees tokens expire and refresh within minutes. */
+/** The providers' real lifetimes, for the tests (move the engine's clock to see expiry):
+ * Entra 60-90 min per token, Google about an hour, a Salesforce session timeout of 2 h. */
+export const REALISTIC_LIFETIMES = {
+  microsoft: { accessTokenTtl: 'random' },
+  google: { accessTokenTtl: 3599 },
+  salesforce: { sessionTimeout: 7200 },
+};
+
+/** Short lifetimes for the demo only, so a person sees tokens expire and refresh. */
 export const DEMO_LIFETIMES = {
   microsoft: { accessTokenTtl: 120 },
   google: { accessTokenTtl: 120 },
@@ -130,7 +139,7 @@ export async function startEnvironment({
   port = 0,
   fallbackPort = false,
   idpPort = 0,
-  idpConfig = DEMO_LIFETIMES,
+  idpConfig = REALISTIC_LIFETIMES,
   writeConfigFile = false,
   testHooks = false,
 } = {}) {
