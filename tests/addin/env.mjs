@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { startIdp } from '../idp/idp.mjs';
 import { selfSignedCert, trustingFetch } from '../idp/tls.mjs';
 import { startStaticServer } from '../web/static-server.mjs';
-import { engineConfig, DEMO_LIFETIMES } from '../support/e2e-env.mjs';
+import { engineConfig, REALISTIC_LIFETIMES } from '../support/e2e-env.mjs';
 import { testHookFiles } from '../support/test-hooks.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -43,10 +43,12 @@ export function addinEngineConfig(idp, addinBase, opts) {
 
 /**
  * @param {object} [options]
+ * @param {object} [options.idpConfig]  the providers' real lifetimes by default (tests move the
+ *   engine's clock); the demo passes DEMO_LIFETIMES
  * @param {boolean} [options.officeDouble=true]  false: addin-settings.json from disk (Microsoft's
  *   office.js), for sideloading into a real Outlook (the demo's --real-outlook)
  */
-export async function startAddinEnvironment({ port = 0, idpPort = 0, testHooks = false, idpConfig = DEMO_LIFETIMES, tls = selfSignedCert(), officeDouble = true } = {}) {
+export async function startAddinEnvironment({ port = 0, idpPort = 0, testHooks = false, idpConfig = REALISTIC_LIFETIMES, tls = selfSignedCert(), officeDouble = true } = {}) {
   let configText = null;
   const files = {
     ...doubleFiles(),

@@ -123,7 +123,8 @@ describe('Outlook add-in: task pane and Office dialog', () => {
     const s = await a.open(ctx);
     await s.connect('microsoft', 'alice@contoso.com');
     await a.env.control('/fail-next', { provider: 'microsoft', endpoint: 'token', kind: 'error', code: '50173' });
-    await advance(s, 5);
+    // Past the access token's life (Entra: 60-90 minutes, as the emulator now hands out).
+    await advance(s, 95);
     const r = await s.auth('accessToken', 'microsoft');
     assert.equal(r.error?.code, 'needs_attention', JSON.stringify(r));
     await s.waitCard('microsoft', 'needs_attention');
@@ -143,8 +144,8 @@ describe('Outlook add-in: task pane and Office dialog', () => {
     await one.connect('microsoft', 'alice@contoso.com');
     const two = await a.open(ctx);
     await two.waitCard('microsoft', 'connected', 'alice@contoso.com');
-    await advance(one, 5);
-    await advance(two, 5);
+    await advance(one, 95);
+    await advance(two, 95);
     const before = (await ctx.tokens.all()).filter((x) => x.grantType === 'refresh_token').length;
     const [r1, r2] = await Promise.all([one.auth('accessToken', 'microsoft'), two.auth('accessToken', 'microsoft')]);
     assert.equal(r1.ok && r2.ok, true, JSON.stringify([r1, r2]));

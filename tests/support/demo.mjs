@@ -81,7 +81,7 @@ async function main() {
   let addin;
   for (const p of [args.addinPort, 0]) {
     try {
-      addin = await startAddinEnvironment({ port: p, officeDouble: !args.realOutlook });
+      addin = await startAddinEnvironment({ port: p, idpConfig: DEMO_LIFETIMES, officeDouble: !args.realOutlook });
       break;
     } catch (err) {
       if (p === 0 || (err?.code !== 'EADDRINUSE' && err?.code !== 'EACCES')) throw err;
