@@ -16,6 +16,7 @@ import init, { SidebarAuth } from './pkg/sidebar_auth.js';
 import { loadExtensionConfig, engineConfig } from './lib/config.js';
 import { chromeDriver, WAKE_ALARM } from './lib/driver.js';
 import { senderKind } from './lib/senders.js';
+import { contentFetchAllowed, contentOperations } from './lib/content-policy.js';
 import { matchesAny, patternForOrigin } from './lib/match.js';
 import { attentionKeeper, serviceOfNotification } from './lib/attention.js';
 
@@ -194,11 +195,16 @@ export const handlers = new Map([
     'sidebar-auth:fetch',
     {
       from: ['extension', 'content'],
-      async run(msg) {
+      async run(msg, _sender, kind) {
         if (typeof msg.service !== 'string' || typeof msg.url !== 'string') {
           return { error: { code: 'invalid_argument', message: 'service and url must be strings.' } };
         }
-        const { auth } = await ready();
+        const { auth, file } = await ready();
+        if (kind === 'content') {
+          // Content scripts get only the operations the sidebar declares (content-policy.js).
+          const verdict = contentFetchAllowed(contentOperations(file), file.apiBases ?? {}, msg);
+          if (!verdict.ok) return forbidden(`Not available to content scripts: ${verdict.reason}.`);
+        }
         try {
           const r = await auth.fetch(msg.service, msg.url, cleanInit(msg.init));
           return { status: r.status, headers: r.headers, body: r.body };

@@ -251,7 +251,10 @@ pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionVie
         view.status = Status::Connected;
         view.status_text = "Connected".into();
     }
-    if view.status == Status::Disconnected || view.status == Status::Connected {
+    // A failed sign-in is said where nothing else says why the card is not connected. On a
+    // connected card it would read as if the connection had a problem (it has none: a failed
+    // Change or Refresh leaves it as it was); the rejection itself tells the user then.
+    if view.status == Status::Disconnected {
         if let Some(error) = &connection.last_sign_in_error {
             view.reason_text = Some(sign_in_error_text(error));
         }

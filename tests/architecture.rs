@@ -5,7 +5,8 @@
 //!   `vault` → `engine` → `view` → `error` → `web`;
 //! - only `src/provider/` names a provider: `connection.rs`, `engine.rs`, `view.rs`,
 //!   `error.rs` and `src/web/` never do;
-//! - no JavaScript or HTML file under `www/` or `extension/` knows a provider's host.
+//! - no JavaScript or HTML file under `www/`, `extension/` or `addin-manifest/` knows a
+//!   provider's host.
 
 use std::path::{Path, PathBuf};
 
@@ -155,7 +156,7 @@ fn no_host_file_knows_a_providers_host() {
         "force.com",
     ];
     let mut violations = Vec::new();
-    for dir in ["www", "extension"] {
+    for dir in ["www", "extension", "addin-manifest"] {
         for path in files(&root().join(dir), &["js", "mjs", "html"]) {
             let text = read(&path);
             for host in hosts {
@@ -174,6 +175,7 @@ fn the_checks_see_what_they_look_for() {
     assert!(files(&root().join("src"), &["rs"]).len() > 20);
     assert!(files(&root().join("www"), &["js"]).len() >= 3);
     assert!(files(&root().join("extension"), &["js"]).len() >= 5);
+    assert!(files(&root().join("addin-manifest"), &["js"]).len() >= 5);
     assert_eq!(
         uses("use crate::provider::X; crate::time::Y"),
         ["provider", "time"]

@@ -779,8 +779,19 @@ fn a_failed_change_leaves_the_connection_as_it_was() {
         Some(Err(OperationError::SignIn(SignInFailure::Cancelled)))
     );
     assert_eq!(h.engine.vault_text(), before);
+    // The card stays as it was: connected, with no error text on it (the rejection above is
+    // what tells the user; issue 11 found an error left on a connected card misleading).
     let card = h.view_of(ProviderId::Microsoft);
     assert_eq!(card.status, Status::Connected);
+    assert_eq!(card.reason_text, None);
+    // Where nothing else says why a card is not connected, the failed sign-in is said.
+    h.feed(ProviderId::Salesforce, change());
+    h.feed(
+        ProviderId::Salesforce,
+        Input::SignInResult(Err(SignInFailure::Cancelled)),
+    );
+    let card = h.view_of(ProviderId::Salesforce);
+    assert_eq!(card.status, Status::Disconnected);
     assert!(card.reason_text.unwrap().contains("closed"));
 }
 

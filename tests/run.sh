@@ -6,7 +6,7 @@
 #   4. the release build (the pinned toolchain) and its size budget (fails above it)
 #   5. the node suites: the engine/host contract (tsc over the generated declarations),
 #      identity-provider emulator, dashboard and web host, end-to-end with the real engine,
-#      the Chrome extension
+#      the Chrome extension, the Outlook add-in (manifests, task pane, Office dialog)
 #   6. the benchmarks: service-worker wake (prints numbers; never fails on them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,8 @@ step "release build (pinned toolchain) and its size budget"
 bash build-engine.sh
 node tests/bench/size.mjs --check
 
-step "node tests: contract, identity providers, dashboard, end to end, extension"
-node --test --test-concurrency=1 tests/contract/ tests/idp/ tests/web/ tests/e2e/ tests/extension/
+step "node tests: contract, identity providers, dashboard, end to end, extension, Outlook add-in"
+node --test --test-concurrency=1 tests/contract/ tests/idp/ tests/web/ tests/e2e/ tests/extension/ tests/addin/
 
 step "benchmarks (print numbers; never fail on them)"
 node tests/bench/wake.mjs --runs 7

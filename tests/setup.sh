@@ -13,6 +13,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# xmllint (Debian libxml2-utils): the add-in's XML manifest must be well-formed (tests/addin).
+if ! command -v xmllint >/dev/null; then
+  log "installing Debian libxml2-utils (xmllint)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq libxml2-utils >/dev/null
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown

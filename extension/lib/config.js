@@ -5,6 +5,8 @@
 //     "engine":   the engine's Config (pkg/sidebar_auth.d.ts) without redirectUri, which is
 //                 always chrome.identity.getRedirectURL() = https://<extension-id>.chromiumapp.org/
 //     "apiBases": { "microsoft": "...", "google": "..." }  API roots the content script may use
+//     "contentScript": { "operations": [{service, method, path, base?}] }  what a content
+//                 script may fetch through the worker (lib/content-policy.js)
 //   }
 
 export async function loadExtensionConfig(url = chrome.runtime.getURL('config.json')) {

@@ -143,9 +143,13 @@ describe('connect through launchWebAuthFlow (real extension, real engine)', () =
         assert.ok(!JSON.stringify(reply).includes(token), `${what}: no token`);
       }
 
-      // A URL off the service's API origins: the engine never attaches the token.
+      // A URL off the service's API origins, or an operation the sidebar does not declare
+      // (a POST to Graph): a content script may not ask for it (lib/content-policy.js), and
+      // the engine would never attach the token off the service's origins anyway.
       const steal = await cs.evaluate(`return await sidebarAuth.fetch('microsoft', ${JSON.stringify(`${x.mail.url}/steal`)}).catch((e) => ({ rejected: e }));`);
-      assert.equal(steal.rejected?.code, 'foreign_origin', JSON.stringify(steal));
+      assert.equal(steal.rejected?.code, 'forbidden', JSON.stringify(steal));
+      const send = await cs.evaluate(`return await sidebarAuth.fetch('microsoft', ${JSON.stringify(graphMe())}, { method: 'POST', body: '{}' }).catch((e) => ({ rejected: e }));`);
+      assert.equal(send.rejected?.code, 'forbidden', JSON.stringify(send));
       assert.ok(!x.mail.requests.some((r) => r.authorization), 'no Authorization header reached the mail page’s server');
 
       // chrome.storage is closed to content scripts; the views port too.

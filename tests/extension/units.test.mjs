@@ -101,3 +101,28 @@ describe('host permissions from a configuration', () => {
     assert.deepEqual(await hostPermissionsFor(config.engine), ['http://127.0.0.1/*']);
   });
 });
+
+describe('what a content script may fetch (lib/content-policy.js)', async () => {
+  const { contentFetchAllowed, contentOperations } = await import('../../extension/lib/content-policy.js');
+  const file = JSON.parse(await (await import('node:fs/promises')).readFile(new URL('../../extension/config.json', import.meta.url), 'utf8'));
+  const ops = contentOperations(file);
+  const bases = file.apiBases;
+  const allowed = (service, url, init) => contentFetchAllowed(ops, bases, { service, url, init }).ok;
+  it('the declared operations, below their API base', () => {
+    assert.ok(ops.length >= 3);
+    assert.ok(allowed('microsoft', 'https://graph.microsoft.com/v1.0/me'));
+    assert.ok(allowed('microsoft', 'https://graph.microsoft.com/v1.0/me/messages?$top=5'));
+    assert.ok(allowed('google', 'https://gmail.googleapis.com/gmail/v1/users/me/profile'));
+    assert.ok(allowed('salesforce', 'https://acme.my.salesforce.com/services/data/v60.0/sobjects/'));
+  });
+  it('anything else is refused: another method, path, origin or service', () => {
+    assert.ok(!allowed('microsoft', 'https://graph.microsoft.com/v1.0/me/sendMail', { method: 'POST' }));
+    assert.ok(!allowed('microsoft', 'https://graph.microsoft.com/v1.0/users'));
+    assert.ok(!allowed('microsoft', 'https://graph.microsoft.com/beta/me'));
+    assert.ok(!allowed('microsoft', 'https://evil.example/v1.0/me'));
+    assert.ok(!allowed('google', 'https://graph.microsoft.com/v1.0/me'), 'the operation is per service');
+    assert.ok(!allowed('salesforce', 'https://acme.my.salesforce.com/services/oauth2/userinfo'));
+    assert.ok(!allowed('google', 'not a url'));
+    assert.equal(contentFetchAllowed([], bases, { service: 'google', url: 'https://gmail.googleapis.com/gmail/v1/users/me/profile' }).ok, false, 'no list, nothing');
+  });
+});

@@ -24,7 +24,8 @@ export const epoch = () => Math.floor(Date.now() / 1000);
 // ---------------------------------------------------------------------------
 // Origins allowed for CORS (clientBasedCORS and our own endpoints).
 // ---------------------------------------------------------------------------
-const ALLOWED_ORIGIN = /^(http:\/\/(127\.0\.0\.1|localhost)(:\d+)?|chrome-extension:\/\/[a-p]{32}|chrome-extension:\/\/[A-Za-z0-9_-]+)$/;
+// Loopback over http (the web host) or https (the Outlook add-in, tests/addin).
+const ALLOWED_ORIGIN = /^(https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?|chrome-extension:\/\/[a-p]{32}|chrome-extension:\/\/[A-Za-z0-9_-]+)$/;
 
 export function originAllowed(origin) {
   return typeof origin === 'string' && ALLOWED_ORIGIN.test(origin);

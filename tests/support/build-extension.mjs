@@ -18,6 +18,7 @@
 
 import { cp, mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -81,6 +82,8 @@ export function emulatorConfig(idp, { sessionTimeoutMinutes } = {}) {
   return {
     engine,
     apiBases: { microsoft: idp.info.microsoft.api, google: idp.info.google.api },
+    // The sidebar's operations, as in extension/config.json (paths below the API bases).
+    contentScript: JSON.parse(readFileSync(path.join(SOURCE_DIR, 'config.json'), 'utf8')).contentScript,
   };
 }
 

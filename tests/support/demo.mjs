@@ -13,21 +13,27 @@
 // and the test accounts, and runs until Ctrl-C / SIGTERM, then closes both servers. It
 // deletes nothing (www/config.json stays for the next run).
 
-import { access } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { startEnvironment, ACCOUNTS, CONFIG_FILE, DEMO_LIFETIMES } from './e2e-env.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 import { buildDemoExtension } from './build-extension.mjs';
+import { startAddinEnvironment } from '../addin/env.mjs';
+import { writeManifests } from '../../addin-manifest/manifests.mjs';
+
+const USAGE = 'usage: node tests/support/demo.mjs [--port 8080] [--addin-port 8443] [--real-outlook]';
 
 function parseArgs(argv) {
-  const out = { port: 8080 };
+  const out = { port: 8080, addinPort: 8443, realOutlook: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') out.help = true;
+    else if (a === '--addin-port') out.addinPort = Number(argv[++i]);
+    else if (a === '--real-outlook') out.realOutlook = true;
     else if (a === '--port') out.port = argv[++i];
     else if (a.startsWith('--port=')) out.port = a.slice('--port='.length);
-    else throw new Error(`unknown argument ${a} (usage: node tests/support/demo.mjs [--port 8080])`);
+    else throw new Error(`unknown argument ${a} (${USAGE})`);
   }
   const port = Number(out.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --port ${out.port}`);
@@ -43,7 +49,7 @@ async function main() {
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node tests/support/demo.mjs [--port 8080]');
+    console.log(USAGE);
     return;
   }
   try {
@@ -69,6 +75,30 @@ async function main() {
       if (idpPort === 0 || (err?.code !== 'EADDRINUSE' && err?.code !== 'EACCES')) throw err;
     }
   }
+
+  // The Outlook add-in over https on loopback, with its own (https) identity providers: a
+  // throw-away certificate made now, written to target/addin-demo/ with manifests for it.
+  let addin;
+  for (const p of [args.addinPort, 0]) {
+    try {
+      addin = await startAddinEnvironment({ port: p, idpConfig: DEMO_LIFETIMES, officeDouble: !args.realOutlook });
+      break;
+    } catch (err) {
+      if (p === 0 || (err?.code !== 'EADDRINUSE' && err?.code !== 'EACCES')) throw err;
+    }
+  }
+  const addinDir = path.join(REPO_ROOT, 'target', 'addin-demo');
+  await mkdir(addinDir, { recursive: true });
+  await writeFile(path.join(addinDir, 'cert.pem'), addin.tls.cert);
+  await writeManifests({ baseUrl: addin.addinBase, config: addin.config, out: addinDir });
+  // A browser profile that allows third-party cookies and site data: Chromium 156 blocks them
+  // by default, and with them all storage of the task pane (an iframe under another site).
+  const profile = path.join(addinDir, 'chromium-profile');
+  await mkdir(path.join(profile, 'Default'), { recursive: true });
+  await writeFile(path.join(profile, 'Default', 'Preferences'), JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }));
+  const closeAll = async () => {
+    await Promise.allSettled([env.close(), addin.close()]);
+  };
 
   const base = env.baseUrl;
   const idp = env.idp;
@@ -105,6 +135,19 @@ async function main() {
   out.push('');
   for (const l of extension.lines) out.push(` ${l}`);
   out.push('');
+  out.push(' Outlook add-in (Office emulated by tests/addin/office-double, providers over https):');
+  out.push(`   Outlook:    ${addin.outlookUrl()}`);
+  out.push('               an emulated Outlook on the web: "Sync Settings" opens the task pane (an iframe of');
+  out.push(`               ${addin.addinBase}, another site); Connect/Refresh/Change ask Allow/Ignore,`);
+  out.push('               then the sign-in runs in a pop-up (the Office dialog) and returns via messageParent.');
+  out.push(`   Task pane:  ${addin.taskpaneUrl}`);
+  out.push(`   Providers:  ${addin.idp.base} (https, same accounts as above)`);
+  out.push(`   Certificate: self-signed, made at start: ${path.relative(process.cwd(), path.join(addinDir, 'cert.pem'))}. The add-in also needs`);
+  out.push('   third-party cookies and site data allowed (Outlook frames it). Easiest, a demo profile with both:');
+  out.push(`     chromium --user-data-dir=${path.relative(process.cwd(), profile)} --ignore-certificate-errors '${addin.outlookUrl()}'`);
+  out.push(`   Manifests for this server (sideload into real Outlook, see addin-manifest/README.md):`);
+  out.push(`     ${path.relative(process.cwd(), path.join(addinDir, 'manifest.xml'))}, manifest.json${args.realOutlook ? ' (serving Microsoft\'s office.js: --real-outlook)' : ''}`);
+  out.push('');
   out.push(' One page runs the engine at a time: the dashboard or devtools page opened last takes');
   out.push(' over, the other one asks to be reloaded. Allow pop-ups for the page.');
   out.push(' The providers keep everything in memory: after a restart, connect again.');
@@ -120,7 +163,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 5000);
     force.unref();
     try {
-      await env.close();
+      await closeAll();
     } finally {
       clearTimeout(force);
       process.exit(0);

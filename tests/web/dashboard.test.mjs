@@ -182,6 +182,8 @@ describe('dashboard (views the engine produced)', () => {
     assert.deepEqual(headings, ['E-Mail Configuration', 'CRM']);
 
     assert.equal(await byTestId(page, 'mail-service-microsoft365').isChecked(), true);
+    // The check mark of the chosen option is decoration: the option is named "Microsoft 365".
+    assert.equal(await page.getByRole('radio', { name: 'Microsoft 365', exact: true }).isChecked(), true);
     assert.equal(await byTestId(page, 'card-microsoft').isVisible(), true);
     assert.equal(await byTestId(page, 'card-google').count(), 0, 'only the chosen mail service is shown');
     assert.equal(await byTestId(page, 'card-salesforce').isVisible(), true);

@@ -15,6 +15,7 @@
 // engine configuration at /www/config.json this way, without sharing a file on disk.
 
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,8 +24,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
 
-/** What is served from the repository root: the web host and the built engine. */
-export const PUBLIC_PREFIXES = ['/www/', '/pkg/'];
+/** What is served from the repository root: the web host, the Outlook add-in and the built engine. */
+export const PUBLIC_PREFIXES = ['/www/', '/pkg/', '/addin-manifest/'];
 
 export const MIME_TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -57,19 +58,21 @@ export function mimeTypeFor(filePath) {
 
 /**
  * Start serving `root` on 127.0.0.1.
- * @param {{root?: string, port?: number, host?: string,
+ * @param {{root?: string, port?: number, host?: string, tls?: {key: string, cert: string},
  *          files?: Record<string, string | null | (() => string | null)>}} [options]
+ *   `tls`: serve https (the Outlook add-in must be; tests/idp/tls.mjs makes a certificate).
  * @returns {Promise<{url: string, port: number, close: () => Promise<void>}>}
  *   `url` is the origin without a trailing slash, e.g. `http://127.0.0.1:43121`.
  */
-export async function startStaticServer({ root = REPO_ROOT, port = 0, host = '127.0.0.1', files = {} } = {}) {
+export async function startStaticServer({ root = REPO_ROOT, port = 0, host = '127.0.0.1', files = {}, tls = null } = {}) {
   const absRoot = path.resolve(root);
-  const server = createServer((req, res) => {
+  const onRequest = (req, res) => {
     handle(absRoot, req, res, files).catch((err) => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${err.message}\n`);
       else res.destroy();
     });
-  });
+  };
+  const server = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, onRequest) : createServer(onRequest);
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -84,7 +87,7 @@ export async function startStaticServer({ root = REPO_ROOT, port = 0, host = '12
     s.on('close', () => sockets.delete(s));
   });
   return {
-    url: `http://${host}:${actualPort}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${actualPort}`,
     port: actualPort,
     close: () =>
       new Promise((resolve) => {
