@@ -210,14 +210,14 @@ pub fn profile(
 }
 
 /// The documented instance domains, the configured ones, and a loopback login host's own
-/// host: a local emulator (tests, the demo) serves its instance on loopback too, and the
-/// same loopback exception as for endpoints applies (`is_secure_origin`). A real login host
-/// never makes a loopback instance acceptable.
+/// host (http or https): a local emulator (tests, the demo, the add-in's https demo) serves
+/// its instance on loopback too, and the same loopback exception as for endpoints applies
+/// (`is_secure_origin`). A real login host never makes a loopback instance acceptable.
 fn instance_domains(config: &SalesforceConfig, login_host: &str) -> Vec<String> {
     let mut domains: Vec<String> = INSTANCE_DOMAINS.iter().map(|d| d.to_string()).collect();
     domains.extend(config.instance_domains.iter().cloned());
     if let Ok(url) = Url::parse(login_host) {
-        if url.scheme() == "http" && super::is_secure_origin(&url) {
+        if super::is_loopback(&url) {
             domains.extend(url.host_str().map(String::from));
         }
     }
@@ -380,6 +380,16 @@ mod tests {
         assert_eq!(
             local.accept_instance_url("http://127.0.0.1:4444"),
             Ok(Some("http://127.0.0.1:4444".into()))
+        );
+        // An https emulator on loopback (the add-in's demo) too.
+        let config: SalesforceConfig = serde_json::from_str(
+            r#"{"clientId":"c","loginHosts":[{"id":"local","label":"L","url":"https://localhost:9/sf"}]}"#,
+        )
+        .unwrap();
+        let local = profile(&config, "https://r/", Some("local")).unwrap();
+        assert_eq!(
+            local.accept_instance_url("https://localhost:4444"),
+            Ok(Some("https://localhost:4444".into()))
         );
         let config: SalesforceConfig = serde_json::from_str(r#"{"clientId":"c"}"#).unwrap();
         let real = profile(&config, "https://r/", None).unwrap();
