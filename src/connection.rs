@@ -267,6 +267,11 @@ pub struct Connection {
     phase: Phase,
     /// The last sign-in error, shown until the next attempt.
     pub last_sign_in_error: Option<OperationError>,
+    /// A refresh was given up as unanswered (`IN_FLIGHT_TIMEOUT`) but its answer may still
+    /// come: a late success is taken, since it may carry a rotated refresh token the provider
+    /// now expects (dropping it would leave only the rotated-away one, which providers with
+    /// reuse detection answer by revoking the grant; RFC 9700 §4.14.2).
+    late_refresh: bool,
 }
 
 impl Connection {
@@ -284,6 +289,7 @@ impl Connection {
             refresh_due_at: None,
             phase: Phase::Idle,
             last_sign_in_error: None,
+            late_refresh: false,
         }
     }
 
@@ -464,6 +470,7 @@ impl Connection {
             Phase::Refreshing { since } => now >= since.plus(IN_FLIGHT_TIMEOUT),
         };
         if stale {
+            self.late_refresh = matches!(self.phase, Phase::Refreshing { .. });
             self.phase = Phase::Idle;
         }
     }
@@ -845,7 +852,19 @@ impl Connection {
                 profile,
                 ..
             } => self.on_code_exchanged(pending, intent, *profile, response, ctx),
-            Phase::Refreshing { .. } => self.on_refreshed(config, response, ctx),
+            Phase::Refreshing { .. } => {
+                self.late_refresh = false;
+                self.on_refreshed(config, response, ctx)
+            }
+            // The answer to a refresh given up as unanswered: a success still counts (see
+            // `late_refresh`); a failure tells nothing the next attempt will not.
+            Phase::Idle if self.late_refresh => {
+                self.late_refresh = false;
+                match response {
+                    Ok(r) if r.is_success() => self.on_refreshed(config, Ok(r), ctx),
+                    _ => Vec::new(),
+                }
+            }
             other => {
                 // Nothing was waiting for this answer (it arrived after a timeout).
                 self.phase = other;
