@@ -304,6 +304,11 @@ pub struct Connection {
     save_retry_at: Option<Timestamp>,
     /// Something the engine should record in its event log (a kind, no secret).
     note: Option<&'static str>,
+    /// A refresh was given up as unanswered (`IN_FLIGHT_TIMEOUT`) but its answer may still
+    /// come: a late success is taken, since it may carry a rotated refresh token the provider
+    /// now expects (dropping it would leave only the rotated-away one, which providers with
+    /// reuse detection answer by revoking the grant; RFC 9700 §4.14.2).
+    late_refresh: bool,
 }
 
 /// After a failed save, the next attempt is this far away (the storage error may be a
@@ -328,6 +333,7 @@ impl Connection {
             unsaved: false,
             save_retry_at: None,
             note: None,
+            late_refresh: false,
         }
     }
 
@@ -590,6 +596,7 @@ impl Connection {
                 // The host never answered: the request may have reached the provider.
                 self.state.refresh_outcome_unknown = true;
             }
+            self.late_refresh = matches!(self.phase, Phase::Refreshing { .. });
             self.phase = Phase::Idle;
         }
     }
@@ -1007,7 +1014,19 @@ impl Connection {
                 profile,
                 ..
             } => self.on_code_exchanged(pending, intent, *profile, response, ctx),
-            Phase::Refreshing { .. } => self.on_refreshed(config, response, ctx),
+            Phase::Refreshing { .. } => {
+                self.late_refresh = false;
+                self.on_refreshed(config, response, ctx)
+            }
+            // The answer to a refresh given up as unanswered: a success still counts (see
+            // `late_refresh`); a failure tells nothing the next attempt will not.
+            Phase::Idle if self.late_refresh => {
+                self.late_refresh = false;
+                match response {
+                    Ok(r) if r.is_success() => self.on_refreshed(config, Ok(r), ctx),
+                    _ => Vec::new(),
+                }
+            }
             other => {
                 // Nothing was waiting for this answer (it arrived after a timeout).
                 self.phase = other;

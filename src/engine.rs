@@ -463,21 +463,55 @@ fn grant_type(body: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A failure in log-safe words: reasons and provider codes only.
+/// A failure in log-safe words: reasons and provider codes only (named here, not by
+/// `Debug`, so the words are the log's own and never carry a host's message).
 pub fn describe_error(error: &OperationError) -> String {
     use crate::authorize::RedirectError;
+    use crate::connection::SignInFailure;
+    use crate::token::TokenResponseError;
     match error {
-        OperationError::SignIn(f) => format!("sign-in: {f:?}"),
+        OperationError::SignIn(f) => format!(
+            "sign-in: {}",
+            match f {
+                SignInFailure::Cancelled => "cancelled",
+                SignInFailure::InteractionRequired => "interaction required",
+                SignInFailure::PopupBlocked => "pop-up blocked",
+                SignInFailure::HostError(_) => "host error",
+            }
+        ),
         OperationError::Redirect(RedirectError::Provider { error, .. }) => {
             format!("provider error: {}", error.code())
         }
-        OperationError::Redirect(RedirectError::IssuerMismatch { .. }) => "issuer mismatch".into(),
-        OperationError::Redirect(e) => format!("redirect: {e:?}"),
+        OperationError::Redirect(e) => format!(
+            "redirect: {}",
+            match e {
+                RedirectError::NotOurRedirect => "not our redirect URI",
+                RedirectError::StateMismatch => "state mismatch",
+                RedirectError::IssuerMismatch { .. } => "issuer mismatch",
+                RedirectError::MissingIssuer => "no iss where the provider sends one",
+                RedirectError::MissingCode => "no code",
+                RedirectError::Provider { .. } => "provider error",
+            }
+        ),
         OperationError::TokenRequest(d) | OperationError::NeedsAttention(d) => diagnosis_words(d),
         OperationError::RetryScheduled { at, diagnosis } => {
             format!("{}; retry at {}", diagnosis_words(diagnosis), at.0)
         }
-        OperationError::TokenResponse(e) => format!("token response: {e:?}"),
+        OperationError::TokenResponse(e) => format!(
+            "token response: {}",
+            match e {
+                TokenResponseError::Malformed => "not readable",
+                TokenResponseError::MissingAccessToken => "no access token",
+                TokenResponseError::UnsupportedTokenType(_) => "not a Bearer token",
+                TokenResponseError::NonceMismatch => "ID token nonce mismatch",
+                TokenResponseError::AudienceMismatch => "ID token for another client",
+                TokenResponseError::IssuerMismatch => "ID token from another issuer",
+                TokenResponseError::InstanceUrlRefused(_) =>
+                    "instance_url not on the provider's domains",
+                TokenResponseError::IdTokenExpired => "ID token expired",
+                TokenResponseError::IdTokenIssuedInFuture => "ID token issued in the future",
+            }
+        ),
         OperationError::Throttled { until } => format!("throttled until {}", until.0),
         OperationError::NotConnected => "not connected".into(),
         OperationError::WrongAccount => "wrong account".into(),

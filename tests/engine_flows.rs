@@ -2094,3 +2094,48 @@ fn a_refresh_lost_in_flight_leaves_its_outcome_unknown() {
             .refresh_outcome_unknown
     );
 }
+
+/// A refresh whose answer comes after the engine gave it up (a slow provider, a clock moved
+/// while it was in flight): a successful late answer is taken, so its rotated refresh token
+/// is kept. Dropping it left only the rotated-away token, and the next refresh replayed it
+/// (a provider with reuse detection then revokes the grant; found by the extension's
+/// two-instance test, which moves the clock while a refresh is in flight).
+#[test]
+fn a_late_successful_refresh_keeps_its_rotated_refresh_token() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    let request = refresh_request_now(&mut h, ProviderId::Microsoft);
+    assert_eq!(
+        form_field(&request.body, "refresh_token").as_deref(),
+        Some("RT-1")
+    );
+    // Hours pass before the answer arrives: the refresh was given up as unanswered.
+    h.advance(3 * HOUR);
+    let body = r#"{"token_type":"Bearer","expires_in":3600,"access_token":"AT-late","refresh_token":"RT-2"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(commands.first(), Some(&Command::Persist), "{commands:?}");
+    let vault = h.engine.vault_text();
+    assert!(vault.contains("RT-2") && !vault.contains("RT-1"));
+    // The next refresh sends the rotated token, never the rotated-away one.
+    h.advance(2 * HOUR);
+    let request = refresh_request_now(&mut h, ProviderId::Microsoft);
+    assert_eq!(
+        form_field(&request.body, "refresh_token").as_deref(),
+        Some("RT-2")
+    );
+    // A late failure changes nothing.
+    h.advance(3 * HOUR);
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(
+            400,
+            sidebar_auth::provider::microsoft::entra_body(50173, "invalid_grant", None),
+        ))),
+    );
+    assert!(commands.is_empty(), "{commands:?}");
+    assert!(h.engine.vault_text().contains("RT-2"));
+}
