@@ -144,9 +144,11 @@ describe('Outlook add-in: task pane and Office dialog', () => {
     await one.connect('microsoft', 'alice@contoso.com');
     const two = await a.open(ctx);
     await two.waitCard('microsoft', 'connected', 'alice@contoso.com');
+    // Counted from before the clocks move: a pane's own timer may renew as soon as its clock
+    // passes the refresh time, and that renewal is the one refresh the two panes may make.
+    const before = (await ctx.tokens.all()).filter((x) => x.grantType === 'refresh_token').length;
     await advance(one, 95);
     await advance(two, 95);
-    const before = (await ctx.tokens.all()).filter((x) => x.grantType === 'refresh_token').length;
     const [r1, r2] = await Promise.all([one.auth('accessToken', 'microsoft'), two.auth('accessToken', 'microsoft')]);
     assert.equal(r1.ok && r2.ok, true, JSON.stringify([r1, r2]));
     assert.equal(r1.value, r2.value, 'both panes use the one renewed token');
