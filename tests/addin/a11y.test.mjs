@@ -1,12 +1,13 @@
 // The add-in task pane to WCAG 2.2 AA (issue 14 "in every host that exists"): axe-core in
-// the real task pane, framed by the emulated Outlook on the web, in the states a user meets:
-// nothing connected, a card connected, the Salesforce Change form open. The same rules and
+// the real task pane, framed by the emulated Outlook on the web (the pane's own width), in
+// the states a user meets: nothing connected, a card connected, a card needing attention,
+// the Salesforce Change form open. The same rules and
 // injection as the web host and side panel suites (tests/support/axe.mjs).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { useAddin, byTestId, WAIT_MS } from './helpers.mjs';
+import { useAddin, advance, byTestId, WAIT_MS } from './helpers.mjs';
 import { axeRun, formatViolations, inputBorderContrast } from '../support/axe.mjs';
 
 const a = useAddin();
@@ -22,7 +23,7 @@ async function audit(frame, what, t) {
 }
 
 describe('accessibility of the Outlook add-in task pane (real engine, axe-core, WCAG 2.2 AA)', () => {
-  it('nothing connected, a card connected, the Change form: no axe violation', async (t) => {
+  it('nothing connected, connected, needing attention, the Change form: no axe violation', async (t) => {
     const ctx = await a.context(t);
     const s = await a.open(ctx, { mailbox: 'bob@contoso.com' });
     assert.equal(s.ready, 'true');
@@ -30,6 +31,13 @@ describe('accessibility of the Outlook add-in task pane (real engine, axe-core, 
 
     await s.connect('microsoft', 'bob@contoso.com');
     await audit(s.frame, 'Microsoft 365 connected', t);
+
+    // A password change at Microsoft: the next refresh answers AADSTS50173.
+    await a.env.control('/fail-next', { provider: 'microsoft', endpoint: 'token', kind: 'error', code: '50173' });
+    await advance(s, 95);
+    await s.auth('accessToken', 'microsoft');
+    await s.waitCard('microsoft', 'needs_attention');
+    await audit(s.frame, 'a card needing attention', t);
 
     await byTestId(s.frame, 'change-salesforce').click();
     await byTestId(s.frame, 'change-form-salesforce').waitFor({ timeout: WAIT_MS });
