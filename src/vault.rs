@@ -124,6 +124,11 @@ mod tests {
     use super::*;
     use crate::provider::ProviderId;
 
+    /// A provider by its stored name (the vault's keys), as the format has it.
+    fn id(name: &str) -> ProviderId {
+        ProviderId::parse(name).unwrap()
+    }
+
     #[test]
     fn round_trip() {
         let mut v = Vault::new();
@@ -135,10 +140,8 @@ mod tests {
                 login_host: "https://login.salesforce.com".into(),
             },
         );
-        v.connections.insert(
-            ProviderId::Google,
-            <PersistedConnection as Default>::default(),
-        );
+        v.connections
+            .insert(id("google"), <PersistedConnection as Default>::default());
         assert_eq!(Vault::decode(&v.encode()).unwrap(), v);
     }
 
@@ -152,7 +155,7 @@ mod tests {
         assert_eq!(v.mail_service, Some(MailService::OutlookCom));
         assert_eq!(v.saved_logins[0].login_host, "https://login.salesforce.com");
         assert_eq!(v.unreadable_previous, None);
-        let ms = v.connections.get(&ProviderId::Microsoft).unwrap();
+        let ms = v.connections.get(&id("microsoft")).unwrap();
         let account = ms.account.as_ref().unwrap();
         assert_eq!(account.username.as_deref(), Some("alice@contoso.com"));
         assert_eq!(account.target.tenant.as_deref(), Some("organizations"));
@@ -166,7 +169,7 @@ mod tests {
             Some("AADSTS50196")
         );
         assert_eq!(ms.server_clock.offset_ms, -1200);
-        let sf = v.connections.get(&ProviderId::Salesforce).unwrap();
+        let sf = v.connections.get(&id("salesforce")).unwrap();
         assert!(sf.attention.as_ref().unwrap().drop_refresh_token);
         assert_eq!(
             sf.instance_url.as_deref(),
@@ -184,7 +187,7 @@ mod tests {
     fn reads_a_vault_written_by_the_previous_version() {
         let v = Vault::decode(MINISERDE_ERA_VAULT).unwrap();
         assert_eq!(v.mail_service, Some(MailService::OutlookCom));
-        let ms = v.connections.get(&ProviderId::Microsoft).unwrap();
+        let ms = v.connections.get(&id("microsoft")).unwrap();
         assert_eq!(ms.refresh_token.as_ref().unwrap().secret, "RT-1");
         assert_eq!(ms.consecutive_failures, 1);
         assert_eq!(
@@ -196,7 +199,7 @@ mod tests {
             g.record(crate::time::Timestamp(1_764_007_200_000));
             g
         });
-        let sf = v.connections.get(&ProviderId::Salesforce).unwrap();
+        let sf = v.connections.get(&id("salesforce")).unwrap();
         assert_eq!(
             sf.account.as_ref().unwrap().target.login_host.as_deref(),
             Some("https://login.salesforce.com")
