@@ -184,18 +184,7 @@ impl SidebarAuth {
     /// their timer or alarm; it never rejects.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn tick(&self) -> Promise {
-        let inner = self.inner.clone();
-        promise(async move {
-            let services = inner.engine.borrow().services();
-            for service in services {
-                if inner.in_flight.borrow().contains_key(&service) {
-                    continue;
-                }
-                let _ = shared_operation(&inner, service, OpKind::Renewal, Input::Tick).await;
-            }
-            inner.schedule_wake();
-            Ok(JsValue::UNDEFINED)
-        })
+        self.renew_every_service(Input::Tick)
     }
 
     /// The network came back, or the host (re)started: like `tick()`, but a connection
@@ -203,18 +192,7 @@ impl SidebarAuth {
     /// end of its backoff. Hosts call it on `online` and at start; it never rejects.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn online(&self) -> Promise {
-        let inner = self.inner.clone();
-        promise(async move {
-            let services = inner.engine.borrow().services();
-            for service in services {
-                if inner.in_flight.borrow().contains_key(&service) {
-                    continue;
-                }
-                let _ = shared_operation(&inner, service, OpKind::Renewal, Input::Online).await;
-            }
-            inner.schedule_wake();
-            Ok(JsValue::UNDEFINED)
-        })
+        self.renew_every_service(Input::Online)
     }
 
     /// When `tick()` should next run (epoch ms on the host's clock), if anything is due.
@@ -266,6 +244,25 @@ impl SidebarAuth {
         let config = args::config_from_js(config)?;
         Ok(SidebarAuth {
             inner: executor::open(config, driver).await?,
+        })
+    }
+}
+
+impl SidebarAuth {
+    /// `input` (a tick, the network back) to every service with no operation in flight,
+    /// one after another; then the next wake-up. Never rejects.
+    fn renew_every_service(&self, input: Input) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let services = inner.engine.borrow().services();
+            for service in services {
+                if inner.in_flight.borrow().contains_key(&service) {
+                    continue;
+                }
+                let _ = shared_operation(&inner, service, OpKind::Renewal, input.clone()).await;
+            }
+            inner.schedule_wake();
+            Ok(JsValue::UNDEFINED)
         })
     }
 }
