@@ -22,11 +22,12 @@
 //   docs/develop/persisting-add-in-state-and-settings.md   Office.context.partitionKey
 //   docs/reference/javascript-api-for-office-error-codes.md  12011
 
+import { wakeTimer } from '../www/wake-timer.js';
+
 export const REDIRECT_MESSAGE_TYPE = 'sidebar-auth:redirect';
 export const DB_NAME = 'sidebar-auth-addin';
 export const STORE = 'kv';
-/** setTimeout takes a signed 32-bit delay; anything longer fires at once. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export { MAX_TIMEOUT_MS } from '../www/wake-timer.js';
 
 /** The dialog codes (docs/develop/dialog-handle-errors-events.md). */
 export const DIALOG = Object.freeze({
@@ -169,9 +170,7 @@ export function officeHostDriver(options) {
   const SESSION_CRYPTO_KEY = `${prefix}session-key`;
   const dialogOrigin = !!Office.context?.requirements?.isSetSupported?.('DialogOrigin', '1.1');
 
-  let wakeCallback = options.onWake ?? null;
-  let wakeTimer = null;
-  let wakeAt = null;
+  const wake = wakeTimer(win, options.onWake ?? null);
   /** The dialog of ours that is open, with a promise that settles when it is gone. */
   let current = null;
   let note = null;
@@ -354,29 +353,11 @@ export function officeHostDriver(options) {
     },
 
     scheduleWake(epochMs) {
-      if (wakeTimer !== null) win.clearTimeout(wakeTimer);
-      wakeTimer = null;
-      wakeAt = null;
-      if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) return;
-      wakeAt = epochMs;
-      const arm = () => {
-        const delay = Math.min(Math.max(0, wakeAt - Date.now()), MAX_TIMEOUT_MS);
-        wakeTimer = win.setTimeout(() => {
-          wakeTimer = null;
-          if (Date.now() < wakeAt - 1000) return arm();
-          wakeAt = null;
-          try {
-            wakeCallback?.();
-          } catch (err) {
-            console.error('[sidebar-auth] wake-up callback failed', err);
-          }
-        }, delay);
-      };
-      arm();
+      wake.schedule(epochMs);
     },
 
     onWake(fn) {
-      wakeCallback = typeof fn === 'function' ? fn : null;
+      wake.onWake(fn);
     },
 
     /** The words for the last failed dialog (once), for the task pane to show. */
@@ -392,8 +373,7 @@ export function officeHostDriver(options) {
     },
 
     dispose() {
-      if (wakeTimer !== null) win.clearTimeout(wakeTimer);
-      wakeTimer = null;
+      wake.cancel();
     },
   };
   return driver;

@@ -15,12 +15,13 @@
 // the redirect (state, iss, error) again and redeems the code. The driver only makes sure the
 // URL it hands back came from the sign-in window it opened, on this origin, for this request.
 
+import { wakeTimer } from './wake-timer.js';
+
 export const VAULT_KEY = 'sidebar-auth.vault';
 export const SIGN_IN_WINDOW_NAME = 'sidebar-auth-signin';
 export const SIGN_IN_WINDOW_FEATURES = 'popup,width=520,height=680';
 export const REDIRECT_MESSAGE_TYPE = 'sidebar-auth:redirect';
-/** setTimeout takes a signed 32-bit delay; anything longer fires at once. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export { MAX_TIMEOUT_MS } from './wake-timer.js';
 
 function hostError(code, message, extra = {}) {
   return { code, message, ...extra };
@@ -61,9 +62,7 @@ export function webHostDriver(options = {}) {
     ((entry) => console.warn(`[sidebar-auth] ignored a sign-in message (${entry.reason}) from ${entry.origin || 'unknown origin'}`));
   const storage = () => options.storage ?? win.localStorage;
 
-  let wakeCallback = options.onWake ?? null;
-  let wakeTimer = null;
-  let wakeAt = null;
+  const wake = wakeTimer(win, options.onWake ?? null);
   /** The one sign-in in flight: the pop-up has a fixed name, so there can only be one. */
   let pending = null;
   const ignored = [];
@@ -199,38 +198,17 @@ export function webHostDriver(options = {}) {
 
     /** One timer for the whole engine: each call replaces the previous wake-up. */
     scheduleWake(epochMs) {
-      if (wakeTimer !== null) win.clearTimeout(wakeTimer);
-      wakeTimer = null;
-      wakeAt = null;
-      if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) return;
-      wakeAt = epochMs;
-      const arm = () => {
-        const delay = Math.min(Math.max(0, wakeAt - Date.now()), MAX_TIMEOUT_MS);
-        wakeTimer = win.setTimeout(() => {
-          wakeTimer = null;
-          // A clamped (> 24.8 days) wake-up is not due yet: wait the rest.
-          if (Date.now() < wakeAt - 1000) return arm();
-          wakeAt = null;
-          if (wakeCallback) {
-            try {
-              wakeCallback();
-            } catch (err) {
-              console.error('[sidebar-auth] wake-up callback failed', err);
-            }
-          }
-        }, delay);
-      };
-      arm();
+      wake.schedule(epochMs);
     },
 
     /** Register the function a wake-up calls (the page: `() => auth.tick()`). */
     onWake(fn) {
-      wakeCallback = typeof fn === 'function' ? fn : null;
+      wake.onWake(fn);
     },
 
     /** When the next wake-up is armed for (epoch ms), or null. */
     scheduledWakeAt() {
-      return wakeAt;
+      return wake.at();
     },
 
     /** Messages the sign-in listener ignored: [{reason: 'origin'|'source'|'shape'|'state', origin, at}]. */
@@ -239,9 +217,7 @@ export function webHostDriver(options = {}) {
     },
 
     dispose() {
-      if (wakeTimer !== null) win.clearTimeout(wakeTimer);
-      wakeTimer = null;
-      wakeAt = null;
+      wake.cancel();
       if (pending) finish(pending, { ok: false, error: hostError('sign_in_cancelled', 'The page was closed.') });
     },
   };
