@@ -214,8 +214,11 @@ describe('accessibility of the web host (real engine, axe-core, WCAG 2.2 AA)', (
     const page = await openPage('/www/devtools.html');
     await page.waitForSelector('[data-testid="dt-state-google"] pre', { timeout: WAIT_MS });
     await page.waitForSelector('#dt-log-body tr', { timeout: WAIT_MS });
-    // The boxes scroll (the case axe's scrollable-region-focusable is about).
-    const scrolling = await page.$$eval('.dt-json, .dt-log-wrap', (els) => els.filter((e) => e.scrollHeight > e.clientHeight).length);
+    // The boxes scroll (the case axe's scrollable-region-focusable is about). The page fills
+    // them as the engine's state and log arrive: wait for that before measuring.
+    const overflowing = () => [...document.querySelectorAll('.dt-json, .dt-log-wrap')].filter((e) => e.scrollHeight > e.clientHeight).length;
+    await page.waitForFunction(`(${overflowing})() >= 2`, null, { timeout: WAIT_MS }).catch(() => {});
+    const scrolling = await page.evaluate(overflowing);
     assert.ok(scrolling >= 2, `the state and log boxes overflow (${scrolling})`);
     const checks = [];
     for (const vp of VIEWPORTS) {
