@@ -67,6 +67,32 @@ pub enum Input {
     RetryNow,
     /// Forget this connection (revoking where the provider can).
     Disconnect,
+    /// Change or Refresh of a password provider (on-premises Exchange): the login and
+    /// password the user typed, for `target` (its server). First `discover` (an
+    /// autodiscover URL on a host the user confirmed) is asked for the server when the
+    /// target has none; then the password is verified, and only then kept.
+    Credentials(Credentials),
+}
+
+/// What the user typed in the credentials form. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub login: String,
+    pub password: String,
+    pub email: Option<String>,
+    pub target: Target,
+    /// An autodiscover URL on a host the user confirmed, when `target` names no server.
+    pub discover: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("login", &self.login)
+            .field("password", &"[redacted]")
+            .field("target", &self.target)
+            .finish()
+    }
 }
 
 /// Why a sign-in window returned no redirect.
@@ -218,6 +244,13 @@ enum Phase {
         since: Timestamp,
     },
     Refreshing {
+        since: Timestamp,
+    },
+    /// A password provider: the autodiscover request (`discovering`) or the verify call is
+    /// in flight.
+    Verifying {
+        credentials: Box<Credentials>,
+        discovering: bool,
         since: Timestamp,
     },
 }
@@ -449,7 +482,7 @@ impl Connection {
     pub fn is_signing_in(&self) -> bool {
         matches!(
             self.phase,
-            Phase::SigningIn { .. } | Phase::ExchangingCode { .. }
+            Phase::SigningIn { .. } | Phase::ExchangingCode { .. } | Phase::Verifying { .. }
         )
     }
 
@@ -495,7 +528,9 @@ impl Connection {
             Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => {
                 return Some(since.plus(SIGN_IN_TIMEOUT))
             }
-            Phase::Refreshing { since } => return Some(since.plus(IN_FLIGHT_TIMEOUT)),
+            Phase::Refreshing { since } | Phase::Verifying { since, .. } => {
+                return Some(since.plus(IN_FLIGHT_TIMEOUT))
+            }
             Phase::Idle => {}
         }
         if self.state.attention.is_some() || !self.is_connected() {
@@ -576,6 +611,7 @@ impl Connection {
                 out
             }
             Input::Disconnect => self.disconnect(config),
+            Input::Credentials(credentials) => self.start_verify(config, credentials, ctx),
         }
     }
 
@@ -589,7 +625,9 @@ impl Connection {
             Phase::SigningIn { since, .. } | Phase::ExchangingCode { since, .. } => {
                 now >= since.plus(SIGN_IN_TIMEOUT)
             }
-            Phase::Refreshing { since } => now >= since.plus(IN_FLIGHT_TIMEOUT),
+            Phase::Refreshing { since } | Phase::Verifying { since, .. } => {
+                now >= since.plus(IN_FLIGHT_TIMEOUT)
+            }
         };
         if stale {
             if matches!(self.phase, Phase::Refreshing { .. }) {
@@ -878,6 +916,17 @@ impl Connection {
     // ---- refresh --------------------------------------------------------------------------
 
     fn on_access_token_needed(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
+        if self.rules.password.is_some() {
+            // The password is the grant: nothing to renew, and a refused one waits for the
+            // user (never retried automatically: account lockout).
+            return vec![Command::Complete(
+                match (&self.state.attention, self.is_connected()) {
+                    (Some(d), _) => Err(OperationError::NeedsAttention(d.clone())),
+                    (None, false) => Err(OperationError::NotConnected),
+                    (None, true) => Ok(()),
+                },
+            )];
+        }
         let fresh = self
             .access
             .as_ref()
@@ -916,7 +965,11 @@ impl Connection {
                 self.save_retry_at = None;
             }
         }
-        if self.is_busy() || self.state.attention.is_some() || !self.is_connected() {
+        if self.is_busy()
+            || self.state.attention.is_some()
+            || !self.is_connected()
+            || self.rules.password.is_some()
+        {
             return Vec::new();
         }
         let due = match self.state.next_attempt_at {
@@ -1018,6 +1071,14 @@ impl Connection {
                 self.late_refresh = false;
                 self.on_refreshed(config, response, ctx)
             }
+            Phase::Verifying {
+                credentials,
+                discovering,
+                ..
+            } => match discovering {
+                true => self.on_discovered(config, *credentials, response, ctx),
+                false => self.on_verified(config, *credentials, response, ctx),
+            },
             // The answer to a refresh given up as unanswered: a success still counts (see
             // `late_refresh`); a failure tells nothing the next attempt will not.
             Phase::Idle if self.late_refresh => {
@@ -1258,6 +1319,165 @@ impl Connection {
     }
 
     // ---- disconnect -----------------------------------------------------------------------
+
+    // ---- password providers ----------------------------------------------------------------
+
+    /// The `Authorization` value for an API call: the password provider's (Basic), only
+    /// while nothing needs the user; else `Bearer` with a fresh access token.
+    pub fn api_authorization(&self, now: Timestamp) -> Option<String> {
+        match self.rules.password {
+            Some(rules) => {
+                let login = self.state.account.as_ref()?.username.as_deref()?;
+                let record = self.state.refresh_token.as_ref()?;
+                (self.state.attention.is_none() && !self.unsaved)
+                    .then(|| (rules.authorization)(login, &record.secret))
+            }
+            None => self.fresh_access_token(now).map(|t| format!("Bearer {t}")),
+        }
+    }
+
+    /// Change or Refresh with a typed password. A Refresh names neither login nor server:
+    /// the connection's own are used (the user types the new password only).
+    fn start_verify(
+        &mut self,
+        config: &Config,
+        mut credentials: Credentials,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
+        let Some(rules) = self.rules.password else {
+            return vec![Command::Complete(Err(OperationError::Config(
+                ConfigError::SignInNotAvailable(self.service),
+            )))];
+        };
+        if self.is_busy() {
+            return vec![Command::Complete(Err(OperationError::Busy))];
+        }
+        if credentials.login.trim().is_empty() {
+            let Some(account) = &self.state.account else {
+                return vec![Command::Complete(Err(OperationError::NotConnected))];
+            };
+            credentials.login = account.username.clone().unwrap_or_default();
+            credentials.target = account.target.clone();
+        }
+        credentials.login = credentials.login.trim().to_string();
+        if credentials.target.login_host.is_none() && credentials.discover.is_none() {
+            credentials.target.login_host = self.profile().and_then(|p| p.login_host.clone());
+        }
+        let request = match (&credentials.target.login_host, &credentials.discover) {
+            (Some(_), _) => {
+                match provider::profile_for(config, self.service, &credentials.target) {
+                    Ok(profile) => (rules.verify_request)(
+                        profile.token_url.as_str(),
+                        &credentials.login,
+                        &credentials.password,
+                    ),
+                    Err(e) => return vec![Command::Complete(Err(OperationError::Config(e)))],
+                }
+            }
+            (None, Some((url, _))) if url.starts_with("https://") => (rules.discover_request)(
+                url,
+                credentials.email.as_deref().unwrap_or(&credentials.login),
+                &credentials.login,
+                &credentials.password,
+            ),
+            _ => {
+                return vec![Command::Complete(Err(OperationError::Config(
+                    ConfigError::SignInNotAvailable(self.service),
+                )))]
+            }
+        };
+        self.last_sign_in_error = None;
+        self.phase = Phase::Verifying {
+            discovering: credentials.target.login_host.is_none(),
+            credentials: Box::new(credentials),
+            since: ctx.now,
+        };
+        vec![Command::SendTokenRequest(request)]
+    }
+
+    /// The autodiscover answer: the server to verify the password with.
+    fn on_discovered(
+        &mut self,
+        config: &Config,
+        mut credentials: Credentials,
+        response: Result<HttpResponse, NetworkFailure>,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
+        let Some(rules) = self.rules.password else {
+            return Vec::new();
+        };
+        let email = credentials
+            .email
+            .clone()
+            .unwrap_or(credentials.login.clone());
+        let host = credentials
+            .discover
+            .take()
+            .map(|(_, h)| h)
+            .unwrap_or_default();
+        let found = match response {
+            Err(failure) => Err(failure.diagnosis()),
+            Ok(r) => (rules.discovered_target)(&r, &email, &host, ctx.now),
+        };
+        match found {
+            Ok(target) => {
+                credentials.target = target;
+                self.start_verify(config, credentials, ctx)
+            }
+            Err(d) => self.verify_failed(d),
+        }
+    }
+
+    /// The verify call's answer: keep the password only if the server took it.
+    fn on_verified(
+        &mut self,
+        config: &Config,
+        credentials: Credentials,
+        response: Result<HttpResponse, NetworkFailure>,
+        ctx: &mut Context<'_>,
+    ) -> Vec<Command> {
+        let Some(rules) = self.rules.password else {
+            return Vec::new();
+        };
+        let outcome = match &response {
+            Err(failure) => Err(failure.diagnosis()),
+            Ok(r) => (rules.verify_outcome)(r, ctx.now),
+        };
+        if let Err(d) = outcome {
+            return self.verify_failed(d);
+        }
+        let Credentials {
+            login,
+            password,
+            email,
+            target,
+            ..
+        } = credentials;
+        self.profile = provider::profile_for(config, self.service, &target);
+        self.state = PersistedConnection {
+            account: Some(Account {
+                username: Some(login),
+                name: email,
+                subject: None,
+                target,
+            }),
+            refresh_token: Some(RefreshTokenRecord {
+                secret: password,
+                signed_in_at: ctx.now,
+                hard_deadline: None,
+            }),
+            ..Default::default()
+        };
+        self.access = None;
+        vec![Command::Persist, Command::Complete(Ok(()))]
+    }
+
+    /// A failed Change or Refresh with a password changes nothing about the connection.
+    fn verify_failed(&mut self, diagnosis: Diagnosis) -> Vec<Command> {
+        let failure = OperationError::TokenRequest(diagnosis);
+        self.last_sign_in_error = Some(failure.clone());
+        vec![Command::Complete(Err(failure))]
+    }
 
     fn disconnect(&mut self, config: &Config) -> Vec<Command> {
         let mut commands = Vec::new();

@@ -70,8 +70,16 @@ pub enum Reason {
     ClaimsChallenge,
     CredentialsRejected,
     TokenRejectedByApi,
+    /// The server takes a Microsoft (Entra) sign-in, not a password (`WWW-Authenticate:
+    /// Bearer`, hybrid modern authentication).
+    ModernAuthRequired,
     // Only an administrator can help.
     BlockedByPolicy,
+    /// The mail API (EWS) is switched off for this mailbox, app or tenant.
+    MailApiDisabled,
+    /// The server only offers Windows sign-in (NTLM/Negotiate), which a browser extension
+    /// cannot send with a typed password.
+    PasswordSchemeUnsupported,
     DeviceNotCompliant,
     AdminConsentRequired,
     AdminPolicy,
@@ -114,6 +122,9 @@ impl Reason {
             ClaimsChallenge => "Your organization requires an additional check for this account. Sign in again.",
             CredentialsRejected => "The server rejected the password: it may be wrong, changed or expired, or the account is locked. Enter it again.",
             TokenRejectedByApi => "The service keeps rejecting this sign-in. Sign in again.",
+            ModernAuthRequired => "This server wants a Microsoft 365 sign-in instead of a password. Choose Microsoft 365 under Change.",
+            MailApiDisabled => "Your organization has switched off Exchange Web Services for this mailbox. Only your administrator can turn it on; Microsoft 365 mailboxes connect with Microsoft 365 instead.",
+            PasswordSchemeUnsupported => "The server only accepts Windows sign-in (NTLM or Kerberos), not a typed password. Ask your administrator to allow Basic authentication over https for EWS, or use the Outlook add-in.",
             BlockedByPolicy => "Access is blocked by your organization's policy (location, network, hours or app). Contact your administrator.",
             DeviceNotCompliant => "Your organization only allows managed or compliant devices. Contact your administrator.",
             AdminConsentRequired => "An administrator must approve this app for your organization.",

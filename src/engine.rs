@@ -9,7 +9,9 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::connection::{Command, Connection, Context, Input, OperationError};
-use crate::provider::{origin_of, Config, ConfigError, MailService, ProviderId, ProviderMap};
+use crate::provider::{
+    origin_of, Config, ConfigError, MailService, ProviderId, ProviderMap, SectionId, Target,
+};
 use crate::time::Timestamp;
 use crate::vault::{SavedLogin, Vault, VaultError};
 
@@ -251,15 +253,17 @@ impl Engine {
         };
         let input_kind = input_name(&input);
         let input = match input {
-            // A Change that names no tenant or login host goes where the chosen mail service
-            // says (Outlook.com: the consumers tenant).
-            Input::Connect { login_hint, target }
-                if target == Default::default()
-                    && self.mail_service.provider() == Some(service) =>
-            {
+            // A Change that names no tenant or login host keeps the card's own (a Microsoft
+            // 365 card stays in its tenant whatever pill was picked since); a card with no
+            // account goes where the chosen mail service says (Outlook.com: consumers).
+            // Another service is chosen explicitly (`change_to`).
+            Input::Connect { login_hint, target } if target == Default::default() => {
+                let own = connection.state.account.as_ref().map(|a| a.target.clone());
+                let chosen = (self.mail_service.provider() == Some(service))
+                    .then(|| self.mail_service.default_target());
                 Input::Connect {
                     login_hint,
-                    target: self.mail_service.default_target(),
+                    target: own.or(chosen).unwrap_or(target),
                 }
             }
             input => input,
@@ -292,13 +296,52 @@ impl Engine {
             };
             self.log(now, Some(service), kind, detail);
         }
-        if commands
+        let connected = commands
             .iter()
-            .any(|c| matches!(c, Command::Complete(Ok(()))))
-        {
+            .any(|c| matches!(c, Command::Complete(Ok(()))));
+        if connected {
             self.remember_login(service);
+            // The mail service follows the mailbox just connected (never a pill).
+            let target = self
+                .connections
+                .get(&service)
+                .and_then(|c| c.state.account.as_ref());
+            if let Some(found) = target.and_then(|a| MailService::of_connection(service, &a.target))
+            {
+                self.mail_service = found;
+            }
         }
         commands
+    }
+
+    /// Change with the mail-service chooser: the service to connect and where to. The choice
+    /// is explicit, so its tenant wins over the card's own (`None`: "I'm not sure", or a
+    /// service this installation does not configure).
+    pub fn change_to(&mut self, choice: MailService) -> Option<(ProviderId, Target)> {
+        let service = choice
+            .provider()
+            .filter(|p| self.connections.contains_key(p))?;
+        self.mail_service = choice;
+        Some((service, choice.change_target(&self.config)))
+    }
+
+    /// The mail connections to end once `service`'s new connection is stored: exactly one
+    /// mail connection is kept (the other grants are revoked by `Input::Disconnect`).
+    pub fn superseded_by(&self, service: ProviderId) -> Vec<ProviderId> {
+        let email = |id: &ProviderId| id.rules().section == SectionId::Email;
+        if !email(&service)
+            || self
+                .connections
+                .get(&service)
+                .is_none_or(|c| !c.is_connected())
+        {
+            return Vec::new();
+        }
+        self.connections
+            .iter()
+            .filter(|(id, c)| **id != service && email(id) && c.state.account.is_some())
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Remembers the username and login host of a successful sign-in, where the provider
@@ -451,6 +494,7 @@ fn input_name(input: &Input) -> Option<&'static str> {
         Input::ApiUnauthorized(_) => "api_401",
         Input::RetryNow => "retry_requested",
         Input::Disconnect => "disconnect_requested",
+        Input::Credentials(_) => "credentials_submitted",
         Input::Online => "online",
         Input::AccessTokenNeeded | Input::Tick | Input::ApiSucceeded => return None,
     })

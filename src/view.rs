@@ -93,8 +93,12 @@ pub struct ConnectionView {
     /// by then) or on a pause an older version stored.
     pub can_retry: bool,
     pub busy: bool,
-    /// The login host of the connection, where the provider has login hosts.
+    /// The login host of the connection, where the provider has login hosts (on-premises
+    /// Exchange: its EWS URL).
     pub login_host: Option<String>,
+    /// Change and Refresh ask for a login and password here (on-premises Exchange), not a
+    /// sign-in window.
+    pub asks_password: bool,
 }
 
 /// The Sync Settings screen of `engine` at `now`.
@@ -198,10 +202,12 @@ pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionVie
         next_retry_text: None,
         advice: None,
         can_refresh: account.is_some() && !connection.is_busy(),
-        can_change: connection.profile().is_some() && !connection.is_busy(),
+        can_change: (connection.profile().is_some() || connection.rules.password.is_some())
+            && !connection.is_busy(),
         can_retry: false,
         busy: connection.is_busy(),
         login_host: account.and_then(|a| a.target.login_host.clone()),
+        asks_password: connection.rules.password.is_some(),
     };
     let show = |view: &mut ConnectionView, d: &Diagnosis| {
         view.reason = Some(d.reason);
@@ -230,6 +236,7 @@ pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionVie
         } else {
             view.status_text = match d.action {
                 Action::ContactAdmin => "Blocked".into(),
+                _ if d.reason == Reason::CredentialsRejected => "Password rejected".into(),
                 Action::Change => "Needs another account".into(),
                 _ => "Sign-in needed".into(),
             };

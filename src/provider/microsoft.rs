@@ -41,6 +41,7 @@ pub static RULES: ProviderRules = ProviderRules {
     login_hosts: |_| Vec::new(),
     not_configured: "Microsoft 365 is not configured for this installation.",
     custom_login_host_example: None,
+    password: None,
     origins: |config| default_profile_origins(config, ID),
 };
 

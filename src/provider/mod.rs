@@ -12,6 +12,7 @@
 //! provider (`ProviderId::Microsoft` ...) to decide something; `connection.rs`, `engine.rs`,
 //! `view.rs` and `src/web/` never do (a test in `tests/architecture.rs` checks it).
 
+pub mod discover;
 pub mod exchange;
 pub mod google;
 mod map;
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::diagnosis::{self, Diagnosis, TokenErrorTable};
-use crate::http::HttpResponse;
+use crate::http::{HttpRequest, HttpResponse};
 use crate::time::{Millis, Timestamp};
 
 /// The four services a sidebar connects to.
@@ -154,6 +155,32 @@ pub struct ProviderRules {
     pub not_configured: &'static str,
     /// An example of a login host of one's own that Change accepts (Salesforce My Domain).
     pub custom_login_host_example: Option<&'static str>,
+    /// A provider whose grant is a login and password (on-premises Exchange): how to check
+    /// them and how to present them. `None`: an OAuth provider.
+    pub password: Option<&'static PasswordSignIn>,
+}
+
+/// Sign-in with a login and a password, checked by one API call. There is nothing to
+/// refresh: the password is kept in the vault and sent with each call; a refusal is never
+/// retried automatically (account lockout), the user types it again (Refresh).
+pub struct PasswordSignIn {
+    /// The call that proves the password (EWS `GetFolder` of the inbox), to `endpoint`.
+    pub verify_request: fn(endpoint: &str, login: &str, password: &str) -> HttpRequest,
+    /// `Ok` when the answer proves the password; else what went wrong.
+    pub verify_outcome: fn(&HttpResponse, Timestamp) -> Result<(), Diagnosis>,
+    /// The `Authorization` header value for an API call.
+    pub authorization: fn(login: &str, password: &str) -> String,
+    /// The authenticated request that finds the endpoint (Exchange Autodiscover), sent
+    /// only to a URL on a host the user confirmed.
+    pub discover_request: fn(url: &str, email: &str, login: &str, password: &str) -> HttpRequest,
+    /// The endpoint in its answer, if it may receive the password (`confirmed_host`: the
+    /// host the user confirmed).
+    pub discovered_target: fn(
+        &HttpResponse,
+        email: &str,
+        confirmed_host: &str,
+        Timestamp,
+    ) -> Result<Target, Diagnosis>,
 }
 
 /// A login host offered in the Change form.
@@ -330,8 +357,8 @@ impl ProviderProfile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     NotConfigured(ProviderId),
-    /// The provider is configured but signs in some other way than this engine offers yet
-    /// (on-premises Exchange: server and password).
+    /// The provider is configured but has no server to sign in to until the user names one
+    /// (on-premises Exchange: an EWS URL typed or found by autodiscover).
     SignInNotAvailable(ProviderId),
     MissingClientId(ProviderId),
     InvalidUrl {
@@ -359,7 +386,7 @@ impl std::fmt::Display for ConfigError {
         match self {
             ConfigError::NotConfigured(p) => write!(f, "{p} is not configured"),
             ConfigError::SignInNotAvailable(p) => {
-                write!(f, "{p}: this kind of sign-in is not available yet")
+                write!(f, "{p}: no server address yet")
             }
             ConfigError::MissingClientId(p) => write!(f, "{p}.clientId: it is missing or empty"),
             ConfigError::InvalidUrl {
@@ -580,11 +607,11 @@ impl MailService {
 
     pub fn label(self) -> &'static str {
         match self {
-            MailService::Microsoft365 => "Microsoft 365",
+            MailService::Microsoft365 => "Microsoft 365 (work or school)",
             MailService::OutlookCom => "Outlook.com",
             MailService::Gmail => "Gmail",
-            MailService::Exchange => "Exchange",
-            MailService::NotSure => "Not sure",
+            MailService::Exchange => "Microsoft Exchange (on-premises)",
+            MailService::NotSure => "I'm not sure",
         }
     }
 
@@ -625,6 +652,36 @@ impl MailService {
         }
     }
 
+    /// The target of an explicit choice in Change: Outlook.com the consumers tenant,
+    /// Microsoft 365 the configured tenant (never the consumers one).
+    pub fn change_target(self, config: &Config) -> Target {
+        match (self, &config.microsoft) {
+            (MailService::Microsoft365, Some(m)) if m.tenant != microsoft::TENANT_OUTLOOK_COM => {
+                Target {
+                    tenant: Some(m.tenant.clone()),
+                    login_host: None,
+                }
+            }
+            (MailService::Microsoft365, _) => Target {
+                tenant: Some("organizations".into()),
+                login_host: None,
+            },
+            _ => self.default_target(),
+        }
+    }
+
+    /// The mail service a connection is (Microsoft: by its tenant).
+    pub fn of_connection(service: ProviderId, target: &Target) -> Option<MailService> {
+        let consumers = target.tenant.as_deref() == Some(microsoft::TENANT_OUTLOOK_COM);
+        Some(match service {
+            ProviderId::Microsoft if consumers => MailService::OutlookCom,
+            ProviderId::Microsoft => MailService::Microsoft365,
+            ProviderId::Google => MailService::Gmail,
+            ProviderId::Exchange => MailService::Exchange,
+            ProviderId::Salesforce => return None,
+        })
+    }
+
     /// The first configured mail service, for a new installation.
     pub fn default_for(config: &Config) -> MailService {
         [
@@ -644,13 +701,13 @@ impl MailService {
     pub fn hint(self, config: &Config) -> Option<&'static str> {
         match self {
             MailService::NotSure => Some(
-                "Addresses ending in gmail.com or using Google Workspace: Gmail. Work or school accounts of organizations on Microsoft 365: Microsoft 365. Hotmail, Live and Outlook.com addresses: Outlook.com. A company mail server: Exchange.",
+                "Enter your email address: we look up which service holds your mailbox and show what we found before anything is sent.",
             ),
             MailService::Exchange if config.exchange.is_none() => {
                 Some("Exchange is not configured for this installation.")
             }
             MailService::Exchange => Some(
-                "On-premises Exchange sign-in (server address and password) is not available yet.",
+                "Your company's mail server: enter your email address, or the EWS URL under Advanced, then your login and password.",
             ),
             _ => None,
         }

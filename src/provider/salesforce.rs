@@ -81,6 +81,7 @@ pub static RULES: ProviderRules = ProviderRules {
         }
         origins
     },
+    password: None,
 };
 
 fn default_login_hosts() -> Vec<LoginHost> {
