@@ -13,14 +13,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export function selfSignedCert() {
+/** `dnsNames`: more subjectAltName host names (the emulated Exchange hosts, tests/idp/exchange.mjs). */
+export function selfSignedCert({ dnsNames = [] } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-tls-'));
   try {
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
     execFileSync('openssl', [
       'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...dnsNames.map((n) => `DNS:${n}`)].join(',')}`,
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
   } finally {
