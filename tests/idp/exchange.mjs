@@ -194,7 +194,7 @@ export const xmlEscape = (s) => String(s).replace(/[<>&"']/g, (c) => ({ '<': '&l
 function parseXml(text) {
   const errors = [];
   const doc = new DOMParser({
-    onError: (level, msg) => { if (level !== 'warning') errors.push(String(msg)); },
+    errorHandler: { warning: () => {}, error: (m) => errors.push(String(m)), fatalError: (m) => errors.push(String(m)) },
   }).parseFromString(text, 'text/xml');
   if (errors.length || !doc?.documentElement) throw new Error(errors[0] || 'no root element');
   return doc;
