@@ -360,8 +360,9 @@ export async function startExchange({ httpsPort = 0, httpPort = 0, tls: cert, mi
 
     // The Outlook proxy of the Office test double (makeEwsRequestAsync), on the emulator's
     // own loopback origin: Outlook sends the add-in's SOAP to EWS as the signed-in mailbox.
-    if (scheme === 'https' && path === '/owa/service.svc' && url.searchParams.get('action') === 'ExecuteEwsProxy') {
-      return outlookEwsProxy(req, res);
+    const owaAction = url.searchParams.get('action');
+    if (scheme === 'https' && path === '/owa/service.svc' && ['ExecuteEwsProxy', 'GetClientAccessToken'].includes(owaAction)) {
+      return outlookService(req, res, owaAction);
     }
 
     if (scheme === 'http') {
@@ -779,25 +780,44 @@ ${protocol('EXPR')}
   }
 
   // --- Office double: Outlook's EWS proxy and callback tokens ------------------
-  // makeEwsRequestAsync: "the add-in ... sends the request to Exchange on behalf of the
-  // user" through Outlook (docs/outlook/web-services.md in OfficeDev/office-js-docs-pr).
-  // The double's page posts {mailbox, body} here; the answer is what EWS answered.
-  async function outlookEwsProxy(req, res) {
+  // Outlook on the web forwards an add-in's makeEwsRequestAsync SOAP to the Exchange server
+  // that hosts the mailbox, as the signed-in user (docs/outlook/web-services.md in
+  // OfficeDev/office-js-docs-pr), and hands out callback tokens (docs/outlook/authentication.md,
+  // "Callback tokens"). The double's Outlook page (tests/addin/office-double/outlook.js)
+  // calls these two actions, named after Outlook on the web's own service.svc actions, with
+  // the mailbox it is signed into. Exchange Online mailboxes get no legacy token any more
+  // (docs/includes/legacy-exchange-token-deprecation.md): 403 {error: "LegacyTokensTurnedOff"}.
+  async function outlookService(req, res, action) {
     if (applyCors(req, res, { methods: 'POST,OPTIONS' })) return undefined;
-    const entry = record('https', req, { operation: 'outlook-ews-proxy' });
+    const entry = record('https', req, { operation: `outlook-${action}` });
     let request;
     try {
-      request = JSON.parse((await readBody(req, 1024 * 1024)).toString('utf8'));
+      // makeEwsRequestAsync takes up to 5 MB of characters
+      // (docs/outlook/limits-for-activation-and-javascript-api-for-outlook-add-ins.md).
+      request = JSON.parse((await readBody(req, 6 * 1024 * 1024)).toString('utf8'));
     } catch {
       entry.status = 400;
-      return sendJson(res, 400, { error: 'body must be JSON {mailbox, body}' });
+      return sendJson(res, 400, { error: 'BadRequest', message: 'body must be JSON {mailbox, body?}' });
     }
-    const found = findMailbox(request.mailbox);
-    if (!found || typeof request.body !== 'string') {
+    const address = String(request.mailbox || '').toLowerCase();
+    entry.login = address;
+    if (ONLINE_MAILBOXES.includes(address)) {
+      entry.status = 403;
+      return sendJson(res, 403, { error: 'LegacyTokensTurnedOff', message: 'Legacy Exchange Online tokens are turned off.' });
+    }
+    const found = findMailbox(address);
+    if (!found) {
+      entry.status = 404;
+      return sendJson(res, 404, { error: 'MailboxNotFound', message: `no emulated mailbox ${address}` });
+    }
+    if (action === 'GetClientAccessToken') {
+      entry.status = 200;
+      return sendJson(res, 200, { token: issueCallbackToken(address) });
+    }
+    if (typeof request.body !== 'string') {
       entry.status = 400;
-      return sendJson(res, 400, { error: `unknown on-premises mailbox ${request.mailbox}` });
+      return sendJson(res, 400, { error: 'BadRequest', message: 'body must be the SOAP request as a string' });
     }
-    entry.login = found.mailbox.address;
     entry.host = found.org.ewsHost;
     const fault = takeFault('ews');
     if (fault && await applyFault(fault, res, entry)) return undefined;
@@ -913,7 +933,8 @@ ${protocol('EXPR')}
       // base64 SHA-256 of the certificate's SubjectPublicKeyInfo, for Chromium's
       // --ignore-certificate-errors-spki-list (trusts this one key, nothing else).
       certificateSpki: spki,
-      outlookEwsProxy: `https://127.0.0.1:${ports.https}/owa/service.svc?action=ExecuteEwsProxy`,
+      // Outlook on the web's service for the Office double (makeEwsRequestAsync, getCallbackTokenAsync).
+      outlookService: `https://127.0.0.1:${ports.https}/owa/service.svc`,
       domains,
     };
   }
