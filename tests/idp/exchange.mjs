@@ -40,9 +40,10 @@ export const NS = {
   adOutlook: 'http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a',
 };
 
-// Exchange Server 2019 CU14 (build 15.2.1544.4). ServerVersionInfo carries the build and
-// the schema version Exchange 2013 SP1+ report (docs/web-service-reference/serverversioninfo.md;
-// "V2017_07_11" is the newest RequestServerVersion value, docs/web-service-reference/requestserverversion.md).
+// Exchange Server 2019 CU14 (build 15.2.1544.4). ServerVersionInfo carries the build and the
+// schema version (docs/web-service-reference/serverversioninfo.md). "V2017_07_11" is what
+// Exchange 2016/2019 report; requestserverversion.md lists values only up to Exchange2013_SP1
+// (unverified from Microsoft's pages; ews-javascript-api's ExchangeVersion knows it).
 export const SERVER_VERSION = { MajorVersion: 15, MinorVersion: 2, MajorBuildNumber: 1544, MinorBuildNumber: 4, Version: 'V2017_07_11' };
 // POX <ServerVersion> (serverversion-pox.md: "the version of the server") is the same
 // build packed into 32 bits, as the doc's example 72008287 decodes (0111, major 6 bits,
@@ -229,8 +230,9 @@ const OTHER_DISTINGUISHED = new Set(['calendar', 'contacts', 'journal', 'notes',
 // The emulator
 // ---------------------------------------------------------------------------
 const LOG_SIZE = 500;
-// Office callback tokens live 5 minutes (docs/outlook/authentication.md, office-js-docs-pr:
-// "Exchange user identity tokens and callback tokens ... valid for 5 minutes").
+// Office callback tokens live 5 minutes: the Outlook API reference of getCallbackTokenAsync
+// says so (learn.microsoft.com/javascript/api/outlook/office.mailbox; not in the fetched
+// office-js-docs-pr, whose docs/outlook/authentication.md describes the tokens).
 const CALLBACK_TOKEN_MS = 5 * 60 * 1000;
 
 export const EXCHANGE_CONFIG = {
@@ -482,12 +484,12 @@ export async function startExchange({ httpsPort = 0, httpPort = 0, tls: cert, mi
       return sendPoxError(res, entry, 600, 'Invalid Request');
     }
     if (schema !== NS.adOutlook) {
-      // docs/web-service-reference/errorcode-pox.md: 601 "Requested schema version not supported".
+      // 601 "Requested schema version not supported" ([MS-OXDSCLI]; errorcode-pox.md lists no codes).
       return sendPoxError(res, entry, 601, 'Requested schema version not supported');
     }
     const target = org.mailboxes.find((m) => m.address.toLowerCase() === email.toLowerCase());
     if (!target) {
-      // errorcode-pox.md: 500 "The e-mail address cannot be found."
+      // 500: the address is not in this organisation ([MS-OXDSCLI]; unverified text).
       return sendPoxError(res, entry, 500, 'The email address can\'t be found.');
     }
     entry.status = 200;
