@@ -12,6 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 
 import { emulatedHostNames, ONLINE_HOST } from './exchange.mjs';
+import { fetchOverNodeRequest } from './tls.mjs';
 
 const KNOWN = new Set([...emulatedHostNames(), ONLINE_HOST]);
 
@@ -49,22 +50,7 @@ export function exchangeAgents({ ports, cert }) {
  */
 export function exchangeFetch(exchange) {
   const agents = exchangeAgents(exchange);
-  return (input, init = {}) => new Promise((resolve, reject) => {
-    const url = new URL(String(input));
-    const mod = url.protocol === 'https:' ? https : http;
-    const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : (init.headers || {});
-    const req = mod.request(url, { method: init.method || 'GET', headers, agent: url.protocol === 'https:' ? agents.https : agents.http, lookup: loopbackLookup }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => {
-        const h = new Headers();
-        for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
-        const empty = [101, 204, 205, 304].includes(res.statusCode);
-        resolve(new Response(empty ? null : Buffer.concat(chunks), { status: res.statusCode, headers: h }));
-      });
-    });
-    req.on('error', reject);
-    if (init.body !== undefined) req.write(String(init.body));
-    req.end();
-  });
+  return fetchOverNodeRequest((url, options, onResponse) => (url.protocol === 'https:'
+    ? https.request(url, { ...options, agent: agents.https, lookup: loopbackLookup }, onResponse)
+    : http.request(url, { ...options, agent: agents.http, lookup: loopbackLookup }, onResponse)));
 }

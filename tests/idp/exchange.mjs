@@ -21,7 +21,7 @@ import tls from 'node:tls';
 
 import { DOMParser } from '@xmldom/xmldom';
 
-import { applyCors, readBody, sendJson } from './common.mjs';
+import { applyCors, readBody, readControlBody, sendJson } from './common.mjs';
 import { MS_ACCOUNTS } from './microsoft.mjs';
 import { selfSignedCert } from './tls.mjs';
 
@@ -247,7 +247,7 @@ export const EXCHANGE_CONFIG = {
  * @param {(token:string) => Promise<{login:string, resources:string[], expired:boolean}|null>} [o.microsoftToken]  validates Exchange Online Bearer tokens against the Entra emulator
  */
 export async function startExchange({ httpsPort = 0, httpPort = 0, tls: cert, microsoftToken = async () => null } = {}) {
-  cert ??= selfSignedCert({ dnsNames: httpsHosts() });
+  cert ??= processCertificate();
   const servedHttps = new Set(httpsHosts());
   const secureContext = tls.createSecureContext({ key: cert.key, cert: cert.cert });
   const spki = crypto.createHash('sha256').update(new crypto.X509Certificate(cert.cert).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
@@ -873,13 +873,8 @@ ${protocol('EXPR')}
   async function handleControl(req, res, url) {
     if (applyCors(req, res)) return undefined;
     const path = url.pathname.replace(/\/+$/, '');
-    let body = {};
-    if (req.method === 'POST') {
-      const raw = (await readBody(req)).toString('utf8').trim();
-      if (raw) {
-        try { body = JSON.parse(raw); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
-      }
-    }
+    const body = await readControlBody(req);
+    if (body === null) return sendJson(res, 400, { error: 'body must be JSON' });
     try {
       switch (`${req.method} ${path}`) {
         case 'GET /control/exchange':
@@ -977,6 +972,14 @@ const CONTROL_HELP = {
 };
 
 // ---------------------------------------------------------------------------
+// One certificate per process for every emulator it starts (a suite may start many): made
+// on first use, ECDSA P-256 (milliseconds to generate), naming every https host.
+let sharedCert = null;
+function processCertificate() {
+  sharedCert ??= selfSignedCert({ dnsNames: httpsHosts(), ecdsa: true });
+  return sharedCert;
+}
+
 function listen(server, port) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
