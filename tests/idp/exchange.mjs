@@ -38,6 +38,10 @@ export const NS = {
   adRequest: 'http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006',
   adResponse: 'http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006',
   adOutlook: 'http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a',
+  // SOAP Autodiscover (docs/web-service-reference/getusersettings-operation-soap.md; "https"
+  // in the page, "http" in the schema and the clients, as above).
+  adSoap: 'http://schemas.microsoft.com/exchange/2010/Autodiscover',
+  wsa: 'http://www.w3.org/2005/08/addressing',
 };
 
 // Exchange Server 2019 CU14 (build 15.2.1544.4). ServerVersionInfo carries the build and the
@@ -398,8 +402,16 @@ export async function startExchange({ httpsPort = 0, httpPort = 0, tls: cert, mi
     }
     const org = orgOfHost(host);
     const entry = record(scheme, req, {});
-    if (org && path === '/autodiscover/autodiscover.xml' && org.autodiscoverHosts.includes(host)) {
-      return autodiscoverPox(org, req, res, entry);
+    if (org && org.autodiscoverHosts.includes(host)) {
+      // Exchange's Autodiscover virtual directory says which Autodiscover endpoints it has;
+      // the EWS Managed API reads these headers from the answer to a GET of
+      // autodiscover.xml before it tries SOAP Autodiscover (AutodiscoverService
+      // .GetEndpointsFromHttpWebResponse; not in Microsoft's pages: unverified).
+      res.setHeader('X-SOAP-Enabled', 'True');
+      res.setHeader('X-WSSecurity-Enabled', 'False');
+      res.setHeader('X-OAuth-Enabled', 'False');
+      if (path === '/autodiscover/autodiscover.xml') return autodiscoverPox(org, req, res, entry);
+      if (path === '/autodiscover/autodiscover.svc') return autodiscoverSoap(org, req, res, entry);
     }
     if (org && path === '/ews/exchange.asmx' && host === org.ewsHost) {
       return ews(org, req, res, entry);
@@ -494,6 +506,58 @@ export async function startExchange({ httpsPort = 0, httpPort = 0, tls: cert, mi
     }
     entry.status = 200;
     return sendXml(res, 200, poxSettings(org, target));
+  }
+
+  // SOAP Autodiscover GetUserSettings (docs/web-service-reference/getusersettings-operation-soap.md:
+  // request and response examples; getusersettingsresponsemessage-soap.md,
+  // errorcode-soap.md for InvalidUser/InvalidSetting). The product uses POX; this is here for
+  // the EWS Managed API port, whose Autodiscover speaks only SOAP.
+  async function autodiscoverSoap(org, req, res, entry) {
+    entry.operation = 'autodiscover-soap';
+    const body = req.method === 'POST' ? await readBody(req) : null;
+    const fault = takeFault('autodiscover');
+    if (fault && await applyFault(fault, res, entry)) return undefined;
+    const mailbox = authenticate(org, req, res, entry);
+    if (!mailbox) return undefined;
+    let users;
+    let wanted;
+    try {
+      if (req.method !== 'POST') throw new Error('GET');
+      const env = parseXml(body.toString('utf8')).documentElement;
+      const message = elements(child(env, NS.soap, 'Body'))[0];
+      if (message?.namespaceURI !== NS.adSoap || message.localName !== 'GetUserSettingsRequestMessage') throw new Error('not GetUserSettings');
+      const request = child(message, NS.adSoap, 'Request');
+      users = elements(child(request, NS.adSoap, 'Users')).map((u) => textOf(child(u, NS.adSoap, 'Mailbox')));
+      wanted = elements(child(request, NS.adSoap, 'RequestedSettings')).map(textOf);
+      if (!users.length || !wanted.length) throw new Error('no users or settings');
+    } catch (e) {
+      entry.status = 500;
+      return sendSoapFault(res, 'ErrorSchemaValidation', `The request failed schema validation: ${e.message}`);
+    }
+    const ews = `https://${org.ewsHost}/EWS/Exchange.asmx`;
+    const v = SERVER_VERSION;
+    const settingsOf = (m) => ({
+      UserDisplayName: m.displayName,
+      UserDN: `/o=${org.netbios}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=${m.user}`,
+      UserDeploymentId: deploymentId(org),
+      CasVersion: `${v.MajorVersion}.${String(v.MinorVersion).padStart(2, '0')}.${String(v.MajorBuildNumber).padStart(4, '0')}.${String(v.MinorBuildNumber).padStart(3, '0')}`,
+      EwsSupportedSchemas: 'Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, Exchange2016',
+      InternalEwsUrl: ews,
+      ExternalEwsUrl: ews,
+      InternalMailboxServer: org.ewsHost,
+    });
+    const userResponses = users.map((address) => {
+      const m = org.mailboxes.find((x) => x.address.toLowerCase() === address.toLowerCase());
+      if (!m) return '<UserResponse><ErrorCode>InvalidUser</ErrorCode><ErrorMessage>Invalid user.</ErrorMessage><RedirectTarget i:nil="true" /><UserSettingErrors /><UserSettings /></UserResponse>';
+      const all = settingsOf(m);
+      const known = wanted.filter((n) => n in all);
+      const unknown = wanted.filter((n) => !(n in all));
+      const errors = unknown.map((n) => `<UserSettingError><ErrorCode>InvalidSetting</ErrorCode><ErrorMessage>The requested setting is invalid.</ErrorMessage><SettingName>${xmlEscape(n)}</SettingName></UserSettingError>`).join('');
+      const settings = known.map((n) => `<UserSetting i:type="StringSetting"><Name>${n}</Name><Value>${xmlEscape(all[n])}</Value></UserSetting>`).join('');
+      return `<UserResponse><ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage><RedirectTarget i:nil="true" /><UserSettingErrors>${errors}</UserSettingErrors><UserSettings>${settings}</UserSettings></UserResponse>`;
+    });
+    entry.status = 200;
+    return sendXml(res, 200, `<s:Envelope xmlns:s="${NS.soap}" xmlns:a="${NS.wsa}"><s:Header><a:Action s:mustUnderstand="1">${NS.adSoap}/Autodiscover/GetUserSettingsResponse</a:Action><h:ServerVersionInfo xmlns:h="${NS.adSoap}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><h:MajorVersion>${v.MajorVersion}</h:MajorVersion><h:MinorVersion>${v.MinorVersion}</h:MinorVersion><h:MajorBuildNumber>${v.MajorBuildNumber}</h:MajorBuildNumber><h:MinorBuildNumber>${v.MinorBuildNumber}</h:MinorBuildNumber><h:Version>Exchange2015</h:Version></h:ServerVersionInfo></s:Header><s:Body><GetUserSettingsResponseMessage xmlns="${NS.adSoap}"><Response xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><ErrorCode>NoError</ErrorCode><ErrorMessage /><UserResponses>${userResponses.join('')}</UserResponses></Response></GetUserSettingsResponseMessage></s:Body></s:Envelope>`);
   }
 
   function sendPoxError(res, entry, code, message) {

@@ -335,9 +335,10 @@ describe('Exchange Online (outlook.office365.com)', () => {
 // (ews-javascript-api 0.15.3, its own SOAP writer and reader) against the emulator. Local
 // accommodation: its XHR layer (@ewsjs/xhr, axios) is given http(s) agents that connect the
 // real host names to the emulator's ports and trust its certificate (exchangeAgents);
-// nothing of the library is patched. Its Autodiscover is not exercised: ews-javascript-api
-// implements only SOAP Autodiscover (its POX path throws "Not implemented."), and the
-// emulator serves POX (see EXCHANGE.md).
+// nothing of the library is patched. Its Autodiscover (AutodiscoverUrl): ews-javascript-api
+// implements only SOAP Autodiscover (its POX path throws "Not implemented."), which the
+// emulator serves on the same hosts for it (see EXCHANGE.md); the order of hosts, the http
+// redirect step and the redirect validation callback are the library's own.
 describe('ews-javascript-api (EWS Managed API port) against the emulator', () => {
   const { ExchangeService, ExchangeVersion, WebCredentials, Uri, Folder, WellKnownFolderName, ItemView, ConfigurationApi } = ews;
   before(() => {
@@ -380,5 +381,49 @@ describe('ews-javascript-api (EWS Managed API port) against the emulator', () =>
 
   test('a folder the emulator does not know by that name is an error the library reports', async () => {
     await assert.rejects(Folder.Bind(service('alex@contoso.test', 'Exchange-Pass-1'), WellKnownFolderName.Calendar), (e) => /could not be found|FolderNotFound/i.test(String(e?.message ?? e)));
+  });
+
+  const autodiscover = async (login, password, email, seen = []) => {
+    const s = new ExchangeService(ExchangeVersion.Exchange2016);
+    s.Credentials = new WebCredentials(login, password);
+    await s.AutodiscoverUrl(email, (url) => {
+      seen.push(url);
+      return url.startsWith('https://');
+    });
+    return s.Url.ToString();
+  };
+  const credentialed = () => idp.exchange.requests.filter((e) => e.authorization);
+
+  test('AutodiscoverUrl finds the EWS URL of alex@contoso.test; the unauthenticated probe carries no credentials', async () => {
+    idp.exchange.reset();
+    assert.equal(await autodiscover('alex@contoso.test', 'Exchange-Pass-1', 'alex@contoso.test'), EWS);
+    assert.ok(credentialed().every((e) => e.scheme === 'https' && e.host === 'autodiscover.contoso.test' && e.auth === 'accepted'), JSON.stringify(credentialed()));
+    assert.ok(idp.exchange.requests.some((e) => e.path === '/autodiscover/autodiscover.svc' && e.status === 200));
+  });
+
+  test('AutodiscoverUrl for sam@fabrikam.test follows the http redirect after its own validation callback, credentials only over https', async () => {
+    idp.exchange.reset();
+    const seen = [];
+    assert.equal(await autodiscover('FABRIKAM\\sam', 'Exchange-Pass-2', 'sam@fabrikam.test', seen), 'https://mail.fabrikam.test/EWS/Exchange.asmx');
+    assert.deepEqual(seen, ['https://mail.fabrikam.test/autodiscover/autodiscover.xml']);
+    assert.ok(idp.exchange.requests.some((e) => e.scheme === 'http' && e.host === 'autodiscover.fabrikam.test' && e.status === 302 && !e.authorization));
+    assert.ok(credentialed().length > 0 && credentialed().every((e) => e.scheme === 'https' && e.host === 'mail.fabrikam.test'));
+  });
+
+  test('AutodiscoverUrl for pat@redirect-http.test: the library drops the redirect to http itself, no credentials over http', async () => {
+    idp.exchange.reset();
+    const seen = [];
+    await assert.rejects(autodiscover('pat@redirect-http.test', 'Exchange-Pass-3', 'pat@redirect-http.test', seen));
+    // TryGetRedirectionResponse keeps only https Locations: the callback is never asked.
+    assert.deepEqual(seen, []);
+    assert.ok(idp.exchange.requests.some((e) => e.scheme === 'http' && e.host === 'autodiscover.redirect-http.test' && e.status === 302));
+    assert.equal(idp.exchange.requests.filter((e) => e.host === 'mail.redirect-http.test').length, 0);
+    assert.equal(credentialed().filter((e) => e.scheme === 'http').length, 0);
+  });
+
+  test('AutodiscoverUrl with a wrong password fails; the password was tried once', async () => {
+    idp.exchange.reset();
+    await assert.rejects(autodiscover('alex@contoso.test', 'wrong', 'alex@contoso.test'));
+    assert.deepEqual(credentialed().map((e) => [e.host, e.auth, e.status]), [['autodiscover.contoso.test', 'rejected', 401]]);
   });
 });
