@@ -101,6 +101,20 @@ test('service worker: Exchange Online autodiscover JSON at https://outlook.offic
   assert.deepEqual(JSON.parse(r.text), { Protocol: 'EWS', Url: 'https://outlook.office365.com/EWS/Exchange.asmx' });
 });
 
+test('page: the Exchange Online autodiscover JSON is readable only when its CORS switch is on', async () => {
+  const page = await context.newPage();
+  try {
+    await page.goto(`${idp.base}/`);
+    const read = () => page.evaluate(() => fetch('https://outlook.office365.com/autodiscover/autodiscover.json/v1.0/megan@m365.test?Protocol=EWS').then((r) => r.json(), (e) => `error: ${e}`));
+    assert.match(String(await read()), /^error: TypeError/);
+    idp.exchange.setConfig({ onlineAutodiscoverCors: true });
+    assert.deepEqual(await read(), { Protocol: 'EWS', Url: 'https://outlook.office365.com/EWS/Exchange.asmx' });
+  } finally {
+    idp.exchange.reset();
+    await page.close();
+  }
+});
+
 test('service worker: names the emulated world has no server for, and other .test names, fail', async () => {
   idp.exchange.reset();
   const noSite = await swFetch('https://fabrikam.test/autodiscover/autodiscover.xml', { method: 'POST', body: 'x' });

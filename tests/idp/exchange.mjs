@@ -242,6 +242,7 @@ const CALLBACK_TOKEN_MS = 5 * 60 * 1000;
 export const EXCHANGE_CONFIG = {
   onlineEwsAllowed: ['boolean', false, 'the Microsoft 365 tenant still allow-lists EWS (Set-OrganizationConfig -EwsEnabled / EwsAllowedAppIDs); false = blocked, the default since 2026-10-01'],
   onlineUnknownDomain: ['enum:not-found|office365', 'not-found', 'what the Autodiscover JSON endpoint answers for a domain Exchange Online does not host (undocumented, see EXCHANGE.md)'],
+  onlineAutodiscoverCors: ['boolean', false, 'the Autodiscover JSON endpoint sends CORS headers to loopback pages (undocumented; off: only the extension service worker can read it)'],
 };
 
 /**
@@ -265,7 +266,7 @@ export async function startExchange({ httpsPort = 0, httpPort = 0, tls: cert, mi
       log: [],
       faults: [],
       callbackTokens: new Map(),
-      config: { onlineEwsAllowed: false, onlineUnknownDomain: 'not-found' },
+      config: Object.fromEntries(Object.entries(EXCHANGE_CONFIG).map(([k, [, def]]) => [k, def])),
     };
   }
 
@@ -789,7 +790,9 @@ ${protocol('EXPR')}
     const m = /^\/autodiscover\/autodiscover\.json(?:\/v1\.0\/([^/]+))?$/i.exec(url.pathname);
     if (m) {
       entry.operation = 'autodiscover-json';
-      if (applyCors(req, res, { methods: 'GET,OPTIONS' })) return undefined;
+      // Whether outlook.office365.com sends CORS headers here is not documented: off by
+      // default, so a page cannot read the answer unless a test says otherwise.
+      if (state.config.onlineAutodiscoverCors && applyCors(req, res, { methods: 'GET,OPTIONS' })) return undefined;
       return autodiscoverJson(req, res, url, m[1] ? decodeURIComponent(m[1]) : url.searchParams.get('Email'), entry);
     }
     if (path === '/ews/exchange.asmx') {
@@ -1030,7 +1033,7 @@ const CONTROL_HELP = {
   'GET /control/exchange/requests?n=': 'request log: time, scheme, method, host, path, authorization (scheme), login, auth (accepted|rejected), operation, ewsOperation, responseCode, status; never a password or token',
   'POST /control/exchange/fail-next': '{target: ews|autodiscover|any, kind: status|reset|delay|server-busy, status?: 503, count?: 1 (0 = until cleared), ms?, retryAfter?, backOffMs?}',
   'POST /control/exchange/clear-faults': 'drop pending faults',
-  'GET|POST /control/exchange/config': '{onlineEwsAllowed: bool, onlineUnknownDomain: "not-found"|"office365"}',
+  'GET|POST /control/exchange/config': '{onlineEwsAllowed: bool, onlineUnknownDomain: "not-found"|"office365", onlineAutodiscoverCors: bool}',
   'POST /control/exchange/callback-token': '{mailbox}: an Outlook callback token (Bearer) the mailbox\'s EWS accepts for 5 minutes',
   'POST /control/exchange/reset': 'passwords, log, faults, callback tokens, config back to the start',
 };
