@@ -30,7 +30,7 @@ export const ADDIN_CONFIG_PATH = '/addin-manifest/config.json';
 /** The test double's files, served from memory at /office-double/. */
 function doubleFiles() {
   const out = {};
-  for (const f of ['office.js', 'outlook.html', 'outlook.js', 'outlook.css']) {
+  for (const f of ['office.js', 'outlook.html', 'outlook.js', 'outlook.css', 'probe.html']) {
     out[DOUBLE_PREFIX + f] = () => readFileSync(path.join(DOUBLE_DIR, f), 'utf8');
   }
   return out;
@@ -76,7 +76,8 @@ export async function startAddinEnvironment({ port = 0, idpPort = 0, testHooks =
     outlookBase,
     taskpaneUrl: `${web.url}/addin-manifest/taskpane.html`,
     outlookUrl(switches = {}) {
-      const q = new URLSearchParams({ addin: `${web.url}/addin-manifest/taskpane.html`, ...switches });
+      // exchangeOwa: the emulated Exchange's Outlook service (makeEwsRequestAsync, getCallbackTokenAsync).
+      const q = new URLSearchParams({ addin: `${web.url}/addin-manifest/taskpane.html`, exchangeOwa: idp.info.exchange.outlookService, ...switches });
       return `${outlookBase}${DOUBLE_PREFIX}outlook.html?${q}`;
     },
     idp,

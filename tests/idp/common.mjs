@@ -83,6 +83,18 @@ export async function readBody(req, limit = 256 * 1024) {
   return Buffer.concat(chunks, size);
 }
 
+/** The JSON body of a control-API POST: {} when there is none, null when it is not JSON. */
+export async function readControlBody(req) {
+  if (req.method !== 'POST') return {};
+  const raw = (await readBody(req)).toString('utf8').trim();
+  if (!raw) return {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
 // Parameters of a form POST plus the query string (Google and Salesforce accept
 // `token=` in either place on their revoke endpoints).
 export function formParams(url, bodyBuf, contentType = '') {

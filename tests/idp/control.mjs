@@ -6,7 +6,7 @@
 // query parameters redacted), grant_type, status and whether an Origin header
 // was present.
 
-import { applyCors, readBody, redactUrl, sendJson } from './common.mjs';
+import { applyCors, readControlBody, redactUrl, sendJson } from './common.mjs';
 
 export const PROVIDERS = ['microsoft', 'google', 'salesforce'];
 
@@ -274,13 +274,8 @@ export function createControl({ config }) {
   async function handle(req, res, url) {
     if (applyCors(req, res)) return;
     const path = url.pathname.replace(/\/+$/, '') || '/control';
-    let body = {};
-    if (req.method === 'POST') {
-      const raw = (await readBody(req)).toString('utf8').trim();
-      if (raw) {
-        try { body = JSON.parse(raw); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
-      }
-    }
+    const body = await readControlBody(req);
+    if (body === null) return sendJson(res, 400, { error: 'body must be JSON' });
     try {
       const key = `${req.method} ${path}`;
       switch (key) {

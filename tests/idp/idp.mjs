@@ -26,6 +26,8 @@ import { createControl, defaultConfig, mergeConfig } from './control.mjs';
 import { createMicrosoft } from './microsoft.mjs';
 import { createGoogle } from './google.mjs';
 import { createSalesforce } from './salesforce.mjs';
+import { startExchange } from './exchange.mjs';
+import { MS_ACCOUNTS } from './microsoft.mjs';
 
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:8080/www/callback.html';
 
@@ -39,6 +41,7 @@ export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:8080/www/callback.html';
  */
 export async function startIdp({
   port = 0, microsoftPort = 0, instancePort = 0, redirectUris, config: overrides, tls,
+  exchange: exchangeOptions = {},
 } = {}) {
   const config = defaultConfig();
   if (overrides) mergeConfig(config, overrides);
@@ -77,6 +80,27 @@ export async function startIdp({
   const providers = { microsoft, google, salesforce };
   control.attach(providers);
 
+  // The emulated Exchange servers (tests/idp/exchange.mjs, EXCHANGE.md): their own https
+  // and http ports and a certificate naming the emulated hosts. Exchange Online's EWS
+  // accepts the Entra emulator's access tokens for https://outlook.office365.com.
+  let exchange;
+  try {
+    exchange = await startExchange({
+      ...exchangeOptions,
+      async microsoftToken(token) {
+        const at = await microsoft.provider.AccessToken.find(token, { ignoreExpiration: true });
+        if (!at) return null;
+        const login = MS_ACCOUNTS.find((a) => a.sub === at.accountId)?.login ?? at.accountId;
+        const resources = String(at.scope || '').split(' ').filter((x) => /^https:\/\//.test(x)).map((x) => new URL(x).origin);
+        return { login, resources, expired: at.isExpired };
+      },
+    });
+  } catch (err) {
+    for (const p of Object.values(providers)) p.close();
+    for (const s of Object.values(servers)) s.close();
+    throw err;
+  }
+
   const info = () => ({
     ready: true,
     port: actualPort,
@@ -85,6 +109,7 @@ export async function startIdp({
     microsoft: microsoft.describe(),
     google: google.describe(),
     salesforce: salesforce.describe(),
+    exchange: { ...exchange.info, control: `${base}/control/exchange` },
     control: `${base}/control`,
     redirectUris: microsoft.redirectUris(),
   });
@@ -103,6 +128,9 @@ export async function startIdp({
   async function handleRequest(site, req, res) {
     const url = new URL(req.url, origins[site]);
 
+    if (site === 'main' && (url.pathname === '/control/exchange' || url.pathname.startsWith('/control/exchange/'))) {
+      return exchange.handleControl(req, res, url);
+    }
     if (site === 'main' && (url.pathname === '/control' || url.pathname.startsWith('/control/'))) {
       control.record(req, res, { provider: null, endpoint: 'control' });
       return control.handle(req, res, url);
@@ -148,6 +176,7 @@ export async function startIdp({
     if (closed) return;
     closed = true;
     for (const p of Object.values(providers)) p.close();
+    await exchange.close();
     await Promise.all(Object.values(servers).map((server) => {
       server.closeAllConnections?.();
       return new Promise((resolve) => { server.close(() => resolve()); });
@@ -162,6 +191,7 @@ export async function startIdp({
     control,
     config,
     providers,
+    exchange,
     close,
   };
 }

@@ -13,14 +13,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export function selfSignedCert() {
+/**
+ * `dnsNames`: more subjectAltName host names (the emulated Exchange hosts, tests/idp/exchange.mjs).
+ * `ecdsa`: a P-256 key instead of RSA 2048 (generated in milliseconds rather than up to a second).
+ */
+export function selfSignedCert({ dnsNames = [], ecdsa = false } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-tls-'));
   try {
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
     execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'req', '-x509', '-newkey', ...(ecdsa ? ['ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['rsa:2048']), '-nodes', '-keyout', key, '-out', cert,
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...dnsNames.map((n) => `DNS:${n}`)].join(',')}`,
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
   } finally {
@@ -34,10 +38,18 @@ export function selfSignedCert() {
  * cannot be given a CA without an extra package; this is node:https underneath.
  */
 export function trustingFetch(ca) {
+  return fetchOverNodeRequest((url, options, onResponse) => https.request(url, { ...options, ca }, onResponse));
+}
+
+/**
+ * fetch() on top of a node `request(url, {method, headers}, onResponse)` function
+ * (node:http(s).request with the caller's options): never follows redirects.
+ */
+export function fetchOverNodeRequest(request) {
   return (input, init = {}) => new Promise((resolve, reject) => {
     const url = new URL(String(input));
     const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : (init.headers || {});
-    const req = https.request(url, { method: init.method || 'GET', ca, headers }, (res) => {
+    const req = request(url, { method: init.method || 'GET', headers }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => {

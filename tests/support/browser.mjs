@@ -15,6 +15,22 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
+/**
+ * Chromium flags that make the emulated Exchange world reachable (tests/idp/EXCHANGE.md):
+ * `--host-resolver-rules` sends https://autodiscover.contoso.test (port 443),
+ * http://autodiscover.fabrikam.test (port 80), https://outlook.office365.com, ... to the
+ * emulator's loopback ports and every other *.test name nowhere; the SPKI list makes
+ * Chromium accept the emulator's throw-away certificate and no other bad one. Checked in
+ * tests/idp/exchange-chromium.test.mjs (page and extension service worker).
+ * @param {{hostResolverRules: string, certificateSpki: string}} exchangeInfo  idp.info.exchange
+ */
+export function exchangeChromiumArgs(exchangeInfo) {
+  return [
+    `--host-resolver-rules=${exchangeInfo.hostResolverRules}`,
+    `--ignore-certificate-errors-spki-list=${exchangeInfo.certificateSpki}`,
+  ];
+}
+
 /** How long a single condition may take (a sign-in is ~1 s; CI machines are slow). */
 export const WAIT_MS = 15_000;
 

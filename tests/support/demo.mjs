@@ -9,6 +9,8 @@
 //   - the identity-provider emulator (in process), on <port>+1 when free, with the web
 //     host's redirect URI http://127.0.0.1:<port>/www/callback.html registered;
 //   - the static server of the repository on <port> (default 8080; a free one if busy);
+//   - with the emulator, the emulated Exchange servers (tests/idp/EXCHANGE.md), reached from a
+//     Chromium started with target/exchange-demo/chromium.sh (its --host-resolver-rules);
 // writes www/config.json (git-ignored) pointing the engine at the emulator, prints the URLs
 // and the test accounts, and runs until Ctrl-C / SIGTERM, then closes both servers. It
 // deletes nothing (www/config.json stays for the next run).
@@ -21,6 +23,7 @@ import { REPO_ROOT } from '../web/static-server.mjs';
 import { buildDemoExtension } from './build-extension.mjs';
 import { startAddinEnvironment } from '../addin/env.mjs';
 import { writeManifests } from '../../addin-manifest/manifests.mjs';
+import { exchangeChromiumArgs } from './browser.mjs';
 
 const USAGE = 'usage: node tests/support/demo.mjs [--port 8080] [--addin-port 8443] [--real-outlook]';
 
@@ -104,6 +107,14 @@ async function main() {
   const idp = env.idp;
   // The Chrome extension, built against these providers (its redirect URI registered).
   const extension = await buildDemoExtension(idp);
+  // Chromium reaches the emulated Exchange host names only through host-resolver rules:
+  // a launcher script with the flags of exchangeChromiumArgs() (tests/support/browser.mjs).
+  const exchangeDir = path.join(REPO_ROOT, 'target', 'exchange-demo');
+  await mkdir(exchangeDir, { recursive: true });
+  const launcher = path.join(exchangeDir, 'chromium.sh');
+  const quote = (a) => `'${a.replace(/'/g, "'\\''")}'`;
+  await writeFile(launcher, `#!/bin/sh\n# Chromium for the sidebar-auth demo's emulated Exchange (tests/idp/EXCHANGE.md): the Exchange\n# host names go to the local emulator (loopback only), its certificate is accepted.\nexec "\${CHROMIUM:-chromium}" ${exchangeChromiumArgs(idp.info.exchange).map(quote).join(' ')} "$@"\n`, { mode: 0o755 });
+  const exchange = idp.info.exchange;
   const line = '─'.repeat(78);
   const out = [];
   out.push(line);
@@ -135,11 +146,26 @@ async function main() {
   out.push('');
   for (const l of extension.lines) out.push(` ${l}`);
   out.push('');
+  out.push(' Microsoft Exchange (emulated: tests/idp/EXCHANGE.md), on 127.0.0.1 only:');
+  out.push(`   Servers:    ${exchange.https} (https) and ${exchange.http} (http), routed by host name;`);
+  out.push(`               control API ${exchange.control} (password change, request log, faults)`);
+  out.push(`   Reach them: bash ${path.relative(process.cwd(), launcher)} [more chromium flags]`);
+  out.push('               (maps autodiscover.contoso.test, mail.contoso.test, outlook.office365.com, ...');
+  out.push('               on ports 443/80 to these servers; load the extension in that Chromium)');
+  for (const [domain, d] of Object.entries(exchange.domains)) {
+    if (d.kind !== 'on-premises') continue;
+    const m = d.mailboxes[0];
+    out.push(`   ${domain.padEnd(19)} ${m.logins.join(' or ')} / ${m.password}  (${d.auth === 'basic' ? `EWS ${d.ews}` : d.auth === 'ntlm' ? 'offers only NTLM/Negotiate' : 'offers only Bearer (hybrid modern auth)'})`);
+  }
+  out.push('   Microsoft 365: megan@m365.test and the Microsoft accounts above (autodiscover JSON at');
+  out.push('               outlook.office365.com; EWS there is blocked for the tenant since 2026-10-01)');
+  out.push('');
   out.push(' Outlook add-in (Office emulated by tests/addin/office-double, providers over https):');
   out.push(`   Outlook:    ${addin.outlookUrl()}`);
   out.push('               an emulated Outlook on the web: "Sync Settings" opens the task pane (an iframe of');
   out.push(`               ${addin.addinBase}, another site); Connect/Refresh/Change ask Allow/Ignore,`);
   out.push('               then the sign-in runs in a pop-up (the Office dialog) and returns via messageParent.');
+  out.push(`   On-premises Outlook (makeEwsRequestAsync, no password asked): ${addin.outlookUrl({ mailbox: 'alex@contoso.test' })}`);
   out.push(`   Task pane:  ${addin.taskpaneUrl}`);
   out.push(`   Providers:  ${addin.idp.base} (https, same accounts as above)`);
   out.push(`   Certificate: self-signed, made at start: ${path.relative(process.cwd(), path.join(addinDir, 'cert.pem'))}. The add-in also needs`);

@@ -24,6 +24,14 @@
 //   messageParent(message, {targetOrigin}) and DialogMessageReceived {message, origin}
 //       docs/develop/dialog-api-in-office-add-ins.md ("Cross-domain messaging to the host runtime")
 //   dialog.messageChild / DialogParentMessageReceived   docs/develop/parent-to-dialog.md
+//   context.mailbox.makeEwsRequestAsync(data, callback, userContext) → AsyncResult {status,
+//       value: the SOAP response as a string, asyncContext}   docs/outlook/web-services.md
+//   context.mailbox.getCallbackTokenAsync([options,] callback[, userContext]) → AsyncResult
+//       {status, value: the token}    docs/outlook/authentication.md ("Callback tokens")
+//       Exchange Online: legacy tokens are turned off → failed, error 9017 GenericTokenError
+//       (docs/includes/legacy-exchange-token-deprecation.md,
+//       docs/reference/javascript-api-for-office-error-codes.md 9017); the host (outlook.js)
+//       decides, from the emulated Exchange (tests/idp/exchange.mjs).
 // What the documentation leaves open is a switch of outlook.html (see tests/addin/README.md).
 (function () {
   'use strict';
@@ -77,7 +85,11 @@
       ui: {},
     };
     if (role === 'taskpane') {
-      ctx.mailbox = { userProfile: { emailAddress: c.mailbox, displayName: c.displayName } };
+      ctx.mailbox = {
+        userProfile: { emailAddress: c.mailbox, displayName: c.displayName },
+        makeEwsRequestAsync: makeEwsRequestAsync,
+        getCallbackTokenAsync: getCallbackTokenAsync,
+      };
       ctx.ui.displayDialogAsync = displayDialogAsync;
     } else {
       // "messageParent is one of only two Office APIs you can call in the dialog box; the
@@ -93,10 +105,36 @@
     return ctx;
   }
 
-  function asyncResult(status, value, code, message) {
+  function asyncResult(status, value, code, message, name) {
     var r = { status: status, value: value };
-    if (status === 'failed') r.error = { code: code, name: 'Error', message: message || 'Error ' + code };
+    if (status === 'failed') r.error = { code: code, name: name || 'Error', message: message || 'Error ' + code };
     return r;
+  }
+
+  // The host answers {op: 'mailboxResult', id, status, value | code, name, message}.
+  function mailboxCall(op, payload, callback, userContext) {
+    var id = nextId++;
+    pending[id] = function (answer) {
+      var r = answer.status === 'succeeded'
+        ? asyncResult('succeeded', answer.value)
+        : asyncResult('failed', undefined, answer.code, answer.message, answer.name);
+      r.asyncContext = userContext;
+      if (callback) callback(r);
+    };
+    payload.op = op;
+    payload.id = id;
+    post(payload);
+  }
+
+  function makeEwsRequestAsync(data, callback, userContext) {
+    mailboxCall('ewsRequest', { data: String(data) }, callback, userContext);
+  }
+
+  // getCallbackTokenAsync(callback, userContext) or getCallbackTokenAsync(options, callback).
+  function getCallbackTokenAsync(a, b, c) {
+    if (typeof a === 'function') return mailboxCall('callbackToken', { isRest: false }, a, b);
+    var options = a || {};
+    return mailboxCall('callbackToken', { isRest: !!options.isRest }, b, options.asyncContext !== undefined ? options.asyncContext : c);
   }
 
   function displayDialogAsync(url, options, callback) {
@@ -172,6 +210,7 @@
             Office.initialize();
           } catch (e) { /* the page's own */ }
           break;
+        case 'mailboxResult':
         case 'displayDialogResult': {
           var p = pending[data.id];
           delete pending[data.id];

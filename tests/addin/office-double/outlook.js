@@ -13,6 +13,10 @@
 //   popups=allow|blocked       blocked: the browser refuses window.open (→ 12011)
 //   loadTimeoutMs=<n>          no add-in page in the new dialog within n ms → 12002 (default 10000)
 //   open=1                     open the task pane at once (else: the "Sync Settings" button)
+//   exchangeOwa=<url>          the emulated Exchange's Outlook service (idp.info.exchange.outlookService):
+//                              where makeEwsRequestAsync / getCallbackTokenAsync go, as the
+//                              signed-in mailbox. Whether that mailbox is on-premises or in
+//                              Exchange Online is the emulated Exchange's knowledge (its domains).
 //
 // Rules enforced, with their source (OfficeDev/office-js-docs-pr):
 //   12005 before anything else for an http URL; 12004 for a URL not on the add-in's origin
@@ -41,6 +45,7 @@ const settings = {
   dialogOrigin: q.get('dialogOrigin') !== 'none',
   popupsBlocked: q.get('popups') === 'blocked',
   loadTimeoutMs: Number(q.get('loadTimeoutMs') || 10000),
+  exchangeOwa: q.get('exchangeOwa'),
 };
 
 /** What the tests read (this page is test code; the add-in's pages expose nothing). */
@@ -183,6 +188,53 @@ async function displayDialog(msg) {
   answer(msg.id, { status: 'succeeded', dialogId: d.id });
 }
 
+// makeEwsRequestAsync / getCallbackTokenAsync: Outlook asks the Exchange server of the
+// signed-in mailbox (docs/outlook/web-services.md). Failures, as Outlook reports them:
+// Exchange Online (legacy tokens turned off) → 9017 GenericTokenError "An internal error has
+// occurred." (docs/reference/javascript-api-for-office-error-codes.md; the FAQ
+// docs/outlook/faq-nested-app-auth-outlook-legacy-tokens.md names 9017/9018 for any API that
+// needs an Exchange token); EWS answering other than 200, or Outlook unable to reach it →
+// 9020 "Generic Response Error" (same page); a request above 5 MB of characters → 9020
+// (docs/outlook/limits-for-activation-and-javascript-api-for-outlook-add-ins.md).
+const EWS_REQUEST_LIMIT = 5_000_000;
+const GENERIC_TOKEN_ERROR = { status: 'failed', code: 9017, name: 'GenericTokenError', message: 'An internal error has occurred.' };
+const GENERIC_RESPONSE_ERROR = { status: 'failed', code: 9020, name: 'GenericResponseError', message: 'An internal error has occurred.' };
+
+async function mailboxService(data) {
+  const reply = (result) => toPane({ op: 'mailboxResult', id: data.id, ...result });
+  const action = data.op === 'ewsRequest' ? 'ExecuteEwsProxy' : 'GetClientAccessToken';
+  if (data.op === 'ewsRequest' && data.data.length > EWS_REQUEST_LIMIT) {
+    log('ews-request', { ok: false, code: 9020 });
+    return reply(GENERIC_RESPONSE_ERROR);
+  }
+  if (!settings.exchangeOwa) {
+    log(data.op, { ok: false, code: 9020 });
+    return reply({ ...GENERIC_RESPONSE_ERROR, message: 'An internal error has occurred. (The double has no exchangeOwa switch.)' });
+  }
+  let res;
+  try {
+    res = await fetch(`${settings.exchangeOwa}?action=${action}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ mailbox: settings.mailbox, body: data.op === 'ewsRequest' ? data.data : undefined }),
+    });
+  } catch {
+    log(data.op, { ok: false, code: 9020 });
+    return reply(GENERIC_RESPONSE_ERROR);
+  }
+  const text = await res.text();
+  if (res.status === 403 && /LegacyTokensTurnedOff/.test(text)) {
+    log(data.op, { ok: false, code: 9017 });
+    return reply(GENERIC_TOKEN_ERROR);
+  }
+  if (!res.ok) {
+    log(data.op, { ok: false, code: 9020, status: res.status });
+    return reply(GENERIC_RESPONSE_ERROR);
+  }
+  log(data.op, { ok: true });
+  return reply({ status: 'succeeded', value: data.op === 'ewsRequest' ? text : JSON.parse(text).token });
+}
+
 window.addEventListener('message', (event) => {
   const data = event.data;
   if (!data || data.ns !== NS) return;
@@ -195,6 +247,9 @@ window.addEventListener('message', (event) => {
         return toPane({ op: 'context', context: context('taskpane') });
       case 'displayDialog':
         return void displayDialog(data);
+      case 'ewsRequest':
+      case 'callbackToken':
+        return void mailboxService(data);
       case 'closeDialog':
         // Closed by the add-in: no 12006 event.
         if (dialog && dialog.id === data.dialogId) endDialog(null);
