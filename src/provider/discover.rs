@@ -209,7 +209,7 @@ impl Discovery {
     /// Nothing found: what was tried and what to do.
     fn not_found(&self) -> Finding {
         let mut summary = format!(
-            "No mail service was found for {}. Choose the service yourself, or enter the EWS URL under Advanced.",
+            "No mail service was found for {}. Redirects to http or to a server outside the domain are not followed. Choose the service yourself, or enter the EWS URL under Advanced.",
             self.domain
         );
         if let Some(refused) = &self.refused {
@@ -245,6 +245,20 @@ impl Discovery {
             assumed: false,
         }
     }
+}
+
+/// The origins a lookup for `email` may reach (`discoveryOrigins`), as host-permission
+/// origins; a redirect off the domain stays out of reach until the user confirms it.
+pub fn origins(email: &str) -> Vec<String> {
+    let Ok(lookup) = Discovery::start(email) else {
+        return Vec::new();
+    };
+    let online = super::origin_of(&exchange::exchange_online_autodiscover(&lookup.email));
+    let d = lookup.domain;
+    online
+        .into_iter()
+        .chain([format!("https://*.{d}"), format!("http://autodiscover.{d}")])
+        .collect()
 }
 
 /// Whether the EWS URL an authenticated autodiscover answer named may receive the
@@ -415,6 +429,19 @@ mod tests {
             Some("https://mail.hybrid.test/EWS/Exchange.asmx")
         );
         assert_eq!(f.host.as_deref(), Some("mail.hybrid.test"));
+    }
+
+    #[test]
+    fn the_lookup_names_the_origins_it_may_reach() {
+        assert_eq!(
+            origins("sam@Fabrikam.test"),
+            [
+                "https://outlook.office365.com",
+                "https://*.fabrikam.test",
+                "http://autodiscover.fabrikam.test"
+            ]
+        );
+        assert!(origins("not an address").is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 
 use super::error::ApiError;
 use crate::http::HttpResponse;
-use crate::provider::{Config, ProviderId};
+use crate::provider::{Config, MailService, ProviderId};
 
 /// Options of `connect` (Change).
 #[derive(Debug, Default, Deserialize, Tsify)]
@@ -26,6 +26,36 @@ pub struct ConnectOptions {
     #[serde(default)]
     #[tsify(optional)]
     pub tenant: Option<String>,
+    /// The service picked in Change's chooser: it decides the tenant (Outlook.com:
+    /// `consumers`), and the service shown becomes it.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub mail_service: Option<MailService>,
+}
+
+/// Options of `signInWithPassword` (Change or Refresh of on-premises Exchange). Refresh
+/// gives the password alone; Change a login and the server: an EWS URL, or an
+/// autodiscover URL with the host the user confirmed (from `discoverMailService`).
+#[derive(Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordOptions {
+    /// The address or `DOMAIN\user`.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub login: Option<String>,
+    pub password: String,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub ews_url: Option<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub autodiscover_url: Option<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub confirmed_host: Option<String>,
 }
 
 /// The request of an authorized `fetch`.

@@ -21,6 +21,7 @@ use super::vault_crypto::{self, OpenError};
 use crate::connection::{Command, Context, Input, NetworkFailure, OperationError};
 use crate::engine::{ApiUrlError, Engine};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::provider::discover::{Discovery, Finding, ProbeAnswer, Step};
 use crate::provider::{Config, ProviderId, ProviderMap};
 use crate::random::RandomSource;
 use crate::time::Timestamp;
@@ -131,7 +132,18 @@ impl Inner {
         }
     }
 
+    /// Whether `service` signs in with a password: then no token is ever handed out.
+    pub(crate) fn asks_password(&self, service: ProviderId) -> bool {
+        self.engine
+            .borrow()
+            .connection(service)
+            .is_some_and(|c| c.rules.password.is_some())
+    }
+
     pub(crate) fn fresh_token(&self, service: ProviderId) -> Option<String> {
+        if self.asks_password(service) {
+            return None;
+        }
         let now = self.now();
         self.engine
             .borrow()
@@ -359,6 +371,13 @@ pub(crate) async fn access_token(
     inner: Rc<Inner>,
     service: ProviderId,
 ) -> Result<String, ApiError> {
+    if inner.asks_password(service) {
+        return Err(ApiError::new(
+            "not_available",
+            "This service signs in with a password, which is never handed out: call fetch().",
+        )
+        .for_service(service));
+    }
     // At most: wait for an operation in flight, then run one renewal.
     for _ in 0..3 {
         if let Some(token) = inner.fresh_token(service) {
@@ -383,6 +402,21 @@ pub(crate) async fn access_token(
     })
 }
 
+/// The `Authorization` value for an API call: a fresh token (`access_token`) or the
+/// password provider's, which nothing renews.
+async fn authorization_for(inner: Rc<Inner>, service: ProviderId) -> Result<String, ApiError> {
+    if inner.asks_password(service) {
+        shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded).await?;
+        let now = inner.now();
+        let engine = inner.engine.borrow();
+        return engine
+            .connection(service)
+            .and_then(|c| c.api_authorization(now))
+            .ok_or_else(|| ApiError::new("not_connected", "Not connected.").for_service(service));
+    }
+    Ok(format!("Bearer {}", access_token(inner, service).await?))
+}
+
 pub(crate) async fn sign_in(
     inner: Rc<Inner>,
     service: ProviderId,
@@ -399,17 +433,50 @@ pub(crate) async fn sign_in(
         let _ = op.await;
     }
     shared_operation(&inner, service, OpKind::SignIn, input).await?;
+    // Exactly one mail connection: the others end now that the new one is stored (their
+    // grants revoked where the provider can). A failure here leaves the new one connected.
+    let superseded = inner.engine.borrow().superseded_by(service);
+    for old in superseded {
+        let _ = drive(inner.clone(), old, Input::Disconnect).await;
+    }
     Ok(inner.view_js())
 }
 
-async fn send_api(url: &str, init: &ApiRequestInit, token: &str) -> Result<HttpResponse, ApiError> {
+/// "I'm not sure": runs the lookup's probes (no credentials) until a finding.
+pub(crate) async fn discover(inner: &Rc<Inner>, email: &str) -> Result<Finding, ApiError> {
+    let mut lookup = Discovery::start(email)
+        .map_err(|_| ApiError::new("invalid_argument", "Enter an email address (name@domain)."))?;
+    let mut step = lookup.first();
+    while let Step::Probe(request) = step {
+        let answer = net::send_to_end(&request).await.ok();
+        step = lookup.answer(answer.map(|(response, final_url)| ProbeAnswer {
+            response,
+            final_url,
+        }));
+    }
+    let Step::Found(finding) = step else {
+        unreachable!("the loop ends on a finding")
+    };
+    inner.note(
+        None,
+        "mail_service_looked_up",
+        format!("{:?}", finding.mail_service),
+    );
+    Ok(finding)
+}
+
+async fn send_api(
+    url: &str,
+    init: &ApiRequestInit,
+    authorization: &str,
+) -> Result<HttpResponse, ApiError> {
     let mut headers: Vec<(String, String)> = init
         .headers
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("authorization"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    headers.push(("Authorization".into(), format!("Bearer {token}")));
+    headers.push(("Authorization".into(), authorization.to_string()));
     let request = HttpRequest {
         method: init
             .method
@@ -448,17 +515,19 @@ pub(crate) async fn authorized_fetch(
         };
         ApiError::new("foreign_origin", message).for_service(service)
     })?;
-    let token = access_token(inner.clone(), service).await?;
-    let mut response = send_api(&url, &init, &token).await?;
+    let authorization = authorization_for(inner.clone(), service).await?;
+    let mut response = send_api(&url, &init, &authorization).await?;
     if response.status == 401 {
+        // A refused password ends here (needs attention, never resent); a token is
+        // refreshed once and the request retried once.
         drive(
             inner.clone(),
             service,
             Input::ApiUnauthorized(response.clone()),
         )
         .await?;
-        let token = access_token(inner.clone(), service).await?;
-        response = send_api(&url, &init, &token).await?;
+        let authorization = authorization_for(inner.clone(), service).await?;
+        response = send_api(&url, &init, &authorization).await?;
         if response.status == 401 {
             inner.note(Some(service), "api_401_after_refresh", String::new());
         }

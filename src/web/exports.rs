@@ -50,3 +50,12 @@ pub fn required_origins(
     })?;
     Ok(to_js(&provider::required_origins(&config)))
 }
+
+/// The origins `discoverMailService(email)` probes, for a host to ask permission for first
+/// (the extension's optional host permissions, `chrome.permissions.request`): Exchange
+/// Online's autodiscover, `https://*.<domain>` (the https steps and where the http step's
+/// redirect may lead) and `http://autodiscover.<domain>`. Empty for a malformed address.
+#[wasm_bindgen(js_name = discoveryOrigins, unchecked_return_type = "string[]")]
+pub fn discovery_origins(email: &str) -> JsValue {
+    to_js(&provider::discover::origins(email))
+}

@@ -3,7 +3,7 @@
 use gloo_net::http::{Method, RequestBuilder};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, RequestCredentials};
+use web_sys::{AbortController, RequestCredentials, RequestRedirect};
 
 use crate::connection::NetworkFailure;
 use crate::http::{HttpRequest, HttpResponse};
@@ -21,6 +21,12 @@ extern "C" {
 }
 
 pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure> {
+    send_to_end(request).await.map(|(response, _)| response)
+}
+
+/// `send`, with the URL the answer came from after the browser followed redirects
+/// (`Response.url`): autodiscover's http step judges its redirect by it.
+pub async fn send_to_end(request: &HttpRequest) -> Result<(HttpResponse, String), NetworkFailure> {
     let method = Method::from_bytes(request.method.as_bytes())
         .map_err(|_| NetworkFailure::Unreachable("bad method".into()))?;
     let controller = AbortController::new()
@@ -30,6 +36,14 @@ pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure>
         // Token endpoints are cross-origin; cookies are neither needed nor wanted.
         .credentials(RequestCredentials::Omit)
         .abort_signal(Some(&controller.signal()));
+    // A password (Basic) is never carried along a redirect, which could lead to http or to
+    // a host the user did not confirm: such a request fails instead.
+    if request
+        .header("authorization")
+        .is_some_and(|v| v.starts_with("Basic "))
+    {
+        builder = builder.redirect(RequestRedirect::Error);
+    }
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
@@ -71,11 +85,14 @@ pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure>
     let body = response.text().await.map_err(failure);
     clear_timeout(&timer);
     let body = body?;
-    Ok(HttpResponse {
-        status: response.status(),
-        headers,
-        body,
-    })
+    Ok((
+        HttpResponse {
+            status: response.status(),
+            headers,
+            body,
+        },
+        response.url(),
+    ))
 }
 
 /// The kind of failure, without URLs or bodies.

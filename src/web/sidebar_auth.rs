@@ -6,14 +6,14 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::args::{self, parse_service, ApiRequestInit, ConnectOptions};
+use super::args::{self, parse_service, ApiRequestInit, ConnectOptions, PasswordOptions};
 use super::bridge::{promise, to_js};
 use super::driver::HostDriver;
 use super::error::ApiError;
 use super::executor::{
     self, access_token, authorized_fetch, drive, shared_operation, sign_in, Inner, OpKind,
 };
-use crate::connection::Input;
+use crate::connection::{Credentials, Input};
 use crate::provider::{MailService, Target};
 
 /// The credential keeper, as the hosts see it.
@@ -89,16 +89,67 @@ impl SidebarAuth {
         let options = args::from_js::<ConnectOptions>(options, "connect options");
         let inner = self.inner.clone();
         promise(async move {
-            let service = parse_service(&service)?;
+            let mut service = parse_service(&service)?;
             let options = options?.unwrap_or_default();
+            let mut target = Target {
+                tenant: options.tenant,
+                login_host: options.login_host,
+            };
+            // Change's chooser: the choice names the service and its tenant.
+            if let Some(choice) = options.mail_service {
+                let chosen = inner.engine.borrow_mut().change_to(choice);
+                (service, target) = chosen.ok_or_else(|| {
+                    ApiError::new(
+                        "not_available",
+                        format!("{} is not available here.", choice.label()),
+                    )
+                })?;
+            }
             let input = Input::Connect {
                 login_hint: options.login_hint.filter(|h| !h.trim().is_empty()),
-                target: Target {
-                    tenant: options.tenant,
-                    login_host: options.login_host,
-                },
+                target,
             };
             sign_in(inner, service, input).await
+        })
+    }
+
+    /// Change or Refresh of a service that signs in with a password (on-premises Exchange):
+    /// verified by the server before it is kept (encrypted, in the vault); a refusal is
+    /// never retried by itself.
+    #[wasm_bindgen(js_name = signInWithPassword, unchecked_return_type = "Promise<DashboardView>")]
+    pub fn sign_in_with_password(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ProviderId")] service: String,
+        #[wasm_bindgen(unchecked_param_type = "PasswordOptions")] options: JsValue,
+    ) -> Promise {
+        let options = args::from_js::<PasswordOptions>(options, "password options");
+        let inner = self.inner.clone();
+        promise(async move {
+            let service = parse_service(&service)?;
+            let o = options?
+                .ok_or_else(|| ApiError::new("invalid_argument", "A password is required."))?;
+            let input = Input::Credentials(Credentials {
+                login: o.login.unwrap_or_default(),
+                password: o.password,
+                email: o.email,
+                target: Target {
+                    tenant: None,
+                    login_host: o.ews_url.filter(|u| !u.trim().is_empty()),
+                },
+                discover: o.autodiscover_url.zip(o.confirmed_host),
+            });
+            sign_in(inner, service, input).await
+        })
+    }
+
+    /// "I'm not sure": which service holds `email`'s mailbox (probes carry no
+    /// credentials). The user confirms the finding before anything is sent.
+    #[wasm_bindgen(js_name = discoverMailService, unchecked_return_type = "Promise<Finding>")]
+    pub fn discover_mail_service(&self, email: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let finding = executor::discover(&inner, &email).await?;
+            Ok(to_js(&finding))
         })
     }
 
