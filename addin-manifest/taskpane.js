@@ -11,6 +11,11 @@ import { mountDashboard } from '../www/dashboard.js';
 import { loadConfig, loadEngineModule, showBootError } from '../www/app.js';
 import { officeHostDriver, outlookSite, storageAvailable } from './host-office.js';
 import { loadOffice, loadSettings } from './office-loader.js';
+import { checkOutlookMailbox } from './outlook-mailbox.js';
+
+/** Said where the dashboard would ask for an Exchange password: Outlook has the mailbox. */
+const OUTLOOK_HAS_THE_MAILBOX =
+  'In Outlook, an on-premises Exchange mailbox is reached through Outlook itself: no password is asked here. Microsoft 365 mailboxes connect with Microsoft 365.';
 
 const CONFIG_URL = new URL('config.json', import.meta.url).pathname;
 
@@ -45,6 +50,8 @@ export function addinAuth(auth, driver, { mailbox }) {
     disconnect: (service) => auth.disconnect(service),
     selectMailService: (choice) => auth.selectMailService(choice),
     retryNow: (service) => auth.retryNow(service),
+    signInWithPassword: (service, options) => explained(auth.signInWithPassword(service, options)),
+    discoverMailService: (email) => auth.discoverMailService(email),
   };
 }
 
@@ -95,7 +102,17 @@ async function main() {
     void tick();
 
     const mailbox = Office.context.mailbox?.userProfile?.emailAddress ?? null;
-    mountDashboard(root, addinAuth(auth, driver, { mailbox }));
+    mountDashboard(root, addinAuth(auth, driver, { mailbox }), { passwordSignInUnavailable: OUTLOOK_HAS_THE_MAILBOX });
+    // Which mailbox Outlook has, and whether the add-in can use it as is (outlook-mailbox.js).
+    const note = document.createElement('p');
+    note.className = 'sa-notice';
+    note.setAttribute('role', 'status');
+    note.dataset.testid = 'outlook-mailbox';
+    root.before(note);
+    void checkOutlookMailbox(Office).then((found) => {
+      note.dataset.kind = found.kind;
+      note.textContent = found.text;
+    });
     document.body.setAttribute('data-ready', 'true');
   } catch (err) {
     console.error('[sidebar-auth] task pane failed to start', err?.code ?? err);

@@ -12,7 +12,7 @@
 //   port 'sidebar-auth:view'    → the DashboardView, pushed on every change
 //   view needs attention        → badge "!", a notification; its click opens the side panel
 
-import init, { SidebarAuth } from './pkg/sidebar_auth.js';
+import init, { SidebarAuth, discoveryOrigins } from './pkg/sidebar_auth.js';
 import { loadExtensionConfig, engineConfig } from './lib/config.js';
 import { chromeDriver, WAKE_ALARM } from './lib/driver.js';
 import { senderKind } from './lib/senders.js';
@@ -37,7 +37,19 @@ function saw(event) {
 }
 
 /** Engine methods an extension page may call. Never `accessToken`: no page gets a token. */
-const PAGE_METHODS = new Set(['view', 'connect', 'reauthorize', 'retryNow', 'disconnect', 'selectMailService', 'eventLog']);
+const PAGE_METHODS = new Set([
+  'view',
+  'connect',
+  'reauthorize',
+  'retryNow',
+  'disconnect',
+  'selectMailService',
+  'eventLog',
+  // On-premises Exchange: the password goes to the worker and is kept only in the sealed
+  // vault; "I'm not sure" probes run here (EWS and autodiscover send no CORS headers).
+  'signInWithPassword',
+  'discoverMailService',
+]);
 
 const ports = new Set();
 const attention = attentionKeeper({ iconUrl: chrome.runtime.getURL('icons/icon128.png') });
@@ -236,6 +248,18 @@ export const handlers = new Map([
       // Synchronous start: sidePanel.open must run while the user's click still counts.
       run(_msg, sender) {
         return openSidePanel(sender.tab ? { tabId: sender.tab.id } : {});
+      },
+    },
+  ],
+  [
+    // The origins "I'm not sure" probes for an address (the engine's answer), so the side
+    // panel can ask for them (chrome.permissions.request) before the lookup runs here.
+    'sidebar-auth:discovery-origins',
+    {
+      from: ['extension'],
+      async run(msg) {
+        await ready();
+        return { origins: typeof msg.email === 'string' ? discoveryOrigins(msg.email) : [] };
       },
     },
   ],

@@ -32,6 +32,26 @@ export function signInOrigins(loginHost, granted = chrome.runtime.getManifest().
   return originCovered(url.origin, granted) ? [] : [patternForOrigin(url.origin)];
 }
 
+/** `https://*.example.test` (an engine origin, maybe with a host wildcard) → its pattern. */
+function originPattern(origin) {
+  return origin.endsWith('/*') ? origin : `${origin.replace(/\/$/, '')}/*`;
+}
+
+/**
+ * Asks for host permissions not granted yet (optional_host_permissions in the manifest).
+ * Chrome wants a user gesture: the dashboard calls this from the click that started the
+ * action (transient user activation lasts a few seconds, enough for one message to the
+ * worker). Rejects with `permission_denied` when the user says no.
+ */
+export async function ensureOrigins(origins) {
+  const patterns = [...new Set(origins.map(originPattern))];
+  if (!patterns.length || (await chrome.permissions.contains({ origins: patterns }))) return;
+  const granted = await chrome.permissions.request({ origins: patterns });
+  if (!granted) {
+    throw { code: 'permission_denied', message: `This needs access to ${patterns.join(', ')}. Nothing was sent.` };
+  }
+}
+
 export class WorkerAuth {
   constructor() {
     this.current = null;
@@ -127,6 +147,28 @@ export class WorkerAuth {
       });
     }
     return this.call('connect', service, options);
+  }
+
+  /** "I'm not sure": the worker probes the address's autodiscover hosts (no credentials). */
+  async discoverMailService(email) {
+    const { origins } = unwrap(await chrome.runtime.sendMessage({ type: 'sidebar-auth:discovery-origins', email }));
+    await ensureOrigins(origins ?? []);
+    return this.call('discoverMailService', email);
+  }
+
+  /** On-premises Exchange: login and password to the worker, which verifies and seals them. */
+  async signInWithPassword(service, options) {
+    const server = options?.ewsUrl || options?.autodiscoverUrl;
+    if (server) {
+      let origin = null;
+      try {
+        origin = new URL(server).origin;
+      } catch {
+        /* the engine explains a bad URL */
+      }
+      if (origin) await ensureOrigins([origin]);
+    }
+    return this.call('signInWithPassword', service, options);
   }
 
   reauthorize(service) {

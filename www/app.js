@@ -13,6 +13,9 @@ import { mountDashboard } from './dashboard.js';
 import { webHostDriver } from './host-web.js';
 
 export const DEFAULT_CONFIG_URL = '/www/config.json';
+/** What the web host says where a mail server would be reached directly (on-premises Exchange). */
+export const WEB_HOST_NO_EWS =
+  'A web page cannot reach your company’s Exchange server (it does not allow pages of other sites to call it). Use the browser extension or the Outlook add-in to connect it.';
 /** The Web Lock held by the one page (tab) whose engine keeps the connections current. */
 export const ENGINE_LOCK = 'sidebar-auth.engine';
 
@@ -175,7 +178,9 @@ async function main() {
   };
   try {
     const host = await bootWebHost({ onSuperseded });
-    if (!superseded) dashboard = mountDashboard(root, host.auth);
+    // A web page cannot reach an Exchange server: EWS and Autodiscover send no CORS headers
+    // (providers.md), so the password forms say where it works instead.
+    if (!superseded) dashboard = mountDashboard(root, host.auth, { passwordSignInUnavailable: WEB_HOST_NO_EWS });
     document.body.setAttribute('data-ready', 'true');
   } catch (err) {
     console.error('[sidebar-auth] boot failed', err);

@@ -8,9 +8,17 @@
 //
 //   renderDashboard(root, view, actions, options?)   draw `view` into `root`
 //     actions = { refresh(service), change(service, options), disconnect(service),
-//                 selectMailService(choice), retryNow?(service) }
+//                 selectMailService(choice), retryNow?(service),
+//                 signInWithPassword?(service, options), discover?(email) -> Promise<Finding> }
 //     options = { now?: number  engine time to compute relative times against (default view.now),
-//                 pending?: Iterable<string>  services with an action in flight (buttons disabled) }
+//                 pending?: Iterable<string>  services with an action in flight (buttons disabled),
+//                 passwordSignInUnavailable?: string  why this host cannot reach a mail server
+//                   (the web host: EWS sends no CORS headers); said instead of the forms }
+//   A card with `asksPassword` (on-premises Exchange) gets the credentials form on Change
+//   (address, login, password, Advanced: EWS URL; an address alone is looked up first and the
+//   server shown for confirmation) and a password-only form on Refresh. "I'm not sure" gets
+//   a lookup form. A typed password lives only in this page's memory until it is sent, never
+//   in an attribute, and is dropped on submit and cancel.
 //   mountDashboard(root, auth, options?) -> { render(), showError(err, service?), unmount() }
 //     subscribes to `auth`, wires the actions to the engine, shows rejected actions in an
 //     aria-live region, and every 30 s asks the engine for a fresh view (its "Sign-in needed
@@ -143,7 +151,7 @@ export function renderDashboard(root, view, actions, options = {}) {
     renderDashboard(root, last.view, last.actions, last.options);
   };
 
-  const ctx = { root, ui, now, pending, actions, rerender };
+  const ctx = { root, ui, now, pending, actions, rerender, passwordSignInUnavailable: options.passwordSignInUnavailable ?? null };
   const notice = typeof view?.notice === 'string' && view.notice
     ? h('div', { class: 'sa-notice', role: 'status', 'data-testid': 'notice' },
         h('span', { class: 'sa-notice__icon', 'aria-hidden': 'true', text: 'i' }),
@@ -247,6 +255,9 @@ function renderSection(ctx, section) {
     // The engine's explanation for this section ("Not sure?", "not configured").
     parts.push(h('p', { class: 'sa-hint', 'data-testid': `hint-${section.id}`, text: section.hint }));
   }
+  if (section.mailService === 'not_sure' && typeof ctx.actions.discover === 'function') {
+    parts.push(renderLookup(ctx, section));
+  }
 
   parts.push(h('div', { class: 'sa-cards' }, connections.map((c) => renderCard(ctx, section, c))));
   return h('section', { class: `sa-section sa-section--${section.id}`, 'aria-labelledby': headingId, 'data-testid': `section-${section.id}` }, parts);
@@ -290,6 +301,16 @@ function renderCard(ctx, section, c) {
   const statusText = c.statusText;
   const hasForm = Array.isArray(section.loginHosts);
   const form = hasForm ? formState(ctx.ui, s, section) : null;
+  const pw = c.asksPassword && typeof ctx.actions.signInWithPassword === 'function' ? passwordForm(ctx.ui, s) : null;
+  const openPassword = (mode) => {
+    if (pw.open && pw.mode === mode) {
+      closePasswordForm(pw);
+    } else {
+      Object.assign(pw, { open: true, mode, error: null, password: '' });
+      ctx.ui.focusAfter = `form:${s}`;
+    }
+    ctx.rerender();
+  };
   const isNew = c.status === 'disconnected' && !c.account;
   const showDisconnect = c.status !== 'disconnected' && c.status !== 'signing_in';
 
@@ -346,7 +367,8 @@ function renderCard(ctx, section, c) {
       // aria-disabled rather than `disabled`: a busy button keeps keyboard focus, and the
       // engine update that ends `busy` finds the user where they were.
       'aria-disabled': busy ? 'true' : null,
-      'aria-expanded': kind === 'change' && hasForm ? String(!!form.open) : null,
+      'aria-expanded':
+        kind === 'change' && hasForm ? String(!!form.open) : pw && (kind === 'change' || kind === 'refresh') ? String(pw.open && pw.mode === kind) : null,
       onclick: (e) => {
         if (busy) {
           e.preventDefault();
@@ -364,14 +386,20 @@ function renderCard(ctx, section, c) {
     buttons.push(button('retry', 'Try again', `Try again: ${c.title}`, true, () => ctx.actions.retryNow(s)));
   }
   if (c.canRefresh) {
-    buttons.push(button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh' && !c.canRetry, () => ctx.actions.refresh(s)));
+    buttons.push(
+      button('refresh', 'Refresh', `Refresh ${c.title}`, c.action === 'refresh' && !c.canRetry, () =>
+        pw ? openPassword('refresh') : ctx.actions.refresh(s),
+      ),
+    );
   }
   if (c.canChange) {
     const label = isNew ? 'Connect' : 'Change';
     const primary = isNew || c.action === 'change';
     buttons.push(
       button('change', label, `${label} ${c.title}${isNew ? '' : ' account'}`, primary, () => {
-        if (hasForm) {
+        if (pw) {
+          openPassword('change');
+        } else if (hasForm) {
           if (form.open) {
             form.open = false;
             form.error = null;
@@ -424,6 +452,7 @@ function renderCard(ctx, section, c) {
     details.length ? h('div', { class: 'sa-card__details' }, details) : null,
     buttons.length ? h('div', { class: 'sa-card__actions' }, buttons) : null,
     hasForm && form.open && c.canChange && !busy ? renderChangeForm(ctx, section, c, form) : null,
+    pw && pw.open && !busy ? renderPasswordForm(ctx, c, pw) : null,
   );
   return card;
 }
@@ -642,6 +671,268 @@ function renderChangeForm(ctx, section, c, form) {
   );
 }
 
+// ---- on-premises Exchange: credentials and "I'm not sure" -----------------------------------
+
+function passwordForm(ui, service) {
+  ui.passwordForms ??= {};
+  ui.passwordForms[service] ??= { open: false, mode: 'change', email: '', login: '', ewsUrl: '', found: null, finding: null, error: null, password: '', busy: false };
+  return ui.passwordForms[service];
+}
+
+/** Closes a credentials form; the typed password is dropped with it. */
+function closePasswordForm(pw) {
+  Object.assign(pw, { open: false, error: null, password: '', finding: null, busy: false });
+}
+
+function field(id, label, input, help) {
+  return h('div', { class: 'sa-field' }, h('label', { for: id, text: label }), input, help ?? null);
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
+  }
+}
+
+function unavailableNote(ctx, testId) {
+  return h('p', { class: 'sa-hint', role: 'note', 'data-testid': testId, text: ctx.passwordSignInUnavailable });
+}
+
+/** What a lookup found, said in the engine's words, with the ways on. */
+function renderFinding(ctx, finding, testId, onConfirm) {
+  const parts = [h('p', { class: 'sa-finding__summary', role: 'status', 'data-testid': `${testId}-summary`, text: finding.summary })];
+  if (onConfirm) {
+    parts.push(h('button', { type: 'button', class: 'sa-btn sa-btn--primary', 'data-testid': `${testId}-confirm`, 'data-focus-key': `${testId}-confirm`, text: onConfirm.label, onclick: onConfirm.run }));
+  }
+  return h('div', { class: 'sa-finding', 'data-testid': testId, 'data-mail-service': finding.mailService }, parts);
+}
+
+function renderPasswordForm(ctx, c, pw) {
+  const s = c.service;
+  const id = (x) => `${ctx.ui.uid}-${s}-pw-${x}`;
+  const t = (x) => `password-${x}-${s}`;
+  const close = () => {
+    closePasswordForm(pw);
+    ctx.ui.focusAfter = pw.mode === 'refresh' ? `refresh-${s}` : `change-${s}`;
+    ctx.rerender();
+  };
+  const refresh = pw.mode === 'refresh';
+  const parts = [];
+  if (ctx.passwordSignInUnavailable) {
+    parts.push(unavailableNote(ctx, t('unavailable')));
+  } else {
+    const input = (name, attrs) =>
+      h('input', {
+        id: id(name),
+        'data-testid': t(name),
+        'data-focus-key': t(name),
+        spellcheck: 'false',
+        oninput: (e) => {
+          pw[name] = e.target.value;
+        },
+        ...attrs,
+      });
+    if (refresh) {
+      parts.push(h('p', { class: 'sa-hint', text: `Enter the new password for ${c.account ?? c.title}.` }));
+    } else {
+      parts.push(field(id('email'), 'Email address', input('email', { type: 'email', autocomplete: 'email', value: pw.email })));
+      parts.push(field(id('login'), 'Login', input('login', { type: 'text', autocomplete: 'username', placeholder: 'name@company.com or DOMAIN\\user', value: pw.login })));
+    }
+    // The password is set as a property after the element is made, never as an attribute.
+    const password = input('password', { type: 'password', autocomplete: 'current-password' });
+    password.value = pw.password;
+    parts.push(field(id('password'), 'Password', password));
+    if (!refresh) {
+      const server = pw.found ? h('p', { class: 'sa-hint', 'data-testid': t('server'), text: `Server: ${pw.found.host} (you confirmed it)` }) : null;
+      parts.push(server);
+      const details = h(
+        'details',
+        { class: 'sa-advanced', open: pw.ewsUrl || c.loginHost ? true : null },
+        h('summary', { text: 'Advanced' }),
+        field(
+          id('ewsUrl'),
+          'EWS URL',
+          input('ewsUrl', { type: 'url', inputmode: 'url', placeholder: 'https://mail.example.com/EWS/Exchange.asmx', value: pw.ewsUrl || c.loginHost || '', 'aria-describedby': id('ewsHelp') }),
+          h('p', { class: 'sa-option__sub', id: id('ewsHelp'), text: 'Only if your administrator gave you one; otherwise the server is found from your address.' }),
+        ),
+      );
+      parts.push(details);
+      if (pw.finding) {
+        const f = pw.finding;
+        parts.push(
+          renderFinding(ctx, f, t('finding'), f.host && f.mailService === 'exchange'
+            ? {
+                label: `Yes, use ${f.host}`,
+                run: () => {
+                  pw.found = { host: f.host, autodiscoverUrl: f.autodiscoverUrl };
+                  if (f.ewsUrl) pw.ewsUrl = f.ewsUrl;
+                  pw.finding = null;
+                  ctx.ui.focusAfter = t('submit');
+                  ctx.rerender();
+                },
+              }
+            : null),
+        );
+      }
+    }
+  }
+  if (pw.error) parts.push(h('p', { class: 'sa-form-error', id: id('error'), role: 'alert', 'data-testid': t('error'), text: pw.error }));
+  parts.push(
+    h(
+      'div',
+      { class: 'sa-card__actions' },
+      ctx.passwordSignInUnavailable
+        ? null
+        : h('button', { type: 'submit', class: 'sa-btn sa-btn--primary', 'data-testid': t('submit'), 'data-focus-key': t('submit'), 'aria-disabled': pw.busy ? 'true' : null, text: refresh || pw.found || pw.ewsUrl || c.loginHost ? 'Sign in' : 'Continue' }),
+      h('button', { type: 'button', class: 'sa-btn', 'data-testid': t('cancel'), 'data-focus-key': t('cancel'), text: 'Cancel', onclick: close }),
+    ),
+  );
+
+  const fail = (message, focus) => {
+    pw.error = message;
+    ctx.ui.focusAfter = focus;
+    ctx.rerender();
+  };
+  const submit = (e) => {
+    e.preventDefault();
+    if (pw.busy || ctx.passwordSignInUnavailable) return;
+    const password = pw.password;
+    if (!password) return fail('Enter your password.', t('password'));
+    if (refresh) {
+      closePasswordForm(pw);
+      ctx.ui.focusAfter = `refresh-${s}`;
+      ctx.rerender();
+      ctx.actions.signInWithPassword(s, { password });
+      return;
+    }
+    const email = pw.email.trim();
+    const login = pw.login.trim() || email;
+    const ewsUrl = (pw.ewsUrl || c.loginHost || '').trim();
+    if (!login) return fail('Enter your email address or login.', t('email'));
+    let options = null;
+    if (ewsUrl) {
+      let u = null;
+      try {
+        u = new URL(ewsUrl);
+      } catch {
+        u = null;
+      }
+      if (!u || u.protocol !== 'https:') return fail('The EWS URL must start with https:// (a password is never sent without encryption).', t('ewsUrl'));
+      options = { login, password, ewsUrl: u.href, ...(email ? { email } : {}) };
+    } else if (pw.found) {
+      options = { login, password, email: email || login, autodiscoverUrl: pw.found.autodiscoverUrl, confirmedHost: pw.found.host };
+    }
+    if (options) {
+      closePasswordForm(pw);
+      pw.found = null;
+      ctx.ui.focusAfter = `change-${s}`;
+      ctx.rerender();
+      ctx.actions.signInWithPassword(s, options);
+      return;
+    }
+    if (!email || typeof ctx.actions.discover !== 'function') return fail('Enter your email address, or the EWS URL under Advanced.', t('email'));
+    // Nothing is sent with the password before the user has seen and confirmed the server.
+    pw.busy = true;
+    pw.error = null;
+    ctx.rerender();
+    Promise.resolve(ctx.actions.discover(email)).then(
+      (finding) => {
+        pw.busy = false;
+        pw.finding = finding;
+        ctx.ui.focusAfter = finding.host ? t('finding-confirm') : t('ewsUrl');
+        ctx.rerender();
+      },
+      (err) => {
+        pw.busy = false;
+        fail(errorText(err), t('email'));
+      },
+    );
+  };
+  return h(
+    'form',
+    {
+      class: 'sa-change',
+      'data-testid': `change-form-${s}`,
+      'aria-label': refresh ? `Refresh ${c.title} password` : `Change ${c.title} login`,
+      novalidate: true,
+      onsubmit: submit,
+      onkeydown: (e) => {
+        if (e.key === 'Escape') {
+          e.preventDefault();
+          close();
+        }
+      },
+    },
+    parts,
+  );
+}
+
+/** "I'm not sure": the address is looked up; the user confirms what was found. */
+function renderLookup(ctx, section) {
+  ctx.ui.lookup ??= { email: '', finding: null, error: null, busy: false };
+  const l = ctx.ui.lookup;
+  const id = `${ctx.ui.uid}-lookup-email`;
+  const parts = [];
+  if (ctx.passwordSignInUnavailable) {
+    parts.push(unavailableNote(ctx, 'lookup-unavailable'));
+  }
+  parts.push(
+    field(id, 'Your email address', h('input', { id, type: 'email', autocomplete: 'email', spellcheck: 'false', value: l.email, 'data-testid': 'lookup-email', 'data-focus-key': 'lookup-email', oninput: (e) => {
+      l.email = e.target.value;
+    } })),
+  );
+  if (l.error) parts.push(h('p', { class: 'sa-form-error', role: 'alert', 'data-testid': 'lookup-error', text: l.error }));
+  if (l.finding) {
+    const f = l.finding;
+    const choice = (section.mailServiceChoices ?? []).find((x) => x.id === f.mailService);
+    const go = choice?.service
+      ? {
+          label: f.mailService === 'exchange' && f.host ? `Yes, use ${f.host}` : `Continue with ${choice.label}`,
+          run: () => {
+            l.finding = null;
+            if (f.mailService === 'exchange') {
+              // The credentials form on the Exchange card, with the server the user confirmed.
+              const pw = passwordForm(ctx.ui, choice.service);
+              Object.assign(pw, { open: true, mode: 'change', email: f.email, login: f.email, ewsUrl: f.ewsUrl ?? '', found: f.autodiscoverUrl ? { host: f.host, autodiscoverUrl: f.autodiscoverUrl } : null, finding: null, error: null, password: '' });
+              ctx.ui.focusAfter = `form:${choice.service}`;
+              ctx.actions.selectMailService(f.mailService);
+            } else {
+              ctx.actions.change(choice.service, { mailService: f.mailService, loginHint: f.email });
+            }
+          },
+        }
+      : null;
+    parts.push(renderFinding(ctx, f, 'lookup-finding', go));
+  }
+  parts.push(h('div', { class: 'sa-card__actions' }, h('button', { type: 'submit', class: 'sa-btn sa-btn--primary', 'data-testid': 'lookup-submit', 'aria-disabled': l.busy ? 'true' : null, text: 'Look up' })));
+  const submit = (e) => {
+    e.preventDefault();
+    if (l.busy) return;
+    const email = l.email.trim();
+    if (!email) {
+      l.error = 'Enter your email address.';
+      ctx.rerender();
+      return;
+    }
+    Object.assign(l, { busy: true, error: null, finding: null });
+    ctx.rerender();
+    Promise.resolve(ctx.actions.discover(email)).then(
+      (finding) => {
+        Object.assign(l, { busy: false, finding });
+        ctx.ui.focusAfter = 'lookup-finding-confirm';
+        ctx.rerender();
+      },
+      (err) => {
+        Object.assign(l, { busy: false, error: errorText(err) });
+        ctx.rerender();
+      },
+    );
+  };
+  return h('form', { class: 'sa-change sa-lookup', 'data-testid': 'lookup-form', 'aria-label': 'Find my mail service', novalidate: true, onsubmit: submit }, parts);
+}
+
 // ---- mounting on a live engine ------------------------------------------------------------
 
 function serviceTitle(view, service) {
@@ -769,7 +1060,7 @@ export function mountDashboard(root, auth, options = {}) {
   }
 
   function render() {
-    renderDashboard(content, view, actions, { now: engineNow(), pending });
+    renderDashboard(content, view, actions, { now: engineNow(), pending, passwordSignInUnavailable: options.passwordSignInUnavailable });
   }
 
   function setView(v) {
@@ -817,6 +1108,12 @@ export function mountDashboard(root, auth, options = {}) {
     disconnect: (service) => run(service, () => auth.disconnect(service)),
     selectMailService: (choice) => run(null, () => auth.selectMailService(choice)),
     retryNow: (service) => run(service, () => auth.retryNow(service)),
+    ...(typeof auth.signInWithPassword === 'function'
+      ? {
+          signInWithPassword: (service, opts) => run(service, () => auth.signInWithPassword(service, opts)),
+          discover: (email) => Promise.resolve(auth.discoverMailService(email)),
+        }
+      : {}),
   };
 
   // Relative times ("Sign-in needed in 5 h") are the engine's words at its now: ask it again.

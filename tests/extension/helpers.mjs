@@ -29,6 +29,7 @@ import {
   byTestId,
   completeSignIn,
   eventually,
+  exchangeChromiumArgs,
   showMailService,
   submitSalesforceChange,
   waitForCard,
@@ -135,7 +136,9 @@ async function setUp(x, idpConfig, profileDir) {
   x.context = await chromium.launchPersistentContext(x.profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: chromiumArgs(x.build.dir),
+    // The emulated Exchange's host names reach the emulator (tests/idp/EXCHANGE.md); every
+    // other *.test name resolves nowhere.
+    args: [...chromiumArgs(x.build.dir), ...exchangeChromiumArgs(x.idp.info.exchange)],
   });
   x.pageErrors = [];
   x.context.on('page', (p) => p.on('pageerror', (e) => x.pageErrors.push(`${p.url()}: ${e.message}`)));

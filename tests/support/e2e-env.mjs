@@ -87,6 +87,9 @@ export function engineConfig(idp, baseUrl, { sessionTimeoutMinutes = 2 } = {}) {
       // The emulator's session timeout (salesforce.sessionTimeout, seconds) in minutes.
       sessionTimeoutMinutes,
     },
+    // On-premises Exchange: the server comes from the user (EWS URL or autodiscover) against
+    // the emulated Exchange (tests/idp/EXCHANGE.md).
+    exchange: {},
     devtools: { controlUrl: info.control },
   };
 }
