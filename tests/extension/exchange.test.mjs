@@ -9,7 +9,6 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { useExtension, eventually } from './helpers.mjs';
-import { grantHostPermissions } from './permissions.mjs';
 
 const x = useExtension();
 const CONTOSO_EWS = 'https://mail.contoso.test/EWS/Exchange.asmx';
@@ -36,24 +35,16 @@ async function everywhere() {
 }
 
 let panel;
-before(async () => {
-  panel = await x.openPanel();
-  // The run-time host permissions the side panel asks for (see permissions.mjs).
-  await grantHostPermissions(panel, [
-    'https://outlook.office365.com/*',
-    'https://*.contoso.test/*',
-    'https://*.fabrikam.test/*',
-    'http://autodiscover.fabrikam.test/*',
-    'https://*.redirect-http.test/*',
-    'http://autodiscover.redirect-http.test/*',
-    'https://*.redirect-away.test/*',
-    'http://autodiscover.redirect-away.test/*',
-    'https://*.ntlm.test/*',
-    'https://*.hybrid.test/*',
-  ]);
-});
-
 describe('on-premises Exchange in the extension', () => {
+  before(async () => {
+    panel = await x.openPanel();
+    // The hosts the side panel would ask for at run time are granted by the test build
+    // (build-extension.mjs; the prompt cannot be answered headless, extension/README.md).
+    const granted = await panel.evaluate(() => chrome.permissions.getAll());
+    assert.ok(granted.origins.includes('https://*.contoso.test/*'), JSON.stringify(granted.origins));
+    assert.ok(!granted.origins.some((o) => o.includes('elsewhere.test')), 'a redirect target off the domain is not granted');
+  });
+
   it('connects with a typed EWS URL: one GetFolder with Basic over https, then the sidebar reads the inbox', async () => {
     x.idp.exchange.reset();
     const view = await x.value('signInWithPassword', 'exchange', { login: 'CONTOSO\\alex', password: PASSWORD, ewsUrl: CONTOSO_EWS });
@@ -140,7 +131,10 @@ describe('on-premises Exchange in the extension', () => {
     x.idp.exchange.reset();
     const toHttp = await x.value('discoverMailService', 'pat@redirect-http.test');
     assert.equal(toHttp.mailService, 'not_sure');
-    assert.match(toHttp.summary, /not https: it was not followed/);
+    // The redirect's http target is not a host the extension may reach, so the browser does
+    // not follow it either; where it could, the engine says "not https: it was not followed"
+    // (src/provider/discover.rs tests).
+    assert.match(toHttp.summary, /Redirects to http or to a server outside the domain are not followed/);
     const away = await x.value('discoverMailService', 'robin@redirect-away.test');
     assert.equal(away.mailService, 'not_sure');
     assert.match(away.summary, /outside the domain are not followed/);

@@ -9,7 +9,7 @@ import { matchesAny, originCovered, patternForOrigin } from '../../extension/lib
 import { senderKind } from '../../extension/lib/senders.js';
 import { signInError } from '../../extension/lib/driver.js';
 import { needingAttention } from '../../extension/lib/attention.js';
-import { signInOrigins } from '../../extension/panel-client.js';
+import { ensureOrigins, signInOrigins } from '../../extension/panel-client.js';
 import { hostPermissionsFor, emulatorConfig } from '../support/build-extension.mjs';
 
 const ID = 'diclmnbkbepnmpjcmipcdafbkmfmcbal';
@@ -60,6 +60,37 @@ describe('run-time host permissions of a sign-in with a typed login host', () =>
     assert.deepEqual(signInOrigins('https://acme.my.salesforce.com', [...granted, 'https://*.my.salesforce.com/*']), []);
     assert.deepEqual(signInOrigins('http://127.0.0.1:9000/salesforce', ['http://127.0.0.1/*']), []);
     assert.deepEqual(signInOrigins(undefined, granted), []);
+  });
+});
+
+describe('run-time host permissions for Exchange (panel-client ensureOrigins)', () => {
+  // A stand-in for chrome.permissions: the real prompt cannot be answered in headless
+  // Chromium (extension/README.md, "Testing run-time host permissions").
+  const fakeChrome = (granted, answer) => {
+    const asked = [];
+    globalThis.chrome = {
+      permissions: {
+        contains: async ({ origins }) => origins.every((o) => granted.includes(o)),
+        request: async ({ origins }) => {
+          asked.push(origins);
+          return answer;
+        },
+      },
+    };
+    return asked;
+  };
+  it('asks for the engine\'s origins as patterns, only what is not granted yet', async () => {
+    let asked = fakeChrome([], true);
+    await ensureOrigins(['https://outlook.office365.com', 'https://*.contoso.test', 'http://autodiscover.contoso.test']);
+    assert.deepEqual(asked, [['https://outlook.office365.com/*', 'https://*.contoso.test/*', 'http://autodiscover.contoso.test/*']]);
+    asked = fakeChrome(['https://mail.contoso.test/*'], true);
+    await ensureOrigins(['https://mail.contoso.test']);
+    assert.deepEqual(asked, []);
+  });
+  it('a refusal rejects with permission_denied and nothing is sent', async () => {
+    fakeChrome([], false);
+    await assert.rejects(ensureOrigins(['https://mail.contoso.test']), (e) => e.code === 'permission_denied' && /mail\.contoso\.test/.test(e.message));
+    delete globalThis.chrome;
   });
 });
 
