@@ -152,9 +152,8 @@ impl Discovery {
         let status = answer.response.status;
         match step {
             0 => {
-                let found: Option<exchange::JsonAutodiscover> =
-                    serde_json::from_str(&answer.response.body).ok();
-                let url = found.filter(|_| status == 200).map(|f| f.url)?;
+                let url = exchange::json_autodiscover_url(&answer.response.body)
+                    .filter(|_| status == 200)?;
                 if exchange::is_exchange_online(&url) {
                     return Some(self.finding(
                         MailService::Microsoft365,

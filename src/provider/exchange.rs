@@ -348,12 +348,12 @@ pub(crate) mod xml {
     }
 }
 
-/// An Exchange Online answer from the JSON autodiscover endpoint (`{"Protocol":"EWS",
-/// "Url":...}`, "Autodiscover for Exchange": the JSON form).
-#[derive(Deserialize)]
-pub struct JsonAutodiscover {
-    #[serde(rename = "Url")]
-    pub url: String,
+/// The `Url` of an answer of the JSON autodiscover endpoint (`{"Protocol":"EWS","Url":...}`,
+/// "Autodiscover for Exchange": the JSON form). Read as a `serde_json::Value`, which the
+/// module has anyway (a struct of its own would link another deserializer).
+pub fn json_autodiscover_url(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    value.get("Url")?.as_str().map(String::from)
 }
 
 /// Exchange Online's JSON autodiscover URL for `email` (a fixed documented host).

@@ -36,26 +36,69 @@ pub struct ConnectOptions {
 /// Options of `signInWithPassword` (Change or Refresh of on-premises Exchange). Refresh
 /// gives the password alone; Change a login and the server: an EWS URL, or an
 /// autodiscover URL with the host the user confirmed (from `discoverMailService`).
-#[derive(Default, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The declaration is generated (tsify); the value is read by `PasswordOptions::from_js`.
+#[derive(Default, Tsify)]
+#[serde(rename_all = "camelCase")]
 pub struct PasswordOptions {
     /// The address or `DOMAIN\user`.
-    #[serde(default)]
     #[tsify(optional)]
     pub login: Option<String>,
     pub password: String,
-    #[serde(default)]
     #[tsify(optional)]
     pub email: Option<String>,
-    #[serde(default)]
     #[tsify(optional)]
     pub ews_url: Option<String>,
-    #[serde(default)]
     #[tsify(optional)]
     pub autodiscover_url: Option<String>,
-    #[serde(default)]
     #[tsify(optional)]
     pub confirmed_host: Option<String>,
+}
+
+impl PasswordOptions {
+    /// Read by hand from the plain value every argument object becomes: a derived
+    /// `Deserialize` would link a deserializer of its own (about 4 KB of the module, whose
+    /// budget has no room). Unknown keys and non-strings are refused by name; the error
+    /// never repeats a value (it may be the password).
+    pub(crate) fn from_js(value: JsValue) -> Result<PasswordOptions, ApiError> {
+        const FIELDS: [&str; 6] = [
+            "login",
+            "password",
+            "email",
+            "ewsUrl",
+            "autodiscoverUrl",
+            "confirmedHost",
+        ];
+        let bad = |why: String| {
+            ApiError::new("invalid_argument", format!("Bad password options: {why}."))
+        };
+        let value = plain(value).map_err(|_| bad("not an object".into()))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| bad("not an object".into()))?;
+        let mut out: [Option<String>; 6] = Default::default();
+        for (key, v) in map {
+            let i = FIELDS
+                .iter()
+                .position(|f| f == key)
+                .ok_or_else(|| bad(format!("unknown field `{key}`")))?;
+            out[i] = match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                _ => return Err(bad(format!("`{key}` must be a string"))),
+            };
+        }
+        let [login, password, email, ews_url, autodiscover_url, confirmed_host] = out;
+        Ok(PasswordOptions {
+            login,
+            password: password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| ApiError::new("invalid_argument", "A password is required."))?,
+            email,
+            ews_url,
+            autodiscover_url,
+            confirmed_host,
+        })
+    }
 }
 
 /// The request of an authorized `fetch`.

@@ -122,12 +122,11 @@ impl SidebarAuth {
         #[wasm_bindgen(unchecked_param_type = "ProviderId")] service: String,
         #[wasm_bindgen(unchecked_param_type = "PasswordOptions")] options: JsValue,
     ) -> Promise {
-        let options = args::from_js::<PasswordOptions>(options, "password options");
+        let options = PasswordOptions::from_js(options);
         let inner = self.inner.clone();
         promise(async move {
             let service = parse_service(&service)?;
-            let o = options?
-                .ok_or_else(|| ApiError::new("invalid_argument", "A password is required."))?;
+            let o = options?;
             let input = Input::Credentials(Credentials {
                 login: o.login.unwrap_or_default(),
                 password: o.password,
