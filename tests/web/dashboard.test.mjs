@@ -10,6 +10,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { axeRun, formatViolations } from '../support/axe.mjs';
 import { mkdtemp, writeFile, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,6 +136,18 @@ const auth = {
   reauthorize(service) { calls.push({ method: 'reauthorize', service }); return answer(window.__test.after); },
   retryNow(service) { calls.push({ method: 'retryNow', service }); return answer(window.__test.after); },
   disconnect(service) { calls.push({ method: 'disconnect', service }); return answer(window.__test.after); },
+  // On-premises Exchange: the password is recorded by its length only.
+  signInWithPassword(service, options) {
+    const { password, ...rest } = options;
+    calls.push({ method: 'signInWithPassword', service, options: rest, passwordLength: password.length });
+    return answer(window.__test.after);
+  },
+  discoverMailService(email) {
+    calls.push({ method: 'discoverMailService', email });
+    return Promise.resolve({ mailService: 'exchange', email, assumed: false, ewsUrl: null,
+      summary: "Your company's Exchange server autodiscover.contoso.test answered. Is this your mail server?",
+      host: 'autodiscover.contoso.test', autodiscoverUrl: 'https://autodiscover.contoso.test/autodiscover/autodiscover.xml' });
+  },
   selectMailService(choice) {
     calls.push({ method: 'selectMailService', choice });
     const next = { gmail: 'gmail_chosen', not_sure: 'not_sure', microsoft365: 'connected' }[choice];
@@ -182,8 +195,8 @@ describe('dashboard (views the engine produced)', () => {
     assert.deepEqual(headings, ['E-Mail Configuration', 'CRM']);
 
     assert.equal(await byTestId(page, 'mail-service-microsoft365').isChecked(), true);
-    // The check mark of the chosen option is decoration: the option is named "Microsoft 365".
-    assert.equal(await page.getByRole('radio', { name: 'Microsoft 365', exact: true }).isChecked(), true);
+    // The check mark of the chosen option is decoration: the option is named by its words.
+    assert.equal(await page.getByRole('radio', { name: 'Microsoft 365 (work or school)', exact: true }).isChecked(), true);
     assert.equal(await byTestId(page, 'card-microsoft').isVisible(), true);
     assert.equal(await byTestId(page, 'card-google').count(), 0, 'only the chosen mail service is shown');
     assert.equal(await byTestId(page, 'card-salesforce').isVisible(), true);
@@ -221,13 +234,14 @@ describe('dashboard (views the engine produced)', () => {
   it('a disconnected card offers only Connect; "Not sure" shows the engine’s hint and every mail card', async (t) => {
     const { page } = await openDashboard(t, 'not_sure');
     assert.equal(await byTestId(page, 'mail-service-not_sure').isChecked(), true);
-    assert.match(await byTestId(page, 'hint-email').textContent(), /Gmail/);
+    assert.match(await byTestId(page, 'hint-email').textContent(), /look up which service holds your mailbox/);
     for (const s of ['microsoft', 'google', 'exchange']) assert.equal(await byTestId(page, `card-${s}`).isVisible(), true, s);
     assert.equal(await byTestId(page, 'status-salesforce').getAttribute('data-status'), 'disconnected');
     assert.equal(await byTestId(page, 'refresh-salesforce').count(), 0);
     assert.equal(await byTestId(page, 'disconnect-salesforce').count(), 0);
     assert.equal((await byTestId(page, 'change-salesforce').textContent()).trim(), 'Connect');
-    assert.equal(await byTestId(page, 'change-exchange').count(), 0, 'the engine offers no Change where it cannot sign in');
+    // On-premises Exchange signs in with a server and password the user gives at Connect.
+    assert.equal((await byTestId(page, 'change-exchange').textContent()).trim(), 'Connect');
   });
 
   it('choosing another mail service shows its card first; a signed-in one stays listed', async (t) => {
@@ -364,6 +378,54 @@ describe('dashboard (views the engine produced)', () => {
 });
 
 // ---- pop-up driver and callback page ------------------------------------------------------
+
+describe('on-premises Exchange in the dashboard (credentials, lookup, confirm)', () => {
+  const PASSWORD = 'Typed-Secret-9';
+  it('"I\'m not sure": look up, see the server, confirm, then the password goes with the confirmed host only', async (t) => {
+    const { page } = await openDashboard(t, 'not_sure');
+    await byTestId(page, 'lookup-email').fill('alex@contoso.test');
+    await byTestId(page, 'lookup-submit').click();
+    await byTestId(page, 'lookup-finding-summary').waitFor();
+    assert.match(await byTestId(page, 'lookup-finding-summary').textContent(), /autodiscover\.contoso\.test answered/);
+    let calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.map((c) => c.method), ['discoverMailService'], 'nothing else before the user confirms');
+    await byTestId(page, 'lookup-finding-confirm').click();
+    await byTestId(page, 'password-password-exchange').waitFor();
+    assert.match(await byTestId(page, 'password-server-exchange').textContent(), /autodiscover\.contoso\.test \(you confirmed it\)/);
+    assert.equal(await byTestId(page, 'password-login-exchange').inputValue(), 'alex@contoso.test');
+    const { violations } = await axeRun(page);
+    assert.deepEqual(violations, [], formatViolations(violations));
+    await byTestId(page, 'password-password-exchange').fill(PASSWORD);
+    await byTestId(page, 'password-submit-exchange').click();
+    calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.at(-1), {
+      method: 'signInWithPassword', service: 'exchange', passwordLength: PASSWORD.length,
+      options: { login: 'alex@contoso.test', email: 'alex@contoso.test', autodiscoverUrl: 'https://autodiscover.contoso.test/autodiscover/autodiscover.xml', confirmedHost: 'autodiscover.contoso.test' },
+    });
+    assert.ok(!(await page.content()).includes(PASSWORD), 'not in the DOM');
+    const values = await page.locator('input').evaluateAll((els) => els.map((e) => e.value));
+    assert.ok(!values.includes(PASSWORD), 'no field keeps it');
+  });
+
+  it('Advanced: a typed EWS URL must be https, and needs no lookup', async (t) => {
+    const { page } = await openDashboard(t, 'not_sure');
+    await byTestId(page, 'change-exchange').click();
+    await byTestId(page, 'password-email-exchange').fill('alex@contoso.test');
+    await byTestId(page, 'password-password-exchange').fill(PASSWORD);
+    await page.locator('summary', { hasText: 'Advanced' }).click();
+    await byTestId(page, 'password-ewsUrl-exchange').fill('http://mail.contoso.test/EWS/Exchange.asmx');
+    await byTestId(page, 'password-submit-exchange').click();
+    assert.match(await byTestId(page, 'password-error-exchange').textContent(), /https/);
+    await byTestId(page, 'password-ewsUrl-exchange').fill('https://mail.contoso.test/EWS/Exchange.asmx');
+    await byTestId(page, 'password-submit-exchange').click();
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.filter((c) => c.method === 'signInWithPassword'), [{
+      method: 'signInWithPassword', service: 'exchange', passwordLength: PASSWORD.length,
+      options: { login: 'alex@contoso.test', email: 'alex@contoso.test', ewsUrl: 'https://mail.contoso.test/EWS/Exchange.asmx' },
+    }]);
+    assert.deepEqual(calls.filter((c) => c.method === 'discoverMailService'), [], 'a typed URL needs no lookup');
+  });
+});
 
 describe('web host driver (host-web.js) and callback page', () => {
   const CALLBACK = () => `${base}/www/callback.html`;
