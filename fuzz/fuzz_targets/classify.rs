@@ -13,9 +13,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (head, rest) = data.split_at(3);
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let status = u16::from_le_bytes([head[0], head[1]]) % 1000;
-    let ids = [ProviderId::Microsoft, ProviderId::Google, ProviderId::Salesforce, ProviderId::Exchange];
+    let ids = [
+        ProviderId::Microsoft,
+        ProviderId::Google,
+        ProviderId::Salesforce,
+        ProviderId::Exchange,
+    ];
     let id = ids[head[2] as usize % ids.len()];
     // The first line is the `Retry-After` header (a number or an HTTP date); the rest the body.
     let (retry_after, body) = text.split_once('\n').unwrap_or(("", text));
@@ -23,6 +30,9 @@ fuzz_target!(|data: &[u8]| {
     let diagnosis = id.rules().classify(&response, Timestamp(1_700_000_000_000));
     // The promise under test: 429 and 5xx are transient whatever the body says.
     if status == 429 || (500..600).contains(&status) {
-        assert!(!diagnosis.drop_refresh_token, "status {status} dropped a refresh token");
+        assert!(
+            !diagnosis.drop_refresh_token,
+            "status {status} dropped a refresh token"
+        );
     }
 });

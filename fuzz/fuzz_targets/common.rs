@@ -21,8 +21,12 @@ pub fn config() -> Config {
 /// The profiles of the OAuth providers, in a fixed order a fuzz byte can pick from.
 pub fn profiles() -> Vec<ProviderProfile> {
     let config = config();
-    [ProviderId::Microsoft, ProviderId::Google, ProviderId::Salesforce]
-        .into_iter()
-        .map(|id| profile_for(&config, id, &Target::default()).expect("configured"))
-        .collect()
+    [
+        ProviderId::Microsoft,
+        ProviderId::Google,
+        ProviderId::Salesforce,
+    ]
+    .into_iter()
+    .map(|id| profile_for(&config, id, &Target::default()).expect("configured"))
+    .collect()
 }

@@ -13,8 +13,12 @@ mod common;
 fuzz_target!(|data: &[u8]| {
     static PROFILES: OnceLock<Vec<sidebar_auth::provider::ProviderProfile>> = OnceLock::new();
     let profiles = PROFILES.get_or_init(common::profiles);
-    let Some((&pick, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let pending = PendingAuthorization {
         state: "state-value".into(),
         nonce: "nonce-value".into(),

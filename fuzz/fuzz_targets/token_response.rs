@@ -19,14 +19,23 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (head, rest) = data.split_at(9);
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let profile = &profiles[head[0] as usize % profiles.len()];
     // The device clock anywhere in u64 (a clock far off, or at its limits).
     let now = Timestamp(u64::from_le_bytes(head[1..9].try_into().unwrap()));
     // The first line, if any, is the `Date` header; the rest the body.
     let (date, body) = text.split_once('\n').unwrap_or(("", text));
     let response = HttpResponse::new(200, body).with_header("date", date);
-    let nonce = IdTokenExpectations { nonce: Some("nonce-value") };
+    let nonce = IdTokenExpectations {
+        nonce: Some("nonce-value"),
+    };
     let _ = parse_token_response(profile, &response, now, nonce);
-    let _ = parse_token_response(profile, &HttpResponse::new(200, text), now, IdTokenExpectations { nonce: None });
+    let _ = parse_token_response(
+        profile,
+        &HttpResponse::new(200, text),
+        now,
+        IdTokenExpectations { nonce: None },
+    );
 });
