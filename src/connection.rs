@@ -342,6 +342,9 @@ pub struct Connection {
     /// now expects (dropping it would leave only the rotated-away one, which providers with
     /// reuse detection answer by revoking the grant; RFC 9700 §4.14.2).
     late_refresh: bool,
+    /// A Change (interactive sign-in or password) just succeeded: the engine lets the mail
+    /// service follow it (`take_changed`); a renewal never sets it.
+    changed: bool,
 }
 
 /// After a failed save, the next attempt is this far away (the storage error may be a
@@ -367,7 +370,13 @@ impl Connection {
             save_retry_at: None,
             note: None,
             late_refresh: false,
+            changed: false,
         }
+    }
+
+    /// Whether the last input completed a Change (cleared by reading).
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
     }
 
     /// What the last input wants recorded in the event log.
@@ -887,6 +896,7 @@ impl Connection {
         }
         self.set_access(grant.access, ctx);
         self.last_sign_in_error = None;
+        self.changed = matches!(intent, Intent::Change { .. });
         commands.push(Command::Persist);
         // The first account's grant is revoked after the new one is safely stored, and only
         // when the user changed: revoking a Google refresh token ends the whole grant,
@@ -1469,6 +1479,7 @@ impl Connection {
             ..Default::default()
         };
         self.access = None;
+        self.changed = true;
         vec![Command::Persist, Command::Complete(Ok(()))]
     }
 

@@ -301,12 +301,20 @@ impl Engine {
             .any(|c| matches!(c, Command::Complete(Ok(()))));
         if connected {
             self.remember_login(service);
-            // The mail service follows the mailbox just connected (never a pill).
-            let target = self
+        }
+        // After a Change, the mail service follows the mailbox just connected (a renewal,
+        // even a silent sign-in, never moves it).
+        if self
+            .connections
+            .get_mut(&service)
+            .is_some_and(Connection::take_changed)
+        {
+            let account = self
                 .connections
                 .get(&service)
                 .and_then(|c| c.state.account.as_ref());
-            if let Some(found) = target.and_then(|a| MailService::of_connection(service, &a.target))
+            if let Some(found) =
+                account.and_then(|a| MailService::of_connection(service, &a.target))
             {
                 self.mail_service = found;
             }

@@ -425,6 +425,10 @@ mod chooser {
         );
         assert!(url.contains("/organizations/"), "{url}");
         assert_eq!(h.card(ProviderId::Microsoft).title, "Microsoft 365");
+        // A renewal's success (here a fresh token handed out) never moves the pill.
+        let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+        assert_eq!(completion(&commands), Some(Ok(())));
+        assert_eq!(h.engine.mail_service(), MailService::OutlookCom);
         // Choosing Outlook.com in Change is explicit: the consumers tenant.
         let (_, target) = h.engine.change_to(MailService::OutlookCom).unwrap();
         assert_eq!(target.tenant.as_deref(), Some("consumers"));

@@ -417,10 +417,14 @@ async fn authorization_for(inner: Rc<Inner>, service: ProviderId) -> Result<Stri
     Ok(format!("Bearer {}", access_token(inner, service).await?))
 }
 
+/// A sign-in as the service's one operation. `switching`: a Change of mail service (the
+/// chooser, or a mailbox connected by its server): the other mail connections end once
+/// this one is stored. A plain `connect` keeps them (an API caller may hold several).
 pub(crate) async fn sign_in(
     inner: Rc<Inner>,
     service: ProviderId,
     input: Input,
+    switching: bool,
 ) -> Result<JsValue, ApiError> {
     let joined = inner.in_flight.borrow().get(&service).cloned();
     if let Some((kind, op)) = joined {
@@ -435,7 +439,10 @@ pub(crate) async fn sign_in(
     shared_operation(&inner, service, OpKind::SignIn, input).await?;
     // Exactly one mail connection: the others end now that the new one is stored (their
     // grants revoked where the provider can). A failure here leaves the new one connected.
-    let superseded = inner.engine.borrow().superseded_by(service);
+    let superseded = match switching {
+        true => inner.engine.borrow().superseded_by(service),
+        false => Vec::new(),
+    };
     for old in superseded {
         let _ = drive(inner.clone(), old, Input::Disconnect).await;
     }

@@ -95,7 +95,9 @@ impl SidebarAuth {
                 tenant: options.tenant,
                 login_host: options.login_host,
             };
-            // Change's chooser: the choice names the service and its tenant.
+            // Change's chooser: the choice names the service and its tenant, and switching
+            // service ends the other mail connection once this one is stored.
+            let switching = options.mail_service.is_some();
             if let Some(choice) = options.mail_service {
                 let chosen = inner.engine.borrow_mut().change_to(choice);
                 (service, target) = chosen.ok_or_else(|| {
@@ -109,7 +111,7 @@ impl SidebarAuth {
                 login_hint: options.login_hint.filter(|h| !h.trim().is_empty()),
                 target,
             };
-            sign_in(inner, service, input).await
+            sign_in(inner, service, input, switching).await
         })
     }
 
@@ -137,7 +139,8 @@ impl SidebarAuth {
                 },
                 discover: o.autodiscover_url.zip(o.confirmed_host),
             });
-            sign_in(inner, service, input).await
+            // Connecting a mailbox by its server is always a switch of mail service.
+            sign_in(inner, service, input, true).await
         })
     }
 
@@ -159,7 +162,9 @@ impl SidebarAuth {
         #[wasm_bindgen(unchecked_param_type = "ProviderId")] service: String,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(async move { sign_in(inner, parse_service(&service)?, Input::Reauthorize).await })
+        promise(
+            async move { sign_in(inner, parse_service(&service)?, Input::Reauthorize, false).await },
+        )
     }
 
     /// After the engine paused on repeated failures: try again now.

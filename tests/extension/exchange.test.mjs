@@ -8,7 +8,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { useExtension, eventually } from './helpers.mjs';
+import { useExtension, eventually, completeSignIn, WAIT_MS } from './helpers.mjs';
 
 const x = useExtension();
 const CONTOSO_EWS = 'https://mail.contoso.test/EWS/Exchange.asmx';
@@ -172,13 +172,19 @@ describe('on-premises Exchange in the extension', () => {
     assert.deepEqual(x.pageErrors, []);
   });
 
-  it('switching Exchange → Microsoft 365 → Exchange leaves one mail connection; the old one is ended', async () => {
-    await x.connect(panel, 'microsoft', 'alice@contoso.com');
-    const mail = async () => (await x.value('view')).sections[0].connections.filter((c) => c.account);
-    assert.deepEqual((await mail()).map((c) => c.service), ['microsoft']);
+  it('switching Exchange → Microsoft 365 → Exchange in Change leaves one mail connection; the old one is ended', async () => {
+    const mail = async () => (await x.value('view')).sections[0].connections.filter((c) => c.account).map((c) => c.service);
+    assert.deepEqual(await mail(), ['exchange']);
+    // Change → "Microsoft 365 (work or school)": the chooser's choice (connect with mailService).
+    const signInWindow = x.context.waitForEvent('page', { timeout: WAIT_MS });
+    const switched = x.call('connect', 'microsoft', { mailService: 'microsoft365', loginHint: 'alice@contoso.com' });
+    await completeSignIn(await signInWindow, 'alice@contoso.com');
+    assert.equal((await switched).ok, true, JSON.stringify(await switched));
+    assert.deepEqual(await mail(), ['microsoft']);
     assert.equal((await x.debug('exchange'))?.account ?? null, null, 'the Exchange password is forgotten');
+    // Back to Exchange by its server: Microsoft's connection is ended once Exchange is stored.
     await x.value('signInWithPassword', 'exchange', { login: 'alex@contoso.test', password: PASSWORD, ewsUrl: CONTOSO_EWS });
-    assert.deepEqual((await mail()).map((c) => c.service), ['exchange']);
+    assert.deepEqual(await mail(), ['exchange']);
     const events = await x.value('eventLog');
     assert.ok(events.some((e) => e.service === 'microsoft' && e.kind === 'disconnect_requested'), JSON.stringify(events.slice(-8)));
     await eventually(async () => (await x.value('view')).sections[0].mailService === 'exchange');
