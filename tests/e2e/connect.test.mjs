@@ -176,8 +176,11 @@ describe('dashboard fields of the real engine', () => {
     await byTestId(page, 'mail-service-not_sure').check();
     const hint = byTestId(page, 'hint-email');
     await hint.waitFor({ timeout: WAIT_MS });
-    assert.match(await hint.textContent(), /Gmail/);
-    // Not sure: every mail connection is offered.
+    assert.match(await hint.textContent(), /look up which service holds your mailbox/);
+    // Not sure: every mail connection is offered, and the lookup form (the web host says it
+    // cannot reach a company mail server itself).
+    assert.equal(await byTestId(page, 'lookup-form').isVisible(), true);
+    assert.match(await byTestId(page, 'lookup-unavailable').textContent(), /browser extension or the Outlook add-in/);
     assert.equal(await byTestId(page, 'card-microsoft').isVisible(), true);
     assert.equal(await byTestId(page, 'card-google').isVisible(), true);
   });
