@@ -56,13 +56,24 @@ export function ready() {
   return host;
 }
 
+/**
+ * The module's bytes, asked for as soon as this script runs: the fetch overlaps the rest of
+ * the worker's start. By extension URL, not `import.meta.url`: the build bundles this file
+ * into the service worker's one script, wherever the manifest puts it.
+ */
+const engineBytes = fetch(chrome.runtime.getURL('pkg/sidebar_auth_bg.wasm'));
+engineBytes.catch(() => {}); // a failure surfaces in start(), which retries with a new fetch
+let engineFetch = engineBytes;
+
 async function start() {
   const t0 = performance.now();
   const [file] = await Promise.all([
     loadExtensionConfig(),
     (async () => {
       const i0 = performance.now();
-      await init({ module_or_path: new URL('./pkg/sidebar_auth_bg.wasm', import.meta.url) });
+      const bytes = engineFetch ?? fetch(chrome.runtime.getURL('pkg/sidebar_auth_bg.wasm'));
+      engineFetch = null; // a response body is read once: a retry fetches again
+      await init({ module_or_path: bytes });
       lifecycle.timings.initMs = performance.now() - i0;
     })(),
   ]);
@@ -72,7 +83,9 @@ async function start() {
   lifecycle.timings.startMs = performance.now() - t0;
   lifecycle.timings.readyAt = performance.now();
   auth.subscribe(onView);
-  onView(auth.view());
+  // The first view (badge, open ports) waits one task: the event that woke the worker is
+  // answered first (issue 12: building and posting the view delayed the first token).
+  setTimeout(() => onView(auth.view()), 0);
   return { auth, file };
 }
 
@@ -98,6 +111,15 @@ function online() {
   return ready()
     .then(({ auth }) => auth.online())
     .catch(() => {});
+}
+
+/** The start's catch-up, one task after the engine is ready: the message or alarm that woke
+ * the worker reaches the engine first (an `accessToken` answered from the session cache
+ * needs no catch-up; one that needs a refresh makes it itself). */
+function catchUp() {
+  return ready()
+    .then(() => new Promise((resolve) => setTimeout(resolve, 0)))
+    .then(online);
 }
 
 /** A rejection as a plain, cloneable object (the engine's are `{code, message, ...}`). */
@@ -314,4 +336,4 @@ quietly(() => chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEX
 // Catch-up: whatever was due while the worker was stopped (or the machine slept), and
 // whatever waited for the network.
 self.addEventListener('online', () => void online());
-online();
+catchUp();

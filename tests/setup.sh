@@ -80,7 +80,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " ${BINDGEN_VERSION}\$"; then
   cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
-# npm packages (oidc-provider, playwright-core): only when the lock file changed.
+# npm packages (oidc-provider, playwright-core, esbuild for the extension build, the peer
+# libraries of the benchmark): only when the lock file changed.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
