@@ -490,7 +490,11 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
             next_listener: Cell::new(1),
             in_flight: RefCell::new(ProviderMap::new()),
         });
-        let stored = inner.driver.load().await.map_err(|why| {
+        // The vault and the session cache are read at once: two storage round trips in
+        // parallel instead of one after the other on every start (issue 12, the wake).
+        let (stored, session) =
+            futures_util::future::join(inner.driver.load(), inner.driver.load_session()).await;
+        let stored = stored.map_err(|why| {
             ApiError::new(
                 "storage_error",
                 format!("The vault could not be loaded: {why}"),
@@ -520,7 +524,7 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
                 inner.note(None, "vault_unreadable", why);
             }
         }
-        if let Some(session) = inner.driver.load_session().await {
+        if let Some(session) = session {
             inner
                 .engine
                 .borrow_mut()
