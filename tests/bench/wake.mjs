@@ -226,6 +226,7 @@ async function main() {
       'worker: start → token available': rows.map((r) => r.tokenAt),
       '  modules loaded (background.js runs)': rows.map((r) => r.timings.scriptAt),
       '  engine ready (config, init, create)': rows.map((r) => r.timings.readyAt),
+      '  start() called': rows.map((r) => r.timings.startAt),
       '  start(): config + init() ‖, then create()': rows.map((r) => r.timings.startMs),
       '  of which init() (wasm instantiate)': rows.map((r) => r.timings.initMs),
       '  of which SidebarAuth.create()': rows.map((r) => r.timings.createMs),
