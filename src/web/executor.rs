@@ -359,8 +359,11 @@ pub(crate) async fn access_token(
     inner: Rc<Inner>,
     service: ProviderId,
 ) -> Result<String, ApiError> {
-    // At most: wait for an operation in flight, then run one renewal.
-    for _ in 0..3 {
+    // Wait for up to three operations in flight (a tick's, another caller's), then ask the
+    // connection itself: its answer says what really is (a scheduled retry, a sign-in
+    // needed), where a joined tick's outcome says nothing (a tick has no caller). Three
+    // joins used to end as "not connected" while a retry was scheduled (the fault suite).
+    for joins in 0..4 {
         if let Some(token) = inner.fresh_token(service) {
             return Ok(token);
         }
@@ -368,13 +371,16 @@ pub(crate) async fn access_token(
             .in_flight
             .borrow()
             .get(&service)
-            .map(|(_, op)| op.clone());
+            .map(|(_, op)| op.clone())
+            .filter(|_| joins < 3);
         match joined {
             Some(op) => {
                 let _ = op.await;
             }
             None => {
-                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded).await?
+                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded)
+                    .await?;
+                break;
             }
         }
     }
