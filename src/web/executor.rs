@@ -108,11 +108,23 @@ impl Inner {
     /// (a rotated refresh token in the vault, newer access tokens in the session cache).
     async fn reload_from_storage(&self, service: ProviderId) {
         if let Ok(Some(stored)) = self.driver.load().await {
-            if let Ok(text) = vault_crypto::open(&stored).await {
-                let changed = self.engine.borrow_mut().reload_connection(service, &text);
-                if changed {
-                    self.note(Some(service), "reloaded_from_storage", String::new());
+            match vault_crypto::open(&stored).await {
+                // An older copy put back holds refresh tokens that may be rotated away:
+                // what this instance holds is newer, and replaying the old one would revoke
+                // the grant (RFC 9700 §4.14.2). Kept, said, not adopted.
+                Ok(opened) if opened.rolled_back => {
+                    self.note(None, "vault_rolled_back", ROLLED_BACK.into())
                 }
+                Ok(opened) => {
+                    let changed = self
+                        .engine
+                        .borrow_mut()
+                        .reload_connection(service, &opened.text);
+                    if changed {
+                        self.note(Some(service), "reloaded_from_storage", String::new());
+                    }
+                }
+                Err(_) => {}
             }
         }
         if let Some(session) = self.driver.load_session().await {
@@ -162,11 +174,11 @@ pub(crate) async fn drive(
             }
             Command::SendTokenRequest(request) => {
                 inner.notify();
-                let response = net::send(&request).await;
+                let response = net::send(&request, net::Redirects::Refuse).await;
                 queue.extend(inner.handle(service, Input::TokenResponse(response)));
             }
             Command::SendRevocation(request) => {
-                let result = net::send(&request).await;
+                let result = net::send(&request, net::Redirects::Refuse).await;
                 let detail = match result {
                     Ok(r) => format!("status {}", r.status),
                     Err(NetworkFailure::Unreachable(why)) => format!("unreachable: {why}"),
@@ -260,6 +272,9 @@ where
     })
 }
 
+const ROLLED_BACK: &str =
+    "the stored vault is an older copy than the last one saved (restored or rolled back)";
+
 /// Persists the vault. With several engine instances (the host has `withLock`), a
 /// read-modify-write under the vault lock that replaces only the connection this
 /// operation changed: an instance never writes back another connection's refresh token
@@ -277,7 +292,7 @@ pub(crate) async fn persist(
         let (text, written) = if writer.driver.method("withLock").is_some() {
             let stored = match writer.driver.load().await {
                 Ok(Some(sealed)) => match vault_crypto::open(&sealed).await {
-                    Ok(text) => text,
+                    Ok(opened) => opened.text,
                     Err(OpenError::Unavailable(why)) => {
                         return Err(ApiError::new(
                             "storage_error",
@@ -299,7 +314,7 @@ pub(crate) async fn persist(
         } else {
             (writer.engine.borrow().vault_text(), Written::All)
         };
-        let sealed = vault_crypto::seal(&text).await.map_err(|why| {
+        let (sealed, copy) = vault_crypto::seal(&text).await.map_err(|why| {
             ApiError::new(
                 "storage_error",
                 format!("The vault could not be encrypted: {why}"),
@@ -311,6 +326,8 @@ pub(crate) async fn persist(
                 format!("The vault could not be saved: {why}"),
             )
         })?;
+        // Saved: this copy is now the newest.
+        vault_crypto::remember_saved(copy).await;
         match written {
             Written::All => writer.engine.borrow_mut().mark_saved(None),
             Written::Only(Some(id)) => writer.engine.borrow_mut().mark_saved(Some(id)),
@@ -426,16 +443,18 @@ async fn send_api(url: &str, init: &ApiRequestInit, token: &str) -> Result<HttpR
         headers,
         body: init.body.clone().unwrap_or_default(),
     };
-    net::send(&request).await.map_err(|e| match e {
-        NetworkFailure::Unreachable(why) => ApiError::new(
-            "network_error",
-            format!("The service could not be reached ({why})."),
-        ),
-        NetworkFailure::TimedOut => ApiError::new(
-            "timeout",
-            "The service did not answer in time; the request may have been processed.",
-        ),
-    })
+    net::send(&request, net::Redirects::Follow)
+        .await
+        .map_err(|e| match e {
+            NetworkFailure::Unreachable(why) => ApiError::new(
+                "network_error",
+                format!("The service could not be reached ({why})."),
+            ),
+            NetworkFailure::TimedOut => ApiError::new(
+                "timeout",
+                "The service did not answer in time; the request may have been processed.",
+            ),
+        })
 }
 
 pub(crate) async fn authorized_fetch(
@@ -505,11 +524,16 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
         if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
             let opened = vault_crypto::open(&stored).await;
             let restored = match &opened {
-                Ok(text) => inner
-                    .engine
-                    .borrow_mut()
-                    .restore(Some(text))
-                    .map_err(|e| e.to_string()),
+                Ok(opened) => {
+                    if opened.rolled_back {
+                        inner.note(None, "vault_rolled_back", ROLLED_BACK.into());
+                    }
+                    inner
+                        .engine
+                        .borrow_mut()
+                        .restore(Some(&opened.text))
+                        .map_err(|e| e.to_string())
+                }
                 Err(OpenError::Unavailable(why)) => {
                     return Err(ApiError::new(
                         "storage_error",

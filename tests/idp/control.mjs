@@ -196,6 +196,7 @@ export function createControl({ config }) {
       const status = Number(spec.status ?? 307);
       if (![301, 302, 303, 307, 308].includes(status)) throw new Error('status must be a redirect status (301, 302, 303, 307, 308)');
       fault.status = status;
+      if (spec.location !== undefined && !(typeof spec.location === 'string' && URL.canParse(spec.location))) throw new Error('location must be an absolute URL');
     } else if (kind === 'huge') {
       const bytes = Number(spec.bytes ?? 8 * 1024 * 1024);
       if (!Number.isInteger(bytes) || bytes < 1 || bytes > 64 * 1024 * 1024) throw new Error('bytes must be between 1 and 67108864');
@@ -252,10 +253,11 @@ export function createControl({ config }) {
       case 'redirect': {
         // A token endpoint that redirects (no provider documents one). A client that
         // follows a 307/308 re-posts the refresh token to the Location (RFC 9110 §15.4.8):
-        // the Location is this same endpoint, so a followed redirect shows in the stats as a
-        // second token request.
+        // by default the Location is this same endpoint, so a followed redirect shows in the
+        // stats as a second token request. `location` sends it elsewhere (an API call
+        // redirected to another origin).
         res.statusCode = fault.status;
-        res.setHeader('Location', `${req.socket.encrypted ? 'https' : 'http'}://${req.headers.host}${req.url}`);
+        res.setHeader('Location', fault.location ?? `${req.socket.encrypted ? 'https' : 'http'}://${req.headers.host}${req.url}`);
         res.setHeader('Cache-Control', 'no-store');
         for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
         res.end();
@@ -413,7 +415,7 @@ export function createControl({ config }) {
   function help() {
     return {
       endpoints: {
-        'POST /control/fail-next': `{provider, endpoint?: token|api|revoke|userinfo|authorize, kind: ${FAULT_KINDS.join('|')}, code?, status?, retryAfter?, ms?, bytes?, count?, grantType?}`,
+        'POST /control/fail-next': `{provider, endpoint?: token|api|revoke|userinfo|authorize, kind: ${FAULT_KINDS.join('|')}, code?, status?, retryAfter?, ms?, bytes?, location?, count?, grantType?}`,
         'GET /control/faults': 'pending faults',
         'POST /control/clear-faults': 'drop pending faults',
         'POST /control/revoke': '{provider, account?}: revoke every grant of the account (password change)',
