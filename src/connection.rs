@@ -309,6 +309,9 @@ pub struct Connection {
     /// now expects (dropping it would leave only the rotated-away one, which providers with
     /// reuse detection answer by revoking the grant; RFC 9700 §4.14.2).
     late_refresh: bool,
+    /// Whether the next API 401 counts toward the six-rejection rule: true until a 401 is
+    /// seen, then again once a new access token arrives (see `on_api_unauthorized`).
+    api_rejection_counts: bool,
 }
 
 /// After a failed save, the next attempt is this far away (the storage error may be a
@@ -334,6 +337,7 @@ impl Connection {
             save_retry_at: None,
             note: None,
             late_refresh: false,
+            api_rejection_counts: true,
         }
     }
 
@@ -873,6 +877,7 @@ impl Connection {
             ctx.random.unit(),
         ));
         self.access = Some(access);
+        self.api_rejection_counts = true;
     }
 
     // ---- refresh --------------------------------------------------------------------------
@@ -1201,9 +1206,16 @@ impl Connection {
             ApiRejection::CredentialsRejected(diagnosis) => return self.needs_user(diagnosis),
             ApiRejection::TokenExpired => {}
         }
-        self.state.consecutive_api_rejections =
-            self.state.consecutive_api_rejections.saturating_add(1);
-        if self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
+        // A 401 counts toward the six-rejection rule only for a token obtained after the
+        // previous 401, i.e. after the fresh refresh that 401 caused (issue 11, defect 2): a
+        // burst of calls with one stale token (six content-script requests at once) is one
+        // rejection, not six, and never asks for a sign-in by itself.
+        let fresh = std::mem::replace(&mut self.api_rejection_counts, false);
+        if fresh {
+            self.state.consecutive_api_rejections =
+                self.state.consecutive_api_rejections.saturating_add(1);
+        }
+        if fresh && self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
             let diagnosis = Diagnosis::new(Reason::TokenRejectedByApi, Action::Refresh)
                 .with_code(response.status.to_string());
             return self.needs_user(diagnosis);

@@ -989,6 +989,25 @@ fn repeated_api_rejections_stop_after_six() {
 }
 
 #[test]
+fn a_burst_of_api_rejections_with_one_token_counts_once() {
+    // Six calls at once with one stale token: one rejection, not six; each further one
+    // counts only after a fresh refresh (issue 11, defect 2).
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    for _ in 0..10 {
+        let commands = h.feed(
+            ProviderId::Microsoft,
+            Input::ApiUnauthorized(HttpResponse::new(401, "")),
+        );
+        assert!(completion(&commands).is_none(), "{commands:?}");
+    }
+    let connection = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert_eq!(connection.state.consecutive_api_rejections, 1);
+    assert_eq!(connection.attention(), None);
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Connected);
+}
+
+#[test]
 fn google_without_a_secret_renews_silently_or_asks() {
     let mut cfg = config();
     cfg.google.as_mut().unwrap().client_secret = None;
