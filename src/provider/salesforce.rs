@@ -190,8 +190,11 @@ pub fn profile(
         refresh_scopes: Vec::new(),
         issuer: IssuerRule::Exact(config.issuer.clone().unwrap_or_else(|| host.clone())),
         // Salesforce's discovery document (`/.well-known/openid-configuration` on the login
-        // host, Salesforce Help "OpenID Connect Discovery Endpoint") does not list
-        // `authorization_response_iss_parameter_supported`: checked when present.
+        // host, Salesforce Help "OpenID Connect Discovery Endpoint") does not list RFC 9207's
+        // `authorization_response_iss_parameter_supported` (checked against a verbatim copy
+        // of login.salesforce.com's, 2026-08-13: github.com/api-evangelist/salesforce,
+        // well-known/salesforce-openid-configuration.json): checked when present, not
+        // required (RFC 9207 §2.4).
         requires_iss: false,
         extra_authorize_params: Vec::new(),
         // The login page, so another username can be typed.

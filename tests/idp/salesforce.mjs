@@ -218,6 +218,12 @@ export function createSalesforce({ base, instanceUrl, config, redirectUris }) {
         ctx.status = status;
         ctx.body = body;
       }
+    } else if (idp.endpoint === 'discovery' && ctx.body) {
+      // login.salesforce.com/.well-known/openid-configuration does not list RFC 9207's
+      // `authorization_response_iss_parameter_supported` (a verbatim copy of 2026-08-13:
+      // github.com/api-evangelist/salesforce, well-known/salesforce-openid-configuration.json);
+      // oidc-provider would.
+      delete ctx.body.authorization_response_iss_parameter_supported;
     }
   }
 
