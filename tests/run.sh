@@ -2,12 +2,13 @@
 # The README test command: set up (idempotent), then every test of the project:
 #   1. formatting and clippy (host and wasm32)
 #   2. the sans-I/O core: cargo test (it also writes the contract values, target/contract/)
-#   3. src/web in headless Chromium: wasm-bindgen tests against a loopback token server
-#   4. the release build (the pinned toolchain) and its size budget (fails above it)
-#   5. the node suites: the engine/host contract (tsc over the generated declarations),
+#   3. fuzzing of the parsers, 10 s per target (tests/fuzz.sh; README has the long run)
+#   4. src/web in headless Chromium: wasm-bindgen tests against a loopback token server
+#   5. the release build (the pinned toolchain) and its size budget (fails above it)
+#   6. the node suites: the engine/host contract (tsc over the generated declarations),
 #      identity-provider emulator, dashboard and web host, end-to-end with the real engine,
 #      the Chrome extension, the Outlook add-in (manifests, task pane, Office dialog)
-#   6. the benchmarks: service-worker wake (prints numbers; never fails on them)
+#   7. the benchmarks: service-worker wake (prints numbers; never fails on them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
@@ -21,6 +22,9 @@ cargo clippy --target wasm32-unknown-unknown --all-targets -q -- -D warnings
 
 step "cargo test (core)"
 cargo test -q 2>&1 | grep -v '^$'
+
+step "fuzzing, short run (bash tests/fuzz.sh SECONDS for a long one)"
+bash tests/fuzz.sh 10
 
 step "wasm-bindgen tests in headless Chromium"
 workdir=$(mktemp -d)

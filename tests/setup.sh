@@ -80,6 +80,20 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " ${BINDGEN_VERSION}\$"; then
   cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
+# cargo-fuzz (libFuzzer) for the fuzz targets of tests/fuzz.sh; libfuzzer-sys builds
+# libFuzzer itself with the system's C++ compiler.
+CARGO_FUZZ_VERSION=0.13.2
+if ! command -v c++ >/dev/null; then
+  log "installing Debian g++ (libFuzzer is C++)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq g++ >/dev/null
+fi
+if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes, once)"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+
 # npm packages (oidc-provider, playwright-core): only when the lock file changed.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
