@@ -441,6 +441,27 @@ impl Connection {
             .map(|t| t.secret.as_str())
     }
 
+    /// The request that verifies an access token whose end is only estimated, when the
+    /// estimate has become uncertain; `None` otherwise (issue 11, defect 10). Salesforce
+    /// gives no `expires_in`: its session ends a configured time after the last use, and an
+    /// administrator or a shorter org policy may end it sooner. Past half of the estimate
+    /// since the last sign of life (issue, or an API success), the session is checked
+    /// (`ProviderProfile::session_check_url`) before the token is handed out: its answer
+    /// goes back in as `ApiSucceeded` (the estimate moves on) or `ApiUnauthorized` (the
+    /// token is expired, a refresh follows), instead of the caller's API call meeting a 401.
+    /// The host sends a GET with the token as a Bearer credential (RFC 6750 §2.1).
+    pub fn session_check(&self, now: Timestamp) -> Option<&str> {
+        let access = self
+            .access
+            .as_ref()
+            .filter(|a| a.expiry.source == ExpirySource::SessionTimeout)?;
+        let alive_since = access.expiry.at.0.saturating_sub(access.expiry.lifetime);
+        if now.0 < alive_since.saturating_add(access.expiry.lifetime / 2) {
+            return None;
+        }
+        self.profile.as_ref().ok()?.session_check_url.as_deref()
+    }
+
     pub fn is_connected(&self) -> bool {
         self.state.account.is_some()
             && (self.state.refresh_token.is_some() || self.access.is_some())

@@ -202,6 +202,7 @@ pub fn profile(
         refresh_prompts: Vec::new(),
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon,
+        session_check_url: None,
         can_refresh: true,
         api_origins: config.api_origins.clone().unwrap_or_else(|| {
             config

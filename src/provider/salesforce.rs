@@ -204,6 +204,14 @@ pub fn profile(
             config.session_timeout_minutes.clamp(1, 24 * 60) * MINUTE,
         ),
         fixed_refresh_horizon: None,
+        // No `expires_in`: the session's end is estimated from the configured timeout. The
+        // UserInfo endpoint answers for the access token's session ("Query for User
+        // Information", help.salesforce.com remoteaccess_using_userinfo_endpoint.htm, on
+        // the login host; listed as `userinfo_endpoint` in its discovery document): a 200
+        // says the session lives (and, as any use, extends it), a 403 "Bad_OAuth_Token"
+        // (observed for the identity service: drupal.org/project/salesforce issue
+        // #3191597) that it ended (issue 11, defect 10).
+        session_check_url: Some(path("userinfo")),
         can_refresh: true,
         // Known only from the token response's instance_url.
         api_origins: Vec::new(),

@@ -108,23 +108,24 @@ impl Inner {
     /// (a rotated refresh token in the vault, newer access tokens in the session cache).
     async fn reload_from_storage(&self, service: ProviderId) {
         if let Ok(Some(stored)) = self.driver.load().await {
-            match vault_crypto::open(&stored).await {
+            if let Ok(opened) = vault_crypto::open(&stored).await {
                 // An older copy put back holds refresh tokens that may be rotated away:
                 // what this instance holds is newer, and replaying the old one would revoke
                 // the grant (RFC 9700 §4.14.2). Kept, said, not adopted.
-                Ok(opened) if opened.rolled_back => {
-                    self.note(None, "vault_rolled_back", ROLLED_BACK.into())
+                let kind = if opened.rolled_back {
+                    "vault_rolled_back"
+                } else if self
+                    .engine
+                    .borrow_mut()
+                    .reload_connection(service, &opened.text)
+                {
+                    "reloaded_from_storage"
+                } else {
+                    ""
+                };
+                if !kind.is_empty() {
+                    self.note(Some(service), kind, String::new());
                 }
-                Ok(opened) => {
-                    let changed = self
-                        .engine
-                        .borrow_mut()
-                        .reload_connection(service, &opened.text);
-                    if changed {
-                        self.note(Some(service), "reloaded_from_storage", String::new());
-                    }
-                }
-                Err(_) => {}
             }
         }
         if let Some(session) = self.driver.load_session().await {
@@ -271,9 +272,6 @@ where
         ))
     })
 }
-
-const ROLLED_BACK: &str =
-    "the stored vault is an older copy than the last one saved (restored or rolled back)";
 
 /// Persists the vault. With several engine instances (the host has `withLock`), a
 /// read-modify-write under the vault lock that replaces only the connection this
@@ -473,25 +471,51 @@ pub(crate) async fn authorized_fetch(
         };
         ApiError::new("foreign_origin", message).for_service(service)
     })?;
-    let token = access_token(inner.clone(), service).await?;
-    let mut response = send_api(&url, &init, &token).await?;
-    if response.status == 401 {
-        drive(
-            inner.clone(),
-            service,
-            Input::ApiUnauthorized(response.clone()),
-        )
-        .await?;
+    // Salesforce: a session whose estimated end grew uncertain is checked at its userinfo
+    // endpoint first (`Connection::session_check`, issue 11, defect 10), so an ended session
+    // is found there and refreshed before the request, not by the request meeting a 401.
+    // Then the request; on a 401 the engine refreshes once and it is sent once more.
+    let no_init = ApiRequestInit::default();
+    let mut may_check = true;
+    let mut retried = false;
+    loop {
         let token = access_token(inner.clone(), service).await?;
-        response = send_api(&url, &init, &token).await?;
-        if response.status == 401 {
+        let check = (inner.engine.borrow().connection(service))
+            .filter(|_| std::mem::take(&mut may_check))
+            .and_then(|c| c.session_check(inner.now()).map(String::from));
+        let (target, sent) = match &check {
+            Some(userinfo) => (userinfo, &no_init),
+            None => (&url, &init),
+        };
+        let response = match send_api(target, sent, &token).await {
+            Ok(response) => response,
+            // The check could not be made (unreachable, CORS): the estimate stands.
+            Err(_) if check.is_some() => continue,
+            Err(e) => return Err(e),
+        };
+        // A userinfo 403 ("Bad_OAuth_Token") is a rejected token as an API 401 is.
+        let rejected = response.status == 401 || (check.is_some() && response.status == 403);
+        let retry = rejected && (check.is_some() || !std::mem::replace(&mut retried, true));
+        if rejected && !retry {
             inner.note(Some(service), "api_401_after_refresh", String::new());
         }
+        let input = if retry {
+            Input::ApiUnauthorized(response.clone())
+        } else {
+            Input::ApiSucceeded
+        };
+        if retry || response.is_success() {
+            let driven = drive(inner.clone(), service, input).await;
+            if retry {
+                driven?;
+                continue;
+            }
+        }
+        if check.is_none() {
+            return Ok(to_js(&super::args::ApiResponse::from(response)));
+        }
+        // The check answered (the session lives, or nothing was learned): the request.
     }
-    if (200..300).contains(&response.status) {
-        let _ = drive(inner.clone(), service, Input::ApiSucceeded).await;
-    }
-    Ok(to_js(&super::args::ApiResponse::from(response)))
 }
 
 /// Creates the engine from a configuration and a host driver, and loads the vault and the
@@ -526,7 +550,7 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
             let restored = match &opened {
                 Ok(opened) => {
                     if opened.rolled_back {
-                        inner.note(None, "vault_rolled_back", ROLLED_BACK.into());
+                        inner.note(None, "vault_rolled_back", String::new());
                     }
                     inner
                         .engine

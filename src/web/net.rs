@@ -23,7 +23,9 @@ extern "C" {
 /// Whether a redirect is followed. Token and revocation requests never follow one: a
 /// followed 307/308 re-posts the form, refresh token included, to the `Location`
 /// (RFC 9110 §15.4.8; RFC 9700 §4.12 on redirects and credentials), and no provider here
-/// documents a redirecting token endpoint. API requests follow: the browser drops the
+/// documents a redirecting token endpoint. The redirect then arrives as an
+/// "opaqueredirect" response (Fetch standard): status 0, no headers, no body, which the
+/// diagnosis reads as an answer that says nothing about the refresh token (transient). API requests follow: the browser drops the
 /// `Authorization` header on a cross-origin hop (Fetch standard, whatwg/fetch#1544;
 /// Chrome 119+, chromestatus.com/feature/5195900413018112, the extension's
 /// `minimum_chrome_version`), so a same-origin hop alone carries the token.
@@ -85,14 +87,6 @@ pub async fn send(
             return Err(failure(e));
         }
     };
-    if response.status() == 0 {
-        // A redirect not followed (see `Redirects`): an "opaqueredirect" response, status 0,
-        // its Location hidden from script by design (Fetch standard). (No other response
-        // has status 0 here: no request is `no-cors`.) It tells nothing about the refresh
-        // token: a transient failure.
-        clear_timeout(&timer);
-        return Err(NetworkFailure::Unreachable("redirect not followed".into()));
-    }
     let headers: Vec<(String, String)> = response.headers().entries().collect();
     // The body is under the same timeout: a provider that sends headers and stalls is a
     // timeout too.

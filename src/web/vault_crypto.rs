@@ -2,12 +2,14 @@
 //! non-extractable key kept in IndexedDB (a `CryptoKey` is structured-cloneable, so the
 //! browser stores it without ever exposing its bytes to script).
 //!
-//! Stored form: `{"sealed":2,"alg":"A256GCM","n":<copy>,"iv":"<b64>","data":"<b64>"}`; the
-//! additional authenticated data binds the ciphertext to this purpose, the format version
-//! and `n`, a counter raised by every save (issue 11, defect 7). The last counter saved is
-//! kept in IndexedDB next to the key: a vault whose `n` is lower is an older copy put back
-//! (a restored backup, a rolled-back profile, another tool), and `n` cannot be edited
-//! without failing authentication. Version 1 (no counter) still reads.
+//! Stored form: `{"sealed":2,"alg":"A256GCM","iv":"<b64>","data":"<b64>"}`, `data` being
+//! the copy number (8 bytes, big-endian) then the ciphertext. The additional authenticated
+//! data binds the ciphertext to this purpose, the format version and the copy number, a
+//! counter raised by every save (issue 11, defect 7). The last copy saved is kept in
+//! IndexedDB next to the key: a vault with a lower number is an older copy put back (a
+//! restored backup, a rolled-back profile, another tool), and the number cannot be edited
+//! without failing authentication. Version 1 (`data` the ciphertext alone, no counter)
+//! still reads.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -38,8 +40,6 @@ fn aad_v2(copy: u64) -> Vec<u8> {
 struct Sealed {
     sealed: u32,
     alg: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    n: Option<u64>,
     iv: String,
     data: String,
 }
@@ -214,11 +214,11 @@ pub async fn seal(plaintext: &str) -> Result<(String, u64), String> {
     let buffer = JsFuture::from(promise)
         .await
         .map_err(|_| "encrypt failed".to_string())?;
-    let data = Uint8Array::new(&buffer).to_vec();
+    let mut data = copy.to_be_bytes().to_vec();
+    data.extend(Uint8Array::new(&buffer).to_vec());
     let sealed = Sealed {
         sealed: 2,
         alg: "A256GCM".into(),
-        n: Some(copy),
         iv: STANDARD.encode(iv),
         data: STANDARD.encode(data),
     };
@@ -228,29 +228,36 @@ pub async fn seal(plaintext: &str) -> Result<(String, u64), String> {
 
 pub async fn open(stored: &str) -> Result<Opened, OpenError> {
     let sealed: Sealed = serde_json::from_str(stored).map_err(|_| OpenError::NotSealed)?;
-    let aad = match (sealed.sealed, sealed.n, sealed.alg.as_str()) {
-        (1, None, "A256GCM") => AAD_V1.to_vec(),
-        (2, Some(copy), "A256GCM") => aad_v2(copy),
-        _ => return Err(OpenError::NotSealed),
-    };
+    if sealed.alg != "A256GCM" {
+        return Err(OpenError::NotSealed);
+    }
     let iv = STANDARD
         .decode(&sealed.iv)
         .map_err(|_| OpenError::CannotDecrypt)?;
     let data = STANDARD
         .decode(&sealed.data)
         .map_err(|_| OpenError::CannotDecrypt)?;
+    let (aad, copy, data) = match (sealed.sealed, data.split_first_chunk::<8>()) {
+        (1, _) => (AAD_V1.to_vec(), None, &data[..]),
+        (2, Some((copy, rest))) => {
+            let copy = u64::from_be_bytes(*copy);
+            (aad_v2(copy), Some(copy), rest)
+        }
+        (2, None) => return Err(OpenError::CannotDecrypt),
+        _ => return Err(OpenError::NotSealed),
+    };
     let (key, last_copy) = vault_key().await.map_err(OpenError::Unavailable)?;
     let promise = subtle()
         .map_err(OpenError::Unavailable)?
-        .decrypt_with_object_and_u8_array(&gcm_params(&iv, &aad), &key, &data)
+        .decrypt_with_object_and_u8_array(&gcm_params(&iv, &aad), &key, data)
         .map_err(|_| OpenError::CannotDecrypt)?;
     let buffer = JsFuture::from(promise)
         .await
         .map_err(|_| OpenError::CannotDecrypt)?;
     let text = String::from_utf8(Uint8Array::new(&buffer).to_vec())
         .map_err(|_| OpenError::CannotDecrypt)?;
-    // Authenticated: `n` is the copy this text was sealed as. A version-1 vault after a
+    // Authenticated: `copy` is the copy this text was sealed as. A version-1 vault after a
     // version-2 save is an older copy too.
-    let rolled_back = last_copy.is_some_and(|last| sealed.n.is_none_or(|copy| copy < last));
+    let rolled_back = last_copy.is_some_and(|last| copy.is_none_or(|copy| copy < last));
     Ok(Opened { text, rolled_back })
 }

@@ -748,6 +748,18 @@ describe('salesforce', () => {
     const b = await ui.json();
     assert.equal(b.sub, t.body.id);
     assert.equal(b.preferred_username, 'alice@acme.test');
+    // The documented fields ("Query for User Information"), Salesforce's own among them.
+    for (const k of ['user_id', 'organization_id', 'nickname', 'name', 'email', 'email_verified', 'given_name', 'family_name', 'zoneinfo', 'photos', 'profile', 'picture', 'urls', 'active', 'user_type', 'language', 'locale', 'utcOffset', 'updated_at', 'is_app_installed']) {
+      assert.ok(k in b, k);
+    }
+    assert.equal(b.organization_id, t.body.id.split('/').at(-2));
+    assert.equal(b.user_id, t.body.id.split('/').at(-1));
+    assert.match(b.urls.sobjects, /\/services\/data\/v\{version\}\/sobjects\/$/);
+    // The oauth_token parameter works as the header does.
+    const byParam = await fetch(`${I.salesforce.userinfo}?oauth_token=${encodeURIComponent(t.body.access_token)}`);
+    assert.equal(byParam.status, 200);
+    // An unknown token: 403 "Bad_OAuth_Token".
+    assert.equal((await fetch(I.salesforce.userinfo, { headers: { authorization: 'Bearer nope' } })).status, 403);
     const idres = await fetch(t.body.id, { headers: { authorization: `Bearer ${t.body.access_token}` } });
     assert.equal(idres.status, 200);
     assert.equal((await idres.json()).username, 'alice@acme.test');
