@@ -19,6 +19,7 @@ import { senderKind } from './lib/senders.js';
 import { contentFetchAllowed, contentOperations } from './lib/content-policy.js';
 import { matchesAny, patternForOrigin } from './lib/match.js';
 import { attentionKeeper, serviceOfNotification } from './lib/attention.js';
+import { restrictStorageToExtension } from './lib/storage-access.js';
 
 export const VIEW_PORT = 'sidebar-auth:view';
 
@@ -68,6 +69,8 @@ let engineFetch = engineBytes;
 async function start() {
   const t0 = performance.now();
   lifecycle.timings.startAt = t0;
+  // Before anything is read or written: storage for trusted contexts only, or no start.
+  await restrictStorageToExtension();
   const [file] = await Promise.all([
     loadExtensionConfig(),
     (async () => {
@@ -325,9 +328,8 @@ chrome.runtime.onStartup.addListener(() => saw('startup'));
 chrome.runtime.onInstalled.addListener(() => saw('installed'));
 
 // Settings that persist, applied on every start (idempotent): the toolbar button opens the
-// side panel; chrome.storage is for the extension's own pages and worker only (the vault
-// is ciphertext anyway, and access tokens live in storage.session, which content scripts
-// never see).
+// side panel. (chrome.storage's access level is set by start(), which refuses to run
+// without it: lib/storage-access.js.)
 function quietly(call) {
   try {
     Promise.resolve(call()).catch(() => {});
@@ -336,8 +338,6 @@ function quietly(call) {
   }
 }
 quietly(() => chrome.sidePanel.setPanelBehavior({ openPanelOnActionClick: true }));
-quietly(() => chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' }));
-quietly(() => chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' }));
 
 // Catch-up: whatever was due while the worker was stopped (or the machine slept), and
 // whatever waited for the network.

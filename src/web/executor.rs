@@ -108,10 +108,23 @@ impl Inner {
     /// (a rotated refresh token in the vault, newer access tokens in the session cache).
     async fn reload_from_storage(&self, service: ProviderId) {
         if let Ok(Some(stored)) = self.driver.load().await {
-            if let Ok(text) = vault_crypto::open(&stored).await {
-                let changed = self.engine.borrow_mut().reload_connection(service, &text);
-                if changed {
-                    self.note(Some(service), "reloaded_from_storage", String::new());
+            if let Ok(opened) = vault_crypto::open(&stored).await {
+                // An older copy put back holds refresh tokens that may be rotated away:
+                // what this instance holds is newer, and replaying the old one would revoke
+                // the grant (RFC 9700 §4.14.2). Kept, said, not adopted.
+                let kind = if opened.rolled_back {
+                    "vault_rolled_back"
+                } else if self
+                    .engine
+                    .borrow_mut()
+                    .reload_connection(service, &opened.text)
+                {
+                    "reloaded_from_storage"
+                } else {
+                    ""
+                };
+                if !kind.is_empty() {
+                    self.note(Some(service), kind, String::new());
                 }
             }
         }
@@ -162,11 +175,11 @@ pub(crate) async fn drive(
             }
             Command::SendTokenRequest(request) => {
                 inner.notify();
-                let response = net::send(&request).await;
+                let response = net::send(&request, net::Redirects::Refuse).await;
                 queue.extend(inner.handle(service, Input::TokenResponse(response)));
             }
             Command::SendRevocation(request) => {
-                let result = net::send(&request).await;
+                let result = net::send(&request, net::Redirects::Refuse).await;
                 let detail = match result {
                     Ok(r) => format!("status {}", r.status),
                     Err(NetworkFailure::Unreachable(why)) => format!("unreachable: {why}"),
@@ -277,7 +290,7 @@ pub(crate) async fn persist(
         let (text, written) = if writer.driver.method("withLock").is_some() {
             let stored = match writer.driver.load().await {
                 Ok(Some(sealed)) => match vault_crypto::open(&sealed).await {
-                    Ok(text) => text,
+                    Ok(opened) => opened.text,
                     Err(OpenError::Unavailable(why)) => {
                         return Err(ApiError::new(
                             "storage_error",
@@ -299,7 +312,7 @@ pub(crate) async fn persist(
         } else {
             (writer.engine.borrow().vault_text(), Written::All)
         };
-        let sealed = vault_crypto::seal(&text).await.map_err(|why| {
+        let (sealed, copy) = vault_crypto::seal(&text).await.map_err(|why| {
             ApiError::new(
                 "storage_error",
                 format!("The vault could not be encrypted: {why}"),
@@ -311,6 +324,8 @@ pub(crate) async fn persist(
                 format!("The vault could not be saved: {why}"),
             )
         })?;
+        // Saved: this copy is now the newest.
+        vault_crypto::remember_saved(copy).await;
         match written {
             Written::All => writer.engine.borrow_mut().mark_saved(None),
             Written::Only(Some(id)) => writer.engine.borrow_mut().mark_saved(Some(id)),
@@ -359,8 +374,11 @@ pub(crate) async fn access_token(
     inner: Rc<Inner>,
     service: ProviderId,
 ) -> Result<String, ApiError> {
-    // At most: wait for an operation in flight, then run one renewal.
-    for _ in 0..3 {
+    // Wait for up to three operations in flight (a tick's, another caller's), then ask the
+    // connection itself: its answer says what really is (a scheduled retry, a sign-in
+    // needed), where a joined tick's outcome says nothing (a tick has no caller). Three
+    // joins used to end as "not connected" while a retry was scheduled (the fault suite).
+    for joins in 0..4 {
         if let Some(token) = inner.fresh_token(service) {
             return Ok(token);
         }
@@ -368,13 +386,16 @@ pub(crate) async fn access_token(
             .in_flight
             .borrow()
             .get(&service)
-            .map(|(_, op)| op.clone());
+            .map(|(_, op)| op.clone())
+            .filter(|_| joins < 3);
         match joined {
             Some(op) => {
                 let _ = op.await;
             }
             None => {
-                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded).await?
+                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded)
+                    .await?;
+                break;
             }
         }
     }
@@ -420,16 +441,18 @@ async fn send_api(url: &str, init: &ApiRequestInit, token: &str) -> Result<HttpR
         headers,
         body: init.body.clone().unwrap_or_default(),
     };
-    net::send(&request).await.map_err(|e| match e {
-        NetworkFailure::Unreachable(why) => ApiError::new(
-            "network_error",
-            format!("The service could not be reached ({why})."),
-        ),
-        NetworkFailure::TimedOut => ApiError::new(
-            "timeout",
-            "The service did not answer in time; the request may have been processed.",
-        ),
-    })
+    net::send(&request, net::Redirects::Follow)
+        .await
+        .map_err(|e| match e {
+            NetworkFailure::Unreachable(why) => ApiError::new(
+                "network_error",
+                format!("The service could not be reached ({why})."),
+            ),
+            NetworkFailure::TimedOut => ApiError::new(
+                "timeout",
+                "The service did not answer in time; the request may have been processed.",
+            ),
+        })
 }
 
 pub(crate) async fn authorized_fetch(
@@ -448,25 +471,51 @@ pub(crate) async fn authorized_fetch(
         };
         ApiError::new("foreign_origin", message).for_service(service)
     })?;
-    let token = access_token(inner.clone(), service).await?;
-    let mut response = send_api(&url, &init, &token).await?;
-    if response.status == 401 {
-        drive(
-            inner.clone(),
-            service,
-            Input::ApiUnauthorized(response.clone()),
-        )
-        .await?;
+    // Salesforce: a session whose estimated end grew uncertain is checked at its userinfo
+    // endpoint first (`Connection::session_check`, issue 11, defect 10), so an ended session
+    // is found there and refreshed before the request, not by the request meeting a 401.
+    // Then the request; on a 401 the engine refreshes once and it is sent once more.
+    let no_init = ApiRequestInit::default();
+    let mut may_check = true;
+    let mut retried = false;
+    loop {
         let token = access_token(inner.clone(), service).await?;
-        response = send_api(&url, &init, &token).await?;
-        if response.status == 401 {
+        let check = (inner.engine.borrow().connection(service))
+            .filter(|_| std::mem::take(&mut may_check))
+            .and_then(|c| c.session_check(inner.now()).map(String::from));
+        let (target, sent) = match &check {
+            Some(userinfo) => (userinfo, &no_init),
+            None => (&url, &init),
+        };
+        let response = match send_api(target, sent, &token).await {
+            Ok(response) => response,
+            // The check could not be made (unreachable, CORS): the estimate stands.
+            Err(_) if check.is_some() => continue,
+            Err(e) => return Err(e),
+        };
+        // A userinfo 403 ("Bad_OAuth_Token") is a rejected token as an API 401 is.
+        let rejected = response.status == 401 || (check.is_some() && response.status == 403);
+        let retry = rejected && (check.is_some() || !std::mem::replace(&mut retried, true));
+        if rejected && !retry {
             inner.note(Some(service), "api_401_after_refresh", String::new());
         }
+        let input = if retry {
+            Input::ApiUnauthorized(response.clone())
+        } else {
+            Input::ApiSucceeded
+        };
+        if retry || response.is_success() {
+            let driven = drive(inner.clone(), service, input).await;
+            if retry {
+                driven?;
+                continue;
+            }
+        }
+        if check.is_none() {
+            return Ok(to_js(&super::args::ApiResponse::from(response)));
+        }
+        // The check answered (the session lives, or nothing was learned): the request.
     }
-    if (200..300).contains(&response.status) {
-        let _ = drive(inner.clone(), service, Input::ApiSucceeded).await;
-    }
-    Ok(to_js(&super::args::ApiResponse::from(response)))
 }
 
 /// Creates the engine from a configuration and a host driver, and loads the vault and the
@@ -503,11 +552,16 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
         if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
             let opened = vault_crypto::open(&stored).await;
             let restored = match &opened {
-                Ok(text) => inner
-                    .engine
-                    .borrow_mut()
-                    .restore(Some(text))
-                    .map_err(|e| e.to_string()),
+                Ok(opened) => {
+                    if opened.rolled_back {
+                        inner.note(None, "vault_rolled_back", String::new());
+                    }
+                    inner
+                        .engine
+                        .borrow_mut()
+                        .restore(Some(&opened.text))
+                        .map_err(|e| e.to_string())
+                }
                 Err(OpenError::Unavailable(why)) => {
                     return Err(ApiError::new(
                         "storage_error",
