@@ -4,12 +4,17 @@
 # 1. One toolchain builds the shipped module: the nightly pinned in Cargo.toml
 #    (`size-toolchain`, installed by tests/setup.sh), with the standard library rebuilt for
 #    size (-Z build-std) and panics that abort at once (-C panic=immediate-abort), so no panic
-#    message or location formatting is linked in. Both flags are unstable, hence nightly.
+#    message or location formatting is linked in, and -Z location-detail=none drops the
+#    file names and lines that panic sites still referenced (nothing prints them once a panic
+#    aborts at once). These flags are unstable, hence nightly.
 #    Without that toolchain this fails: it never falls back to another one, so the module
 #    that is measured against the budget is always built the same way.
 # 2. wasm-opt (npm binaryen 132; Debian's 108 corrupts wasm-bindgen output) merges identical
-#    functions and drops unreferenced ones, and terser minifies the JS glue. Both are npm
-#    devDependencies (npm ci).
+#    functions, drops unreferenced ones and packs locals (measured: -Oz and
+#    --merge-similar-functions make the brotli size larger, so only these passes), and
+#    terser minifies the JS glue. Both are npm devDependencies (npm ci).
+# 3. build/shorten-wasm-imports.mjs gives the glue's imports short names in both files
+#    (wasm-bindgen's hashed names cost about 3 KiB brotli).
 #
 # target/engine-build.txt records the toolchain that built pkg/ (the size check prints it).
 set -euo pipefail
@@ -32,7 +37,7 @@ if ! grep -qx "date = \"${pinned#nightly-}\"" "$sysroot/lib/rustlib/multirust-ch
 fi
 
 RUSTUP_TOOLCHAIN="$toolchain" \
-  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
   CARGO_TARGET_DIR=target/size \
   wasm-pack --quiet build . --target web --out-dir pkg --release -- -Zbuild-std=std,panic_abort
 
@@ -44,7 +49,9 @@ fi
 node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   --duplicate-function-elimination --remove-unused-module-elements \
+  --coalesce-locals --reorder-locals \
   pkg/sidebar_auth_bg.wasm -o pkg/sidebar_auth_bg.wasm
 node_modules/.bin/terser pkg/sidebar_auth.js --module --compress --mangle -o pkg/sidebar_auth.js
-echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort; wasm-opt, terser" \
+node build/shorten-wasm-imports.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
+echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort, location-detail=none; wasm-opt, terser, short import names" \
   > target/engine-build.txt

@@ -19,6 +19,7 @@ import { senderKind } from './lib/senders.js';
 import { contentFetchAllowed, contentOperations } from './lib/content-policy.js';
 import { matchesAny, patternForOrigin } from './lib/match.js';
 import { attentionKeeper, serviceOfNotification } from './lib/attention.js';
+import { restrictStorageToExtension } from './lib/storage-access.js';
 
 export const VIEW_PORT = 'sidebar-auth:view';
 
@@ -68,13 +69,27 @@ export function ready() {
   return host;
 }
 
+/**
+ * The module's bytes, asked for as soon as this script runs: the fetch overlaps the rest of
+ * the worker's start. By extension URL, not `import.meta.url`: the build bundles this file
+ * into the service worker's one script, wherever the manifest puts it.
+ */
+const engineBytes = fetch(chrome.runtime.getURL('pkg/sidebar_auth_bg.wasm'));
+engineBytes.catch(() => {}); // a failure surfaces in start(), which retries with a new fetch
+let engineFetch = engineBytes;
+
 async function start() {
   const t0 = performance.now();
+  lifecycle.timings.startAt = t0;
+  // Before anything is read or written: storage for trusted contexts only, or no start.
+  await restrictStorageToExtension();
   const [file] = await Promise.all([
     loadExtensionConfig(),
     (async () => {
       const i0 = performance.now();
-      await init({ module_or_path: new URL('./pkg/sidebar_auth_bg.wasm', import.meta.url) });
+      const bytes = engineFetch ?? fetch(chrome.runtime.getURL('pkg/sidebar_auth_bg.wasm'));
+      engineFetch = null; // a response body is read once: a retry fetches again
+      await init({ module_or_path: bytes });
       lifecycle.timings.initMs = performance.now() - i0;
     })(),
   ]);
@@ -84,9 +99,16 @@ async function start() {
   lifecycle.timings.startMs = performance.now() - t0;
   lifecycle.timings.readyAt = performance.now();
   auth.subscribe(onView);
-  onView(auth.view());
+  // The first view (badge, open ports) waits one task: the event that woke the worker is
+  // answered first (issue 12: building and posting the view delayed the first token).
+  setTimeout(() => onView(auth.view()), 0);
   return { auth, file };
 }
+
+// The engine starts now, before the rest of this script registers its listeners: that
+// top-level code took about 10 ms of a wake (issue 12). start() runs up to its first await
+// here; the message or alarm that woke the worker is dispatched after the script ends.
+ready();
 
 function onView(view) {
   for (const port of ports) {
@@ -110,6 +132,15 @@ function online() {
   return ready()
     .then(({ auth }) => auth.online())
     .catch(() => {});
+}
+
+/** The start's catch-up, one task after the engine is ready: the message or alarm that woke
+ * the worker reaches the engine first (an `accessToken` answered from the session cache
+ * needs no catch-up; one that needs a refresh makes it itself). */
+function catchUp() {
+  return ready()
+    .then(() => new Promise((resolve) => setTimeout(resolve, 0)))
+    .then(online);
 }
 
 /** A rejection as a plain, cloneable object (the engine's are `{code, message, ...}`). */
@@ -321,9 +352,8 @@ chrome.runtime.onStartup.addListener(() => saw('startup'));
 chrome.runtime.onInstalled.addListener(() => saw('installed'));
 
 // Settings that persist, applied on every start (idempotent): the toolbar button opens the
-// side panel; chrome.storage is for the extension's own pages and worker only (the vault
-// is ciphertext anyway, and access tokens live in storage.session, which content scripts
-// never see).
+// side panel. (chrome.storage's access level is set by start(), which refuses to run
+// without it: lib/storage-access.js.)
 function quietly(call) {
   try {
     Promise.resolve(call()).catch(() => {});
@@ -332,10 +362,8 @@ function quietly(call) {
   }
 }
 quietly(() => chrome.sidePanel.setPanelBehavior({ openPanelOnActionClick: true }));
-quietly(() => chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' }));
-quietly(() => chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' }));
 
 // Catch-up: whatever was due while the worker was stopped (or the machine slept), and
 // whatever waited for the network.
 self.addEventListener('online', () => void online());
-online();
+catchUp();

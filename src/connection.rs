@@ -345,6 +345,9 @@ pub struct Connection {
     /// A Change (interactive sign-in or password) just succeeded: the engine lets the mail
     /// service follow it (`take_changed`); a renewal never sets it.
     changed: bool,
+    /// Whether the next API 401 counts toward the six-rejection rule: true until a 401 is
+    /// seen, then again once a new access token arrives (see `on_api_unauthorized`).
+    api_rejection_counts: bool,
 }
 
 /// After a failed save, the next attempt is this far away (the storage error may be a
@@ -371,6 +374,7 @@ impl Connection {
             note: None,
             late_refresh: false,
             changed: false,
+            api_rejection_counts: true,
         }
     }
 
@@ -477,6 +481,27 @@ impl Connection {
             .as_ref()
             .filter(|t| t.is_fresh(now, FRESHNESS_MARGIN))
             .map(|t| t.secret.as_str())
+    }
+
+    /// The request that verifies an access token whose end is only estimated, when the
+    /// estimate has become uncertain; `None` otherwise (issue 11, defect 10). Salesforce
+    /// gives no `expires_in`: its session ends a configured time after the last use, and an
+    /// administrator or a shorter org policy may end it sooner. Past half of the estimate
+    /// since the last sign of life (issue, or an API success), the session is checked
+    /// (`ProviderProfile::session_check_url`) before the token is handed out: its answer
+    /// goes back in as `ApiSucceeded` (the estimate moves on) or `ApiUnauthorized` (the
+    /// token is expired, a refresh follows), instead of the caller's API call meeting a 401.
+    /// The host sends a GET with the token as a Bearer credential (RFC 6750 §2.1).
+    pub fn session_check(&self, now: Timestamp) -> Option<&str> {
+        let access = self
+            .access
+            .as_ref()
+            .filter(|a| a.expiry.source == ExpirySource::SessionTimeout)?;
+        let alive_since = access.expiry.at.0.saturating_sub(access.expiry.lifetime);
+        if now.0 < alive_since.saturating_add(access.expiry.lifetime / 2) {
+            return None;
+        }
+        self.profile.as_ref().ok()?.session_check_url.as_deref()
     }
 
     pub fn is_connected(&self) -> bool {
@@ -921,6 +946,7 @@ impl Connection {
             ctx.random.unit(),
         ));
         self.access = Some(access);
+        self.api_rejection_counts = true;
     }
 
     // ---- refresh --------------------------------------------------------------------------
@@ -1272,9 +1298,16 @@ impl Connection {
             ApiRejection::CredentialsRejected(diagnosis) => return self.needs_user(diagnosis),
             ApiRejection::TokenExpired => {}
         }
-        self.state.consecutive_api_rejections =
-            self.state.consecutive_api_rejections.saturating_add(1);
-        if self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
+        // A 401 counts toward the six-rejection rule only for a token obtained after the
+        // previous 401, i.e. after the fresh refresh that 401 caused (issue 11, defect 2): a
+        // burst of calls with one stale token (six content-script requests at once) is one
+        // rejection, not six, and never asks for a sign-in by itself.
+        let fresh = std::mem::replace(&mut self.api_rejection_counts, false);
+        if fresh {
+            self.state.consecutive_api_rejections =
+                self.state.consecutive_api_rejections.saturating_add(1);
+        }
+        if fresh && self.state.consecutive_api_rejections >= MAX_CONSECUTIVE_FAILURES {
             let diagnosis = Diagnosis::new(Reason::TokenRejectedByApi, Action::Refresh)
                 .with_code(response.status.to_string());
             return self.needs_user(diagnosis);

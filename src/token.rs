@@ -307,7 +307,9 @@ fn jwt_claims(jwt: &str) -> Option<Claims> {
     let mut parts = jwt.split('.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    // Text, not bytes: every other JSON read is `from_str`, and one reader type keeps one
+    // copy of serde_json's parser in the wasm module (issue 12, size).
+    serde_json::from_str(std::str::from_utf8(&bytes).ok()?).ok()
 }
 
 /// ID token checks of OIDC Core §3.1.3.7. The signature is not checked: the token came

@@ -989,6 +989,25 @@ fn repeated_api_rejections_stop_after_six() {
 }
 
 #[test]
+fn a_burst_of_api_rejections_with_one_token_counts_once() {
+    // Six calls at once with one stale token: one rejection, not six; each further one
+    // counts only after a fresh refresh (issue 11, defect 2).
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    for _ in 0..10 {
+        let commands = h.feed(
+            ProviderId::Microsoft,
+            Input::ApiUnauthorized(HttpResponse::new(401, "")),
+        );
+        assert!(completion(&commands).is_none(), "{commands:?}");
+    }
+    let connection = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert_eq!(connection.state.consecutive_api_rejections, 1);
+    assert_eq!(connection.attention(), None);
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Connected);
+}
+
+#[test]
 fn google_without_a_secret_renews_silently_or_asks() {
     let mut cfg = config();
     cfg.google.as_mut().unwrap().client_secret = None;
@@ -2138,4 +2157,68 @@ fn a_late_successful_refresh_keeps_its_rotated_refresh_token() {
     );
     assert!(commands.is_empty(), "{commands:?}");
     assert!(h.engine.vault_text().contains("RT-2"));
+}
+
+#[test]
+fn an_uncertain_salesforce_session_is_checked_with_userinfo_before_use() {
+    // Salesforce gives no expires_in: past half of the estimated session, the token is
+    // verified at the login host's userinfo endpoint first (issue 11, defect 10).
+    let mut h = Harness::new();
+    let commands = h.sign_in(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: Some("alice@acme.test".into()),
+            target: login_host_target("production"),
+        },
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "SF-RT-A"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    let lifetime = {
+        let c = h.engine.connection(ProviderId::Salesforce).unwrap();
+        assert_eq!(c.session_check(h.now), None, "just issued: certain");
+        c.access_token().unwrap().expiry.lifetime
+    };
+    h.advance(lifetime / 2 + SECOND);
+    let url = h
+        .engine
+        .connection(ProviderId::Salesforce)
+        .unwrap()
+        .session_check(h.now)
+        .expect("half the session gone without a sign of life: checked")
+        .to_string();
+    // The login host's userinfo endpoint.
+    assert_eq!(url, "https://login.salesforce.com/services/oauth2/userinfo");
+    // A 200 is a sign of life: the estimate moves on, no check until half of it again.
+    h.feed(ProviderId::Salesforce, Input::ApiSucceeded);
+    let c = h.engine.connection(ProviderId::Salesforce).unwrap();
+    assert_eq!(c.session_check(h.now), None);
+    assert!(c.fresh_access_token(h.now).is_some());
+    // A 403 from it: the session ended; the token is not handed out, a refresh is due.
+    h.advance(lifetime / 2 + SECOND);
+    assert!(h
+        .engine
+        .connection(ProviderId::Salesforce)
+        .unwrap()
+        .session_check(h.now)
+        .is_some());
+    h.feed(
+        ProviderId::Salesforce,
+        Input::ApiUnauthorized(HttpResponse::new(403, "Bad_OAuth_Token")),
+    );
+    let c = h.engine.connection(ProviderId::Salesforce).unwrap();
+    assert_eq!(c.fresh_access_token(h.now), None);
+    assert_eq!(c.attention(), None, "no sign-in: a refresh follows");
+    let commands = h.feed(ProviderId::Salesforce, Input::AccessTokenNeeded);
+    assert!(token_request(&commands).is_some(), "{commands:?}");
+    // Providers whose tokens carry their lifetime are never checked this way.
+    connect_microsoft(&mut h);
+    h.advance(50 * MINUTE);
+    assert_eq!(
+        h.engine
+            .connection(ProviderId::Microsoft)
+            .unwrap()
+            .session_check(h.now),
+        None
+    );
 }

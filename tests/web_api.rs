@@ -297,7 +297,7 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
 
     // The vault is sealed: no token text, and a second instance opens it.
     let saved = storeText(&store).as_string().unwrap();
-    assert!(saved.contains("\"sealed\":1"), "{saved}");
+    assert!(saved.contains("\"sealed\":2"), "{saved}");
     assert!(!saved.contains("RT-") && !saved.contains("AT-"));
     let reopened = open(&store).await;
     reopened.select_mail_service("gmail").unwrap();

@@ -92,7 +92,20 @@ export const TRANSIENT_FAULTS = [
   { label: 'HTTP 500', body: { kind: 'status', status: 500 } },
   { label: 'Slow answer (delay)', body: { kind: 'delay' }, delay: true },
   { label: 'Malformed JSON', body: { kind: 'malformed' } },
+  { label: 'Network failure (connection reset)', body: { kind: 'reset' } },
+  { label: 'No answer, longer than the engine waits (60 s)', body: { kind: 'hang', ms: 60_000 } },
+  { label: 'HTML page with status 200', body: { kind: 'html' } },
+  { label: 'JSON without access_token', body: { kind: 'no-access-token' } },
+  { label: 'Wrong token_type ("mac")', body: { kind: 'wrong-token-type' } },
+  { label: 'Huge body (8 MiB)', body: { kind: 'huge' } },
+  { label: 'Redirect (307) to the same endpoint', body: { kind: 'redirect', status: 307 } },
 ];
+
+/** The faults the provider has armed, in words (GET /control/faults). */
+export function describeArmedFaults(faults) {
+  if (!Array.isArray(faults) || faults.length === 0) return 'No fault armed.';
+  return `Armed: ${faults.map((f) => `${f.provider} ${f.endpoint} → ${f.kind}${f.code ? ` ${f.code}` : ''}${f.status ? ` ${f.status}` : ''}${f.count > 1 ? ` ×${f.count}` : ''}`).join('; ')}.`;
+}
 
 const $ = (id) => document.getElementById(id);
 
@@ -391,7 +404,21 @@ async function main() {
       setStatus(status, `Failed: ${errText(err)}`, 'error');
     }
     refreshAll();
+    showArmed();
   });
+
+  // What the provider still has armed (a fault stays until a request takes it).
+  async function showArmed() {
+    if (!controlUrl) return;
+    try {
+      const res = await fetch(`${controlUrl}/faults`);
+      $('dt-fault-armed').textContent = describeArmedFaults(res.ok ? await res.json() : null);
+    } catch {
+      $('dt-fault-armed').textContent = 'The identity provider could not be asked.';
+    }
+  }
+  setInterval(showArmed, 2000);
+  showArmed();
 
   $('dt-revoke').addEventListener('click', async () => {
     const provider = providerSelect.value;

@@ -111,6 +111,7 @@ fn profile(config: &super::Config, ews: Url) -> Result<ProviderProfile, ConfigEr
         api_origins: vec![origin],
         login_host: Some(ews.to_string()),
         instance_domains: None,
+        session_check_url: None,
     })
 }
 
@@ -349,11 +350,15 @@ pub(crate) mod xml {
 }
 
 /// The `Url` of an answer of the JSON autodiscover endpoint (`{"Protocol":"EWS","Url":...}`,
-/// "Autodiscover for Exchange": the JSON form). Read as a `serde_json::Value`, which the
-/// module has anyway (a struct of its own would link another deserializer).
+/// "Autodiscover for Exchange": the JSON form), read by the serde_json text deserializer the
+/// engine has anyway.
 pub fn json_autodiscover_url(body: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    value.get("Url")?.as_str().map(String::from)
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(rename = "Url")]
+        url: String,
+    }
+    serde_json::from_str::<Answer>(body).ok().map(|a| a.url)
 }
 
 /// Exchange Online's JSON autodiscover URL for `email` (a fixed documented host).

@@ -142,6 +142,7 @@ pub fn profile(config: &GoogleConfig, redirect_uri: &str) -> Result<ProviderProf
         },
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon: None,
+        session_check_url: None,
         can_refresh,
         api_origins: config.api_origins.clone().unwrap_or_else(|| {
             vec![

@@ -193,14 +193,17 @@ pub fn profile(
         refresh_scopes,
         issuer,
         // Entra ID's v2.0 discovery document (`/{tenant}/v2.0/.well-known/openid-configuration`)
-        // does not advertise `authorization_response_iss_parameter_supported`: `iss` is
-        // checked when present, not required.
+        // does not advertise RFC 9207's `authorization_response_iss_parameter_supported`
+        // (checked against the published document for `organizations` and `common`, as
+        // snapshotted by github.com/panva/wellknown, issuers/entra-organizations and
+        // issuers/entra-common): `iss` is checked when present, not required (RFC 9207 §2.4).
         requires_iss: false,
         extra_authorize_params: Vec::new(),
         change_prompts: vec![Prompt::SelectAccount],
         refresh_prompts: Vec::new(),
         access_lifetime: AccessLifetime::ExpiresIn,
         fixed_refresh_horizon,
+        session_check_url: None,
         can_refresh: true,
         api_origins: config.api_origins.clone().unwrap_or_else(|| {
             config

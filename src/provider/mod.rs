@@ -308,6 +308,10 @@ pub struct ProviderProfile {
     pub api_origins: Vec<String>,
     /// Salesforce: the login host this profile was built for.
     pub login_host: Option<String>,
+    /// Where an access token whose end is only estimated (`AccessLifetime::SessionTimeout`)
+    /// can be checked with a GET (Salesforce's userinfo endpoint); see
+    /// `Connection::session_check`.
+    pub session_check_url: Option<String>,
     /// Where a token response's `instance_url` may point (host names; a name matches itself
     /// and its subdomains). `None`: this provider never names an API host in its token
     /// response and any `instance_url` is ignored. An instance URL decides where the

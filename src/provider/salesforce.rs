@@ -191,8 +191,11 @@ pub fn profile(
         refresh_scopes: Vec::new(),
         issuer: IssuerRule::Exact(config.issuer.clone().unwrap_or_else(|| host.clone())),
         // Salesforce's discovery document (`/.well-known/openid-configuration` on the login
-        // host, Salesforce Help "OpenID Connect Discovery Endpoint") does not list
-        // `authorization_response_iss_parameter_supported`: checked when present.
+        // host, Salesforce Help "OpenID Connect Discovery Endpoint") does not list RFC 9207's
+        // `authorization_response_iss_parameter_supported` (checked against a verbatim copy
+        // of login.salesforce.com's, 2026-08-13: github.com/api-evangelist/salesforce,
+        // well-known/salesforce-openid-configuration.json): checked when present, not
+        // required (RFC 9207 §2.4).
         requires_iss: false,
         extra_authorize_params: Vec::new(),
         // The login page, so another username can be typed.
@@ -202,6 +205,14 @@ pub fn profile(
             config.session_timeout_minutes.clamp(1, 24 * 60) * MINUTE,
         ),
         fixed_refresh_horizon: None,
+        // No `expires_in`: the session's end is estimated from the configured timeout. The
+        // UserInfo endpoint answers for the access token's session ("Query for User
+        // Information", help.salesforce.com remoteaccess_using_userinfo_endpoint.htm, on
+        // the login host; listed as `userinfo_endpoint` in its discovery document): a 200
+        // says the session lives (and, as any use, extends it), a 403 "Bad_OAuth_Token"
+        // (observed for the identity service: drupal.org/project/salesforce issue
+        // #3191597) that it ended (issue 11, defect 10).
+        session_check_url: Some(path("userinfo")),
         can_refresh: true,
         // Known only from the token response's instance_url.
         api_origins: Vec::new(),

@@ -36,69 +36,27 @@ pub struct ConnectOptions {
 /// Options of `signInWithPassword` (Change or Refresh of on-premises Exchange). Refresh
 /// gives the password alone; Change a login and the server: an EWS URL, or an
 /// autodiscover URL with the host the user confirmed (from `discoverMailService`).
-/// The declaration is generated (tsify); the value is read by `PasswordOptions::from_js`.
-#[derive(Default, Tsify)]
-#[serde(rename_all = "camelCase")]
+/// No `Debug`: it holds the password.
+#[derive(Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordOptions {
     /// The address or `DOMAIN\user`.
+    #[serde(default)]
     #[tsify(optional)]
     pub login: Option<String>,
     pub password: String,
+    #[serde(default)]
     #[tsify(optional)]
     pub email: Option<String>,
+    #[serde(default)]
     #[tsify(optional)]
     pub ews_url: Option<String>,
+    #[serde(default)]
     #[tsify(optional)]
     pub autodiscover_url: Option<String>,
+    #[serde(default)]
     #[tsify(optional)]
     pub confirmed_host: Option<String>,
-}
-
-impl PasswordOptions {
-    /// Read by hand from the plain value every argument object becomes: a derived
-    /// `Deserialize` would link a deserializer of its own (about 4 KB of the module, whose
-    /// budget has no room). Unknown keys and non-strings are refused by name; the error
-    /// never repeats a value (it may be the password).
-    pub(crate) fn from_js(value: JsValue) -> Result<PasswordOptions, ApiError> {
-        const FIELDS: [&str; 6] = [
-            "login",
-            "password",
-            "email",
-            "ewsUrl",
-            "autodiscoverUrl",
-            "confirmedHost",
-        ];
-        let bad = |why: String| {
-            ApiError::new("invalid_argument", format!("Bad password options: {why}."))
-        };
-        let value = plain(value).map_err(|_| bad("not an object".into()))?;
-        let map = value
-            .as_object()
-            .ok_or_else(|| bad("not an object".into()))?;
-        let mut out: [Option<String>; 6] = Default::default();
-        for (key, v) in map {
-            let i = FIELDS
-                .iter()
-                .position(|f| f == key)
-                .ok_or_else(|| bad(format!("unknown field `{key}`")))?;
-            out[i] = match v {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s.clone()),
-                _ => return Err(bad(format!("`{key}` must be a string"))),
-            };
-        }
-        let [login, password, email, ews_url, autodiscover_url, confirmed_host] = out;
-        Ok(PasswordOptions {
-            login,
-            password: password
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| ApiError::new("invalid_argument", "A password is required."))?,
-            email,
-            ews_url,
-            autodiscover_url,
-            confirmed_host,
-        })
-    }
 }
 
 /// The request of an authorized `fetch`.
@@ -169,12 +127,38 @@ fn header_object<S: Serializer>(headers: &[(String, String)], s: S) -> Result<S:
     map.end()
 }
 
-/// A JS value as a JSON-shaped value, through serde-wasm-bindgen. The step exists for
-/// `deny_unknown_fields`: serde-wasm-bindgen reads a struct by asking the object for the
-/// struct's own field names, so it never sees a key the struct lacks (a typo would pass
-/// silently); read as a map first, every key is seen.
-fn plain(value: JsValue) -> Result<serde_json::Value, serde_wasm_bindgen::Error> {
-    serde_json::Value::deserialize(serde_wasm_bindgen::Deserializer::from(value))
+/// A JS argument as JSON text (`JSON.stringify`), read by the same serde_json text
+/// deserializer as the vault and the token responses. Why text and not serde-wasm-bindgen's
+/// deserializer: that one reads a struct by asking the object for the struct's own field
+/// names, so it never sees a key the struct lacks (`deny_unknown_fields` would pass a typo),
+/// and going through `serde_json::Value` instead linked a second copy of every
+/// configuration type's deserializer (about 10 KiB brotli, issue 12). `undefined` members
+/// and functions are left out by `JSON.stringify`, as they would be read as absent anyway.
+fn json_text(value: &JsValue) -> Result<String, String> {
+    match js_sys::JSON::stringify(value) {
+        Ok(text) => text
+            .as_string()
+            .ok_or_else(|| "not a JSON value".to_string()),
+        Err(e) => Err(super::driver::describe(&e)),
+    }
+}
+
+/// Reads `T` from JSON text; an error names the path of the wrong field (`google.typo`)
+/// and not serde_json's position in the text, which the caller never wrote.
+fn read_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, (String, String)> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        (path, without_position(e.into_inner().to_string()))
+    })
+}
+
+/// `invalid type: ... at line 1 column 42` without ` at line 1 column 42`.
+fn without_position(mut message: String) -> String {
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    message
 }
 
 /// An optional argument object; `undefined` and `null` read as `None`.
@@ -185,22 +169,16 @@ pub(crate) fn from_js<T: for<'de> Deserialize<'de>>(
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    let value =
-        plain(value).map_err(|e| ApiError::new("invalid_argument", format!("Bad {what}: {e}")))?;
-    serde_path_to_error::deserialize(value)
-        .map(Some)
-        .map_err(|e| {
-            let path = e.path().to_string();
-            let at = if path == "." {
-                String::new()
-            } else {
-                format!(" ({path})")
-            };
-            ApiError::new(
-                "invalid_argument",
-                format!("Bad {what}{at}: {}", e.into_inner()),
-            )
-        })
+    let text = json_text(&value)
+        .map_err(|e| ApiError::new("invalid_argument", format!("Bad {what}: {e}")))?;
+    read_json(&text).map(Some).map_err(|(path, message)| {
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" ({path})")
+        };
+        ApiError::new("invalid_argument", format!("Bad {what}{at}: {message}"))
+    })
 }
 
 /// Reads the configuration object; errors name the path of the wrong field.
@@ -211,8 +189,10 @@ pub(crate) fn config_from_js(value: JsValue) -> Result<Config, ApiError> {
             format!("The configuration is not valid: {e}"),
         )
     };
-    let value = plain(value).map_err(|e| invalid(&e))?;
-    Config::from_deserializer(value).map_err(|e| invalid(&e))
+    let text = json_text(&value).map_err(|e| invalid(&e))?;
+    read_json::<Config>(&text).map_err(|(path, message)| {
+        invalid(&crate::provider::ConfigError::Invalid { path, message })
+    })
 }
 
 pub(crate) fn parse_service(name: &str) -> Result<ProviderId, ApiError> {

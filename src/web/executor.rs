@@ -109,10 +109,23 @@ impl Inner {
     /// (a rotated refresh token in the vault, newer access tokens in the session cache).
     async fn reload_from_storage(&self, service: ProviderId) {
         if let Ok(Some(stored)) = self.driver.load().await {
-            if let Ok(text) = vault_crypto::open(&stored).await {
-                let changed = self.engine.borrow_mut().reload_connection(service, &text);
-                if changed {
-                    self.note(Some(service), "reloaded_from_storage", String::new());
+            if let Ok(opened) = vault_crypto::open(&stored).await {
+                // An older copy put back holds refresh tokens that may be rotated away:
+                // what this instance holds is newer, and replaying the old one would revoke
+                // the grant (RFC 9700 §4.14.2). Kept, said, not adopted.
+                let kind = if opened.rolled_back {
+                    "vault_rolled_back"
+                } else if self
+                    .engine
+                    .borrow_mut()
+                    .reload_connection(service, &opened.text)
+                {
+                    "reloaded_from_storage"
+                } else {
+                    ""
+                };
+                if !kind.is_empty() {
+                    self.note(Some(service), kind, String::new());
                 }
             }
         }
@@ -174,11 +187,11 @@ pub(crate) async fn drive(
             }
             Command::SendTokenRequest(request) => {
                 inner.notify();
-                let response = net::send(&request).await;
+                let response = net::send(&request, net::Redirects::Refuse).await;
                 queue.extend(inner.handle(service, Input::TokenResponse(response)));
             }
             Command::SendRevocation(request) => {
-                let result = net::send(&request).await;
+                let result = net::send(&request, net::Redirects::Refuse).await;
                 let detail = match result {
                     Ok(r) => format!("status {}", r.status),
                     Err(NetworkFailure::Unreachable(why)) => format!("unreachable: {why}"),
@@ -289,7 +302,7 @@ pub(crate) async fn persist(
         let (text, written) = if writer.driver.method("withLock").is_some() {
             let stored = match writer.driver.load().await {
                 Ok(Some(sealed)) => match vault_crypto::open(&sealed).await {
-                    Ok(text) => text,
+                    Ok(opened) => opened.text,
                     Err(OpenError::Unavailable(why)) => {
                         return Err(ApiError::new(
                             "storage_error",
@@ -311,7 +324,7 @@ pub(crate) async fn persist(
         } else {
             (writer.engine.borrow().vault_text(), Written::All)
         };
-        let sealed = vault_crypto::seal(&text).await.map_err(|why| {
+        let (sealed, copy) = vault_crypto::seal(&text).await.map_err(|why| {
             ApiError::new(
                 "storage_error",
                 format!("The vault could not be encrypted: {why}"),
@@ -323,6 +336,8 @@ pub(crate) async fn persist(
                 format!("The vault could not be saved: {why}"),
             )
         })?;
+        // Saved: this copy is now the newest.
+        vault_crypto::remember_saved(copy).await;
         match written {
             Written::All => writer.engine.borrow_mut().mark_saved(None),
             Written::Only(Some(id)) => writer.engine.borrow_mut().mark_saved(Some(id)),
@@ -378,8 +393,11 @@ pub(crate) async fn access_token(
         )
         .for_service(service));
     }
-    // At most: wait for an operation in flight, then run one renewal.
-    for _ in 0..3 {
+    // Wait for up to three operations in flight (a tick's, another caller's), then ask the
+    // connection itself: its answer says what really is (a scheduled retry, a sign-in
+    // needed), where a joined tick's outcome says nothing (a tick has no caller). Three
+    // joins used to end as "not connected" while a retry was scheduled (the fault suite).
+    for joins in 0..4 {
         if let Some(token) = inner.fresh_token(service) {
             return Ok(token);
         }
@@ -387,13 +405,16 @@ pub(crate) async fn access_token(
             .in_flight
             .borrow()
             .get(&service)
-            .map(|(_, op)| op.clone());
+            .map(|(_, op)| op.clone())
+            .filter(|_| joins < 3);
         match joined {
             Some(op) => {
                 let _ = op.await;
             }
             None => {
-                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded).await?
+                shared_operation(&inner, service, OpKind::Renewal, Input::AccessTokenNeeded)
+                    .await?;
+                break;
             }
         }
     }
@@ -455,7 +476,9 @@ pub(crate) async fn discover(inner: &Rc<Inner>, email: &str) -> Result<Finding, 
         .map_err(|_| ApiError::new("invalid_argument", "Enter an email address (name@domain)."))?;
     let mut step = lookup.first();
     while let Step::Probe(request) = step {
-        let answer = net::send_to_end(&request).await.ok();
+        let answer = net::send_to_end(&request, net::Redirects::Follow)
+            .await
+            .ok();
         step = lookup.answer(answer.map(|(response, final_url)| ProbeAnswer {
             response,
             final_url,
@@ -494,16 +517,18 @@ async fn send_api(
         headers,
         body: init.body.clone().unwrap_or_default(),
     };
-    net::send(&request).await.map_err(|e| match e {
-        NetworkFailure::Unreachable(why) => ApiError::new(
-            "network_error",
-            format!("The service could not be reached ({why})."),
-        ),
-        NetworkFailure::TimedOut => ApiError::new(
-            "timeout",
-            "The service did not answer in time; the request may have been processed.",
-        ),
-    })
+    net::send(&request, net::Redirects::Follow)
+        .await
+        .map_err(|e| match e {
+            NetworkFailure::Unreachable(why) => ApiError::new(
+                "network_error",
+                format!("The service could not be reached ({why})."),
+            ),
+            NetworkFailure::TimedOut => ApiError::new(
+                "timeout",
+                "The service did not answer in time; the request may have been processed.",
+            ),
+        })
 }
 
 pub(crate) async fn authorized_fetch(
@@ -522,27 +547,51 @@ pub(crate) async fn authorized_fetch(
         };
         ApiError::new("foreign_origin", message).for_service(service)
     })?;
-    let authorization = authorization_for(inner.clone(), service).await?;
-    let mut response = send_api(&url, &init, &authorization).await?;
-    if response.status == 401 {
-        // A refused password ends here (needs attention, never resent); a token is
-        // refreshed once and the request retried once.
-        drive(
-            inner.clone(),
-            service,
-            Input::ApiUnauthorized(response.clone()),
-        )
-        .await?;
+    // Salesforce: a session whose estimated end grew uncertain is checked at its userinfo
+    // endpoint first (`Connection::session_check`, issue 11, defect 10), so an ended session
+    // is found there and refreshed before the request, not by the request meeting a 401.
+    // Then the request; on a 401 the engine refreshes once and it is sent once more.
+    let no_init = ApiRequestInit::default();
+    let mut may_check = true;
+    let mut retried = false;
+    loop {
         let authorization = authorization_for(inner.clone(), service).await?;
-        response = send_api(&url, &init, &authorization).await?;
-        if response.status == 401 {
+        let check = (inner.engine.borrow().connection(service))
+            .filter(|_| std::mem::take(&mut may_check))
+            .and_then(|c| c.session_check(inner.now()).map(String::from));
+        let (target, sent) = match &check {
+            Some(userinfo) => (userinfo, &no_init),
+            None => (&url, &init),
+        };
+        let response = match send_api(target, sent, &authorization).await {
+            Ok(response) => response,
+            // The check could not be made (unreachable, CORS): the estimate stands.
+            Err(_) if check.is_some() => continue,
+            Err(e) => return Err(e),
+        };
+        // A userinfo 403 ("Bad_OAuth_Token") is a rejected token as an API 401 is.
+        let rejected = response.status == 401 || (check.is_some() && response.status == 403);
+        let retry = rejected && (check.is_some() || !std::mem::replace(&mut retried, true));
+        if rejected && !retry {
             inner.note(Some(service), "api_401_after_refresh", String::new());
         }
+        let input = if retry {
+            Input::ApiUnauthorized(response.clone())
+        } else {
+            Input::ApiSucceeded
+        };
+        if retry || response.is_success() {
+            let driven = drive(inner.clone(), service, input).await;
+            if retry {
+                driven?;
+                continue;
+            }
+        }
+        if check.is_none() {
+            return Ok(to_js(&super::args::ApiResponse::from(response)));
+        }
+        // The check answered (the session lives, or nothing was learned): the request.
     }
-    if (200..300).contains(&response.status) {
-        let _ = drive(inner.clone(), service, Input::ApiSucceeded).await;
-    }
-    Ok(to_js(&super::args::ApiResponse::from(response)))
 }
 
 /// Creates the engine from a configuration and a host driver, and loads the vault and the
@@ -566,7 +615,11 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
             next_listener: Cell::new(1),
             in_flight: RefCell::new(ProviderMap::new()),
         });
-        let stored = inner.driver.load().await.map_err(|why| {
+        // The vault and the session cache are read at once: two storage round trips in
+        // parallel instead of one after the other on every start (issue 12, the wake).
+        let (stored, session) =
+            futures_util::future::join(inner.driver.load(), inner.driver.load_session()).await;
+        let stored = stored.map_err(|why| {
             ApiError::new(
                 "storage_error",
                 format!("The vault could not be loaded: {why}"),
@@ -575,11 +628,16 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
         if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
             let opened = vault_crypto::open(&stored).await;
             let restored = match &opened {
-                Ok(text) => inner
-                    .engine
-                    .borrow_mut()
-                    .restore(Some(text))
-                    .map_err(|e| e.to_string()),
+                Ok(opened) => {
+                    if opened.rolled_back {
+                        inner.note(None, "vault_rolled_back", String::new());
+                    }
+                    inner
+                        .engine
+                        .borrow_mut()
+                        .restore(Some(&opened.text))
+                        .map_err(|e| e.to_string())
+                }
                 Err(OpenError::Unavailable(why)) => {
                     return Err(ApiError::new(
                         "storage_error",
@@ -596,7 +654,7 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
                 inner.note(None, "vault_unreadable", why);
             }
         }
-        if let Some(session) = inner.driver.load_session().await {
+        if let Some(session) = session {
             inner
                 .engine
                 .borrow_mut()

@@ -20,13 +20,36 @@ extern "C" {
     fn clear_timeout(handle: &JsValue);
 }
 
-pub async fn send(request: &HttpRequest) -> Result<HttpResponse, NetworkFailure> {
-    send_to_end(request).await.map(|(response, _)| response)
+/// Whether a redirect is followed. Token and revocation requests never follow one: a
+/// followed 307/308 re-posts the form, refresh token included, to the `Location`
+/// (RFC 9110 §15.4.8; RFC 9700 §4.12 on redirects and credentials), and no provider here
+/// documents a redirecting token endpoint. The redirect then arrives as an
+/// "opaqueredirect" response (Fetch standard): status 0, no headers, no body, which the
+/// diagnosis reads as an answer that says nothing about the refresh token (transient). API requests follow: the browser drops the
+/// `Authorization` header on a cross-origin hop (Fetch standard, whatwg/fetch#1544;
+/// Chrome 119+, chromestatus.com/feature/5195900413018112, the extension's
+/// `minimum_chrome_version`), so a same-origin hop alone carries the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Redirects {
+    Refuse,
+    Follow,
+}
+
+pub async fn send(
+    request: &HttpRequest,
+    redirects: Redirects,
+) -> Result<HttpResponse, NetworkFailure> {
+    send_to_end(request, redirects)
+        .await
+        .map(|(response, _)| response)
 }
 
 /// `send`, with the URL the answer came from after the browser followed redirects
 /// (`Response.url`): autodiscover's http step judges its redirect by it.
-pub async fn send_to_end(request: &HttpRequest) -> Result<(HttpResponse, String), NetworkFailure> {
+pub async fn send_to_end(
+    request: &HttpRequest,
+    redirects: Redirects,
+) -> Result<(HttpResponse, String), NetworkFailure> {
     let method = Method::from_bytes(request.method.as_bytes())
         .map_err(|_| NetworkFailure::Unreachable("bad method".into()))?;
     let controller = AbortController::new()
@@ -35,6 +58,10 @@ pub async fn send_to_end(request: &HttpRequest) -> Result<(HttpResponse, String)
         .method(method)
         // Token endpoints are cross-origin; cookies are neither needed nor wanted.
         .credentials(RequestCredentials::Omit)
+        .redirect(match redirects {
+            Redirects::Refuse => RequestRedirect::Manual,
+            Redirects::Follow => RequestRedirect::Follow,
+        })
         .abort_signal(Some(&controller.signal()));
     // A password (Basic) is never carried along a redirect, which could lead to http or to
     // a host the user did not confirm: such a request fails instead.

@@ -124,11 +124,13 @@ impl SidebarAuth {
         #[wasm_bindgen(unchecked_param_type = "ProviderId")] service: String,
         #[wasm_bindgen(unchecked_param_type = "PasswordOptions")] options: JsValue,
     ) -> Promise {
-        let options = PasswordOptions::from_js(options);
+        let options = args::from_js::<PasswordOptions>(options, "password options");
         let inner = self.inner.clone();
         promise(async move {
             let service = parse_service(&service)?;
-            let o = options?;
+            let o = options?
+                .filter(|o| !o.password.is_empty())
+                .ok_or_else(|| ApiError::new("invalid_argument", "A password is required."))?;
             let input = Input::Credentials(Credentials {
                 login: o.login.unwrap_or_default(),
                 password: o.password,

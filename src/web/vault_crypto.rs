@@ -2,8 +2,14 @@
 //! non-extractable key kept in IndexedDB (a `CryptoKey` is structured-cloneable, so the
 //! browser stores it without ever exposing its bytes to script).
 //!
-//! Stored form: `{"sealed":1,"alg":"A256GCM","iv":"<b64>","data":"<b64>"}`; the additional
-//! authenticated data binds the ciphertext to this purpose and format version.
+//! Stored form: `{"sealed":2,"alg":"A256GCM","iv":"<b64>","data":"<b64>"}`, `data` being
+//! the copy number (8 bytes, big-endian) then the ciphertext. The additional authenticated
+//! data binds the ciphertext to this purpose, the format version and the copy number, a
+//! counter raised by every save (issue 11, defect 7). The last copy saved is kept in
+//! IndexedDB next to the key: a vault with a lower number is an older copy put back (a
+//! restored backup, a rolled-back profile, another tool), and the number cannot be edited
+//! without failing authentication. Version 1 (`data` the ciphertext alone, no counter)
+//! still reads.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -20,7 +26,15 @@ use web_sys::{
 const DB_NAME: &str = "sidebar-auth";
 const STORE: &str = "keys";
 const KEY_NAME: &str = "vault-key-v1";
-const AAD: &[u8] = b"sidebar-auth vault v1";
+/// The last vault copy saved (its `n`).
+const COUNTER_NAME: &str = "vault-counter";
+const AAD_V1: &[u8] = b"sidebar-auth vault v1";
+
+/// Version 2's authenticated data: the purpose and version, then the copy number as 8
+/// big-endian bytes.
+fn aad_v2(copy: u64) -> Vec<u8> {
+    [&b"sidebar-auth vault v2 #"[..], &copy.to_be_bytes()].concat()
+}
 
 #[derive(Serialize, Deserialize)]
 struct Sealed {
@@ -28,6 +42,12 @@ struct Sealed {
     alg: String,
     iv: String,
     data: String,
+}
+
+/// An opened vault: its text, and whether it is older than the last copy saved here.
+pub struct Opened {
+    pub text: String,
+    pub rolled_back: bool,
 }
 
 /// Why stored text could not be opened.
@@ -103,26 +123,26 @@ async fn open_db() -> Result<IdbDatabase, String> {
     db.dyn_into().map_err(|_| "not a database".to_string())
 }
 
-async fn stored_key(db: &IdbDatabase) -> Result<Option<CryptoKey>, String> {
-    let tx = db
+/// One value of the key store (`undefined` when absent).
+async fn stored(db: &IdbDatabase, name: &str) -> Result<JsValue, String> {
+    let request = db
         .transaction_with_str(STORE)
-        .map_err(|_| "transaction failed")?;
-    let store = tx.object_store(STORE).map_err(|_| "no key store")?;
-    let request = store
-        .get(&JsValue::from_str(KEY_NAME))
+        .and_then(|tx| tx.object_store(STORE))
+        .and_then(|store| store.get(&JsValue::from_str(name)))
         .map_err(|_| "key read failed")?;
-    let value = idb_result(&request)
+    idb_result(&request)
         .await
-        .map_err(|_| "key read failed".to_string())?;
-    Ok(value.dyn_into::<CryptoKey>().ok())
+        .map_err(|_| "key read failed".to_string())
 }
 
-/// The vault key, created on first use. `add` (not `put`) so two contexts creating a key
-/// at once cannot overwrite each other's: the loser reads the winner's.
-async fn vault_key() -> Result<CryptoKey, String> {
+/// The vault key, created on first use, and the last vault copy saved (none before the
+/// first version-2 save). `add` (not `put`) so two contexts creating a key at once cannot
+/// overwrite each other's: the loser reads the winner's.
+async fn vault_key() -> Result<(CryptoKey, Option<u64>), String> {
     let db = open_db().await?;
-    if let Some(key) = stored_key(&db).await? {
-        return Ok(key);
+    let last_copy = stored(&db, COUNTER_NAME).await?.as_f64().map(|n| n as u64);
+    if let Ok(key) = stored(&db, KEY_NAME).await?.dyn_into::<CryptoKey>() {
+        return Ok((key, last_copy));
     }
     let subtle = subtle()?;
     let params = AesKeyGenParams::new("AES-GCM", 256);
@@ -143,42 +163,72 @@ async fn vault_key() -> Result<CryptoKey, String> {
         .add_with_key(&key, &JsValue::from_str(KEY_NAME))
         .map_err(|_| "key write failed")?;
     if idb_result(&request).await.is_ok() {
-        return Ok(key);
+        return Ok((key, last_copy));
     }
-    stored_key(&db)
+    stored(&db, KEY_NAME)
         .await?
-        .ok_or_else(|| "key write failed".to_string())
+        .dyn_into::<CryptoKey>()
+        .map(|key| (key, last_copy))
+        .map_err(|_| "key write failed".to_string())
 }
 
-fn gcm_params(iv: &[u8]) -> AesGcmParams {
+fn gcm_params(iv: &[u8], aad: &[u8]) -> AesGcmParams {
     let params = AesGcmParams::new("AES-GCM", &Uint8Array::from(iv));
-    params.set_additional_data(&Uint8Array::from(AAD));
+    params.set_additional_data(&Uint8Array::from(aad));
     params
 }
 
-pub async fn seal(plaintext: &str) -> Result<String, String> {
-    let key = vault_key().await?;
+/// After the host saved copy `copy` (sealed under the vault lock, one above the last):
+/// remember it. A failure is not the caller's: the next save remembers a higher copy, and
+/// until then an older copy goes unnoticed, nothing worse.
+pub async fn remember_saved(copy: u64) {
+    let Ok(db) = open_db().await else { return };
+    let Ok(tx) = db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite) else {
+        return;
+    };
+    let request = tx.object_store(STORE).and_then(|store| {
+        store.put_with_key(
+            &JsValue::from_f64(copy as f64),
+            &JsValue::from_str(COUNTER_NAME),
+        )
+    });
+    if let Ok(request) = request {
+        let _ = idb_result(&request).await;
+    }
+}
+
+/// Seals `plaintext` as the next copy; returns the text and its copy number, which the
+/// caller passes to `remember_saved` once the host has saved it.
+pub async fn seal(plaintext: &str) -> Result<(String, u64), String> {
+    let (key, last_copy) = vault_key().await?;
+    let copy = last_copy.unwrap_or(0) + 1;
     let mut iv = [0u8; 12];
     getrandom::getrandom(&mut iv).map_err(|_| "no randomness".to_string())?;
     let promise = subtle()?
-        .encrypt_with_object_and_u8_array(&gcm_params(&iv), &key, plaintext.as_bytes())
+        .encrypt_with_object_and_u8_array(
+            &gcm_params(&iv, &aad_v2(copy)),
+            &key,
+            plaintext.as_bytes(),
+        )
         .map_err(|_| "encrypt failed".to_string())?;
     let buffer = JsFuture::from(promise)
         .await
         .map_err(|_| "encrypt failed".to_string())?;
-    let data = Uint8Array::new(&buffer).to_vec();
+    let mut data = copy.to_be_bytes().to_vec();
+    data.extend(Uint8Array::new(&buffer).to_vec());
     let sealed = Sealed {
-        sealed: 1,
+        sealed: 2,
         alg: "A256GCM".into(),
         iv: STANDARD.encode(iv),
         data: STANDARD.encode(data),
     };
-    serde_json::to_string(&sealed).map_err(|e| e.to_string())
+    let text = serde_json::to_string(&sealed).map_err(|e| e.to_string())?;
+    Ok((text, copy))
 }
 
-pub async fn open(stored: &str) -> Result<String, OpenError> {
+pub async fn open(stored: &str) -> Result<Opened, OpenError> {
     let sealed: Sealed = serde_json::from_str(stored).map_err(|_| OpenError::NotSealed)?;
-    if sealed.sealed != 1 || sealed.alg != "A256GCM" {
+    if sealed.alg != "A256GCM" {
         return Err(OpenError::NotSealed);
     }
     let iv = STANDARD
@@ -187,13 +237,27 @@ pub async fn open(stored: &str) -> Result<String, OpenError> {
     let data = STANDARD
         .decode(&sealed.data)
         .map_err(|_| OpenError::CannotDecrypt)?;
-    let key = vault_key().await.map_err(OpenError::Unavailable)?;
+    let (aad, copy, data) = match (sealed.sealed, data.split_first_chunk::<8>()) {
+        (1, _) => (AAD_V1.to_vec(), None, &data[..]),
+        (2, Some((copy, rest))) => {
+            let copy = u64::from_be_bytes(*copy);
+            (aad_v2(copy), Some(copy), rest)
+        }
+        (2, None) => return Err(OpenError::CannotDecrypt),
+        _ => return Err(OpenError::NotSealed),
+    };
+    let (key, last_copy) = vault_key().await.map_err(OpenError::Unavailable)?;
     let promise = subtle()
         .map_err(OpenError::Unavailable)?
-        .decrypt_with_object_and_u8_array(&gcm_params(&iv), &key, &data)
+        .decrypt_with_object_and_u8_array(&gcm_params(&iv, &aad), &key, data)
         .map_err(|_| OpenError::CannotDecrypt)?;
     let buffer = JsFuture::from(promise)
         .await
         .map_err(|_| OpenError::CannotDecrypt)?;
-    String::from_utf8(Uint8Array::new(&buffer).to_vec()).map_err(|_| OpenError::CannotDecrypt)
+    let text = String::from_utf8(Uint8Array::new(&buffer).to_vec())
+        .map_err(|_| OpenError::CannotDecrypt)?;
+    // Authenticated: `copy` is the copy this text was sealed as. A version-1 vault after a
+    // version-2 save is an older copy too.
+    let rolled_back = last_copy.is_some_and(|last| copy.is_none_or(|copy| copy < last));
+    Ok(Opened { text, rolled_back })
 }

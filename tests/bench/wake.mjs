@@ -20,17 +20,36 @@
 //   accessToken()     the call itself (from chrome.storage.session's cache: no network)
 // The worker that starts with the browser is left out (storage.session died with the
 // browser; its catch-up refresh goes to the provider). Prints numbers; never fails on them.
+//
+// The bare JavaScript floor (tests/bench/floor-extension: a worker that answers from
+// chrome.storage.session and does nothing else) is loaded in the same Chromium, and the runs
+// alternate: stop every worker, wake ours; stop every worker, wake the floor's. The ratio of
+// the medians is what carries from machine to machine (issue 12 goal: at most 1.25).
 
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { startExtension, stopExtension, chromiumArgs, CHROMIUM } from '../extension/helpers.mjs';
-import { REPO_ROOT } from '../support/build-extension.mjs';
+import { REPO_ROOT, extensionIdFromKey } from '../support/build-extension.mjs';
+
+const FLOOR_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-extension');
+
+/** The floor extension in `dir`, with a key of its own (a fixed id for this run). */
+async function buildFloor(dir) {
+  await cp(FLOOR_SOURCE, dir, { recursive: true });
+  const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  manifest.key = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return { dir, id: extensionIdFromKey(manifest.key) };
+}
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
-const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 9;
+const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 30;
 const TIMEOUT_MS = 20_000;
 
 /** A minimal DevTools client over --remote-debugging-pipe (fd 3 in, fd 4 out, NUL-framed JSON). */
@@ -115,37 +134,44 @@ async function main() {
     if (!token.ok) throw new Error(`no token after sign-in: ${JSON.stringify(token)}`);
     await stopExtension(x, { browserOnly: true });
 
-    // 2. The same profile over a raw DevTools pipe.
+    // 2. The same profile over a raw DevTools pipe, with the floor extension beside ours.
+    const floor = await buildFloor(path.join(x.tmp, 'floor-extension'));
+    const floorOrigin = `chrome-extension://${floor.id}`;
     child = spawn(CHROMIUM, [
-      ...chromiumArgs(x.build.dir),
+      ...chromiumArgs(`${x.build.dir},${floor.dir}`),
       '--headless',
       '--remote-debugging-pipe',
       `--user-data-dir=${x.profileDir}`,
       'about:blank',
     ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
     const cdp = pipeClient(child);
-    const { targetId } = await cdp.send('Target.createTarget', { url: `${x.origin}/test/harness.html` });
-    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
-    const evaluate = async (expression) => {
-      const r = await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId);
-      if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
-      return r.result.value;
-    };
-    for (let i = 0; ; i++) {
-      if (await evaluate('document.body?.dataset.ready === "true"').catch(() => false)) break;
-      if (i > 200) throw new Error('the harness page did not load');
-      await new Promise((r) => setTimeout(r, 25));
+    async function openPage(url) {
+      const { targetId } = await cdp.send('Target.createTarget', { url });
+      const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+      const evaluate = async (expression) => {
+        const r = await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId);
+        if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
+        return r.result.value;
+      };
+      for (let i = 0; ; i++) {
+        if (await evaluate('document.body?.dataset.ready === "true"').catch(() => false)) break;
+        if (i > 200) throw new Error(`${url} did not load`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return { sessionId, evaluate };
     }
+    const { sessionId, evaluate } = await openPage(`${x.origin}/test/harness.html`);
+    const floorPage = await openPage(`${floorOrigin}/page.html`);
 
     // Worker state from the ServiceWorker domain, on the page's session.
-    const scope = `${x.origin}/`;
+    const scopes = [`${x.origin}/`, `${floorOrigin}/`];
     const registrations = new Map();
     const running = new Map();
     cdp.on((msg) => {
       if (msg.sessionId !== sessionId) return;
       if (msg.method === 'ServiceWorker.workerRegistrationUpdated') for (const r of msg.params.registrations) registrations.set(r.registrationId, r.scopeURL);
       if (msg.method === 'ServiceWorker.workerVersionUpdated') {
-        for (const v of msg.params.versions) if (registrations.get(v.registrationId) === scope || v.scriptURL?.startsWith(scope)) running.set(v.versionId, v.runningStatus);
+        for (const v of msg.params.versions) if (scopes.some((scope) => registrations.get(v.registrationId) === scope || v.scriptURL?.startsWith(scope))) running.set(v.versionId, v.runningStatus);
       }
     });
     await cdp.send('ServiceWorker.enable', {}, sessionId);
@@ -167,34 +193,57 @@ async function main() {
 
     // Let the worker that started with the browser finish its catch-up (a refresh: the
     // session cache died with the browser), then measure a cold wake apart.
+    const askFloor = `(async () => {
+      const t0 = performance.now();
+      const r = await chrome.runtime.sendMessage({ type: 'floor:first-token' });
+      return { ...r, roundTripMs: performance.now() - t0 };
+    })()`;
+
     await evaluate(ask);
+    await floorPage.evaluate(askFloor);
     await stopWorker();
     const rows = [];
+    const floorRows = [];
     for (let i = 0; i < RUNS; i++) {
       await stopWorker();
       const r = await evaluate(ask);
       if (!r?.hasToken) throw new Error(`run ${i}: no token: ${JSON.stringify(r)}`);
       rows.push(r);
+      await stopWorker();
+      const f = await floorPage.evaluate(askFloor);
+      if (!f?.hasToken) throw new Error(`floor run ${i}: no token: ${JSON.stringify(f)}`);
+      floorRows.push(f);
     }
     const warm = [];
-    for (let i = 0; i < RUNS; i++) warm.push((await evaluate(ask)).roundTripMs);
+    const floorWarm = [];
+    for (let i = 0; i < RUNS; i++) {
+      warm.push((await evaluate(ask)).roundTripMs);
+      floorWarm.push((await floorPage.evaluate(askFloor)).roundTripMs);
+    }
 
     const cols = {
       'page round trip (wake → token at the page)': rows.map((r) => r.roundTripMs),
       'worker: start → token available': rows.map((r) => r.tokenAt),
       '  modules loaded (background.js runs)': rows.map((r) => r.timings.scriptAt),
       '  engine ready (config, init, create)': rows.map((r) => r.timings.readyAt),
+      '  start() called': rows.map((r) => r.timings.startAt),
+      '  start(): config + init() ‖, then create()': rows.map((r) => r.timings.startMs),
       '  of which init() (wasm instantiate)': rows.map((r) => r.timings.initMs),
       '  of which SidebarAuth.create()': rows.map((r) => r.timings.createMs),
       '  of which accessToken()': rows.map((r) => r.accessTokenMs),
       'warm worker: page round trip': warm,
+      'FLOOR page round trip (wake → answer at the page)': floorRows.map((r) => r.roundTripMs),
+      'FLOOR worker: start → answer': floorRows.map((r) => r.tokenAt),
+      'FLOOR warm worker: page round trip': floorWarm,
     };
     console.log(`Service-worker wake → first access token (Chromium ${((await cdp.send('Browser.getVersion')).product)}, ${RUNS} runs, wasm ${(wasm.length / 1024).toFixed(0)} KiB raw)`);
-    console.log(`${'ms'.padEnd(46)} median     min     max`);
+    console.log(`${"ms".padEnd(52)} median     min     max`);
     for (const [label, values] of Object.entries(cols)) {
       const s = stats(values);
-      console.log(`${label.padEnd(44)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}`);
+      console.log(`${label.padEnd(50)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}`);
     }
+    const ratio = (a, b) => (stats(a).median / stats(b).median).toFixed(2);
+    console.log(`ratio to the bare JS floor (medians): wake ${ratio(cols['page round trip (wake → token at the page)'], cols['FLOOR page round trip (wake → answer at the page)'])} (goal <= 1.25), warm call ${ratio(warm, floorWarm)} (goal <= 1)`);
     const woke = new Set(rows.map((r) => r.firstEvent));
     console.log(`(each run a new worker instance: ${new Set(rows.map((r) => r.instance)).size}/${RUNS}; woken by: ${[...woke].join(', ')})`);
     await cdp.send('Browser.close').catch(() => {});

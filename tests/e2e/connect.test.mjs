@@ -136,7 +136,7 @@ describe('connect through the providers’ login pages (real engine)', () => {
     const dom = await page.evaluate(() => document.documentElement.outerHTML + [...document.querySelectorAll('input, textarea')].map((e) => e.value).join('\n'));
     const storage = await s.storageText();
     assert.match(storage, /sidebar-auth\.vault/, 'the vault is in localStorage');
-    assert.match(storage, /\\"sealed\\":1/, 'and it is sealed (AES-GCM)');
+    assert.match(storage, /\\"sealed\\":2/, 'and it is sealed (AES-GCM, version 2 with its copy counter)');
     for (const v of probes) {
       assert.equal(dom.includes(v), false, 'a token is in the dashboard DOM');
       assert.equal(storage.includes(v), false, 'a token is in web storage');

@@ -35,7 +35,11 @@ describe('devtools page (real engine, local identity provider)', () => {
     const pending = await env.control('/faults');
     assert.equal(pending.length, armed);
     assert.ok(pending.every((f) => f.endpoint === 'token'));
+    // The armed faults are shown, the network failure and the no-answer among them.
+    for (const kind of ['reset', 'hang', 'redirect']) assert.ok(pending.some((f) => f.kind === kind), kind);
+    await page.waitForFunction(() => /^Armed: .*microsoft token → hang/.test(document.querySelector('[data-testid="dt-fault-armed"]').textContent), null, { timeout: WAIT_MS });
     await env.control('/clear-faults', {});
+    await page.waitForFunction(() => document.querySelector('[data-testid="dt-fault-armed"]').textContent === 'No fault armed.', null, { timeout: WAIT_MS });
 
     await byTestId(page, 'dt-fault-provider').selectOption('microsoft');
     await page.fill('#dt-account', 'alice@contoso.com');

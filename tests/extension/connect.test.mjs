@@ -86,7 +86,10 @@ describe('connect through launchWebAuthFlow (real extension, real engine)', () =
     const local = await x.harness.evaluate(() => window.harness.local());
     assert.deepEqual(Object.keys(local), ['sidebar-auth:vault'], 'the vault is the only thing in chrome.storage.local');
     const vault = JSON.parse(local['sidebar-auth:vault']);
-    assert.equal(vault.sealed, 1);
+    assert.equal(vault.sealed, 2, 'version 2: the copy counter in the authenticated data');
+    // `data` = the copy number (8 bytes, big-endian), then the ciphertext.
+    const copy = Number(Buffer.from(vault.data, 'base64').readBigUInt64BE(0));
+    assert.ok(copy >= 3, `each save a higher copy (three sign-ins): ${copy}`);
     assert.equal(vault.alg, 'A256GCM');
     const localText = JSON.stringify(local);
     for (const secret of secrets) {

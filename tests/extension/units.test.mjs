@@ -11,6 +11,7 @@ import { signInError } from '../../extension/lib/driver.js';
 import { needingAttention } from '../../extension/lib/attention.js';
 import { ensureOrigins, signInOrigins } from '../../extension/panel-client.js';
 import { hostPermissionsFor, emulatorConfig } from '../support/build-extension.mjs';
+import { restrictStorageToExtension } from '../../extension/lib/storage-access.js';
 
 const ID = 'diclmnbkbepnmpjcmipcdafbkmfmcbal';
 const MATCHES = ['https://mail.google.com/*'];
@@ -155,5 +156,27 @@ describe('what a content script may fetch (lib/content-policy.js)', async () => 
     assert.ok(!allowed('salesforce', 'https://acme.my.salesforce.com/services/oauth2/userinfo'));
     assert.ok(!allowed('google', 'not a url'));
     assert.equal(contentFetchAllowed([], bases, { service: 'google', url: 'https://gmail.googleapis.com/gmail/v1/users/me/profile' }).ok, false, 'no list, nothing');
+  });
+});
+
+describe('storage for trusted contexts only, or no start (issue 11, defect 7)', () => {
+  const area = (impl) => ({ calls: [], setAccessLevel: impl });
+  it('both areas narrowed to TRUSTED_CONTEXTS', async () => {
+    const calls = [];
+    const ok = (name) => ({ setAccessLevel: async (o) => { calls.push([name, o.accessLevel]); } });
+    await restrictStorageToExtension({ local: ok('local'), session: ok('session') });
+    assert.deepEqual(calls, [['local', 'TRUSTED_CONTEXTS'], ['session', 'TRUSTED_CONTEXTS']]);
+  });
+  it('a browser without setAccessLevel on local storage: refused with a clear error, not silently', async () => {
+    await assert.rejects(
+      restrictStorageToExtension({ local: {}, session: area(async () => {}) }),
+      (e) => e.code === 'storage_not_private' && /storage \(local\)/.test(e.message) && /update the browser/.test(e.message),
+    );
+  });
+  it('a rejected call: refused too', async () => {
+    await assert.rejects(
+      restrictStorageToExtension({ local: area(async () => { throw new Error('Access level not supported'); }), session: area(async () => {}) }),
+      (e) => e.code === 'storage_not_private' && /Access level not supported/.test(e.message),
+    );
   });
 });

@@ -108,6 +108,9 @@ function emptyStats() {
 
 const LOG_SIZE = 500;
 
+/** Fault kinds of POST /control/fail-next (README.md, "Fault injection"). */
+export const FAULT_KINDS = ['error', 'status', 'delay', 'malformed', 'reset', 'hang', 'html', 'no-access-token', 'wrong-token-type', 'huge', 'redirect'];
+
 // ---------------------------------------------------------------------------
 // Control plane
 // ---------------------------------------------------------------------------
@@ -174,9 +177,7 @@ export function createControl({ config }) {
       throw new Error('endpoint must be one of token, api, revoke, userinfo, authorize');
     }
     const kind = spec.kind;
-    if (!['error', 'status', 'delay', 'malformed', 'reset'].includes(kind)) {
-      throw new Error('kind must be one of error, status, delay, malformed, reset');
-    }
+    if (!FAULT_KINDS.includes(kind)) throw new Error(`kind must be one of ${FAULT_KINDS.join(', ')}`);
     const count = spec.count === undefined ? 1 : Number(spec.count);
     if (!Number.isInteger(count) || count < 1) throw new Error('count must be a positive integer');
     const fault = { ...spec, endpoint, kind, count };
@@ -187,10 +188,19 @@ export function createControl({ config }) {
       const status = Number(spec.status);
       if (!Number.isInteger(status) || status < 100 || status > 599) throw new Error('status must be an HTTP status code');
       fault.status = status;
-    } else if (kind === 'delay') {
-      const ms = Number(spec.ms);
+    } else if (kind === 'delay' || kind === 'hang') {
+      const ms = Number(spec.ms ?? (kind === 'hang' ? 60_000 : NaN));
       if (!Number.isFinite(ms) || ms < 0 || ms > 120_000) throw new Error('ms must be between 0 and 120000');
       fault.ms = ms;
+    } else if (kind === 'redirect') {
+      const status = Number(spec.status ?? 307);
+      if (![301, 302, 303, 307, 308].includes(status)) throw new Error('status must be a redirect status (301, 302, 303, 307, 308)');
+      fault.status = status;
+      if (spec.location !== undefined && !(typeof spec.location === 'string' && URL.canParse(spec.location))) throw new Error('location must be an absolute URL');
+    } else if (kind === 'huge') {
+      const bytes = Number(spec.bytes ?? 8 * 1024 * 1024);
+      if (!Number.isInteger(bytes) || bytes < 1 || bytes > 64 * 1024 * 1024) throw new Error('bytes must be between 1 and 67108864');
+      fault.bytes = bytes;
     }
     const key = `${provider}:${endpoint}`;
     if (!faults.has(key)) faults.set(key, []);
@@ -230,6 +240,50 @@ export function createControl({ config }) {
         // Looks like a network failure to the client.
         req.socket.destroy();
         return true;
+      case 'hang':
+        // Never answers: the request is held (not processed) for `ms`, then the connection
+        // is dropped. A client must give up on its own, earlier (the engine at 30 s).
+        await new Promise((r) => {
+          const timer = setTimeout(r, fault.ms);
+          timer.unref?.();
+          req.socket.once('close', () => { clearTimeout(timer); r(); });
+        });
+        req.socket.destroy();
+        return true;
+      case 'redirect': {
+        // A token endpoint that redirects (no provider documents one). A client that
+        // follows a 307/308 re-posts the refresh token to the Location (RFC 9110 §15.4.8):
+        // by default the Location is this same endpoint, so a followed redirect shows in the
+        // stats as a second token request. `location` sends it elsewhere (an API call
+        // redirected to another origin).
+        res.statusCode = fault.status;
+        res.setHeader('Location', fault.location ?? `${req.socket.encrypted ? 'https' : 'http'}://${req.headers.host}${req.url}`);
+        res.setHeader('Cache-Control', 'no-store');
+        for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
+        res.end();
+        return true;
+      }
+      case 'html':
+      case 'no-access-token':
+      case 'wrong-token-type':
+      case 'huge': {
+        const body = {
+          // A captive portal or a proxy's sign-in page, with status 200.
+          html: () => ['text/html; charset=utf-8', '<!doctype html><html><head><title>Sign in to the network</title></head><body><form action="/portal">Wi-Fi sign-in</form></body></html>'],
+          // Valid JSON, status 200, but no access_token (RFC 6749 §5.1 requires it).
+          'no-access-token': () => ['application/json; charset=utf-8', JSON.stringify({ token_type: 'Bearer', expires_in: 3599, scope: 'openid' })],
+          // RFC 6749 §7.1: a client must not use a token of a type it does not understand.
+          'wrong-token-type': () => ['application/json; charset=utf-8', JSON.stringify({ access_token: 'mac-token-from-a-confused-endpoint', token_type: 'mac', expires_in: 3599, mac_key: 'k', mac_algorithm: 'hmac-sha-256' })],
+          // `bytes` of JSON that never ends (an endpoint gone wrong, or a hostile one).
+          huge: () => ['application/json; charset=utf-8', `{"access_token":"${'A'.repeat(fault.bytes)}`],
+        }[fault.kind]();
+        res.statusCode = 200;
+        res.setHeader('Content-Type', body[0]);
+        res.setHeader('Cache-Control', 'no-store');
+        for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
+        res.end(body[1]);
+        return true;
+      }
       case 'malformed': {
         res.statusCode = 200;
         res.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -356,7 +410,7 @@ export function createControl({ config }) {
   function help() {
     return {
       endpoints: {
-        'POST /control/fail-next': '{provider, endpoint?: token|api|revoke|userinfo|authorize, kind: error|status|delay|malformed|reset, code?, status?, retryAfter?, ms?, count?, grantType?}',
+        'POST /control/fail-next': `{provider, endpoint?: token|api|revoke|userinfo|authorize, kind: ${FAULT_KINDS.join('|')}, code?, status?, retryAfter?, ms?, bytes?, location?, count?, grantType?}`,
         'GET /control/faults': 'pending faults',
         'POST /control/clear-faults': 'drop pending faults',
         'POST /control/revoke': '{provider, account?}: revoke every grant of the account (password change)',

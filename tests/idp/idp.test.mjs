@@ -748,6 +748,18 @@ describe('salesforce', () => {
     const b = await ui.json();
     assert.equal(b.sub, t.body.id);
     assert.equal(b.preferred_username, 'alice@acme.test');
+    // The documented fields ("Query for User Information"), Salesforce's own among them.
+    for (const k of ['user_id', 'organization_id', 'nickname', 'name', 'email', 'email_verified', 'given_name', 'family_name', 'zoneinfo', 'photos', 'profile', 'picture', 'urls', 'active', 'user_type', 'language', 'locale', 'utcOffset', 'updated_at', 'is_app_installed']) {
+      assert.ok(k in b, k);
+    }
+    assert.equal(b.organization_id, t.body.id.split('/').at(-2));
+    assert.equal(b.user_id, t.body.id.split('/').at(-1));
+    assert.match(b.urls.sobjects, /\/services\/data\/v\{version\}\/sobjects\/$/);
+    // The oauth_token parameter works as the header does.
+    const byParam = await fetch(`${I.salesforce.userinfo}?oauth_token=${encodeURIComponent(t.body.access_token)}`);
+    assert.equal(byParam.status, 200);
+    // An unknown token: 403 "Bad_OAuth_Token".
+    assert.equal((await fetch(I.salesforce.userinfo, { headers: { authorization: 'Bearer nope' } })).status, 403);
     const idres = await fetch(t.body.id, { headers: { authorization: `Bearer ${t.body.access_token}` } });
     assert.equal(idres.status, 200);
     assert.equal((await idres.json()).username, 'alice@acme.test');
@@ -788,6 +800,43 @@ describe('faults, stats, log, control', () => {
     const api = await sfApi('x');
     assert.equal(api.status, 503);
     assert.equal(api.headers.get('retry-after'), null);
+  });
+
+  it('the response faults of the fault suite: HTML 200, no access_token, wrong token_type, huge, redirect, hang', async () => {
+    const post = (body) => fetch(I.google.token, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body), redirect: 'manual' });
+    const form = { grant_type: 'refresh_token', refresh_token: 'x', client_id: I.google.clientId };
+    await control('/fail-next', { provider: 'google', kind: 'html' });
+    let r = await post(form);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /text\/html/);
+    await control('/fail-next', { provider: 'google', kind: 'no-access-token' });
+    r = await post(form);
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).access_token, undefined);
+    await control('/fail-next', { provider: 'google', kind: 'wrong-token-type' });
+    assert.equal((await (await post(form)).json()).token_type, 'mac');
+    await control('/fail-next', { provider: 'google', kind: 'huge', bytes: 2_000_000 });
+    const huge = await (await post(form)).text();
+    assert.ok(huge.length > 2_000_000);
+    assert.throws(() => JSON.parse(huge), 'cut off: not JSON');
+    await control('/fail-next', { provider: 'google', kind: 'redirect', status: 308 });
+    r = await post(form);
+    assert.equal(r.status, 308);
+    assert.equal(new URL(r.headers.get('location')).pathname, new URL(I.google.token).pathname, 'to the same endpoint');
+    await control('/fail-next', { provider: 'google', kind: 'hang', ms: 300 });
+    const start = Date.now();
+    await assert.rejects(post(form), 'the connection is dropped without an answer');
+    assert.ok(Date.now() - start >= 290);
+    await assert.rejects(control('/fail-next', { provider: 'google', kind: 'redirect', status: 200 }), /redirect status/);
+    await assert.rejects(control('/fail-next', { provider: 'google', kind: 'teapot' }), /kind must be one of/);
+    assert.equal((await control('/faults')).length, 0);
+  });
+
+  it('RFC 9207 in the discovery documents as the providers publish them: Google advertises iss, Entra and Salesforce do not', async () => {
+    const doc = async (url) => (await fetch(url)).json();
+    assert.equal((await doc(I.google.discovery)).authorization_response_iss_parameter_supported, true);
+    assert.equal('authorization_response_iss_parameter_supported' in (await doc(I.microsoft.discovery)), false);
+    assert.equal('authorization_response_iss_parameter_supported' in (await doc(I.salesforce.discovery)), false);
   });
 
   it('kind "delay" delays the next response, which is otherwise normal', async () => {

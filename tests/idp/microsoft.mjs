@@ -358,6 +358,11 @@ export function createMicrosoft({ base, loginBase, config, control, redirectUris
       }
     } else if (idp.endpoint === 'discovery' && ctx.body?.scopes_supported) {
       ctx.body.scopes_supported = ctx.body.scopes_supported.filter((sc) => sc !== OFFLINE_INTERNAL);
+      // Entra's v2.0 discovery document does not list RFC 9207's
+      // `authorization_response_iss_parameter_supported` (snapshot of
+      // login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration in
+      // github.com/panva/wellknown, issuers/entra-organizations); oidc-provider would.
+      delete ctx.body.authorization_response_iss_parameter_supported;
     } else if (idp.endpoint === 'authorize' || idp.endpoint === 'resume') {
       // Entra puts AADSTS codes into authorization error descriptions too, naming
       // the client that asked.

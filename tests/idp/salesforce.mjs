@@ -32,7 +32,9 @@
 //   revoking an access token ends that session); unknown token ->
 //   400 {"error":"unsupported_token_type","error_description":"this token type is not supported"}.
 //   [help.salesforce.com "Revoke OAuth Tokens"]
-// - /userinfo with an invalid token answers 403 "Bad_OAuth_Token" (unverified).
+// - /userinfo answers the documented fields ("Query for User Information"); an
+//   ended session answers 403 "Bad_OAuth_Token" (observed for the identity service;
+//   the help page names no error body). Each use extends the session.
 // - A code_verifier longer than 128 characters is accepted (jsforce sends 171;
 //   see acceptLongVerifier).
 // - Refresh-token rotation is the app's "Enable Refresh Token Rotation" setting,
@@ -218,6 +220,12 @@ export function createSalesforce({ base, instanceUrl, config, redirectUris }) {
         ctx.status = status;
         ctx.body = body;
       }
+    } else if (idp.endpoint === 'discovery' && ctx.body) {
+      // login.salesforce.com/.well-known/openid-configuration does not list RFC 9207's
+      // `authorization_response_iss_parameter_supported` (a verbatim copy of 2026-08-13:
+      // github.com/api-evangelist/salesforce, well-known/salesforce-openid-configuration.json);
+      // oidc-provider would.
+      delete ctx.body.authorization_response_iss_parameter_supported;
     }
   }
 
@@ -315,11 +323,7 @@ export function createSalesforce({ base, instanceUrl, config, redirectUris }) {
       inner = `${r.inner}?${q.toString()}`;
     }
 
-    if (r.endpoint === 'userinfo') {
-      if (applyCors(req, res)) return;
-      const s = await useSession(bearerToken(req));
-      if (!s) return sendText(res, 403, 'Bad_OAuth_Token');
-    }
+    if (r.endpoint === 'userinfo') return handleUserinfo(req, res);
 
     if (r.endpoint === 'token' && req.method === 'POST') {
       const corsOk = cfg().corsOnOAuthEndpoints;
@@ -413,6 +417,64 @@ export function createSalesforce({ base, instanceUrl, config, redirectUris }) {
         query: `${instanceUrl}/services/data/{version}/query/`,
         profile: `${instanceUrl}/${acct?.userId}`,
       },
+      is_app_installed: true,
+    });
+  }
+
+  // GET /services/oauth2/userinfo with the access token (header, or the oauth_token
+  // parameter): "Query for User Information" (help.salesforce.com
+  // remoteaccess_using_userinfo_endpoint.htm): the OpenID Connect Basic Client Profile
+  // values plus the Salesforce user id, org id and the feed, profile and API URLs; the
+  // fields are those of its documented response (the SuccessfulUserInfo schema).
+  // A use of the session like any other: it extends it. A session that ended answers
+  // 403 "Bad_OAuth_Token", as the identity service does (observed:
+  // drupal.org/project/salesforce issue #3191597; the help page names no error body).
+  async function handleUserinfo(req, res) {
+    if (applyCors(req, res)) return;
+    const token = bearerToken(req) ?? new URL(req.url, base).searchParams.get('oauth_token');
+    const s = await useSession(token);
+    if (!s) return sendText(res, 403, 'Bad_OAuth_Token');
+    const acct = index.row(s.accountId);
+    const [given, ...family] = (acct?.name ?? '').split(' ');
+    const v = '{version}';
+    return sendJson(res, 200, {
+      sub: s.accountId,
+      user_id: acct?.userId,
+      organization_id: SF_ORG_ID,
+      preferred_username: acct?.login,
+      nickname: acct?.login.split('@')[0],
+      name: acct?.name,
+      email: acct?.login,
+      email_verified: true,
+      given_name: given,
+      family_name: family.join(' '),
+      zoneinfo: 'America/Los_Angeles',
+      photos: { picture: `${instanceUrl}/profilephoto/005/F`, thumbnail: `${instanceUrl}/profilephoto/005/T` },
+      profile: `${instanceUrl}/${acct?.userId}`,
+      picture: `${instanceUrl}/profilephoto/005/F`,
+      address: { country: 'US' },
+      is_salesforce_integration_user: false,
+      urls: {
+        enterprise: `${instanceUrl}/services/Soap/c/${v}/${SF_ORG_ID}`,
+        metadata: `${instanceUrl}/services/Soap/m/${v}/${SF_ORG_ID}`,
+        partner: `${instanceUrl}/services/Soap/u/${v}/${SF_ORG_ID}`,
+        rest: `${instanceUrl}/services/data/v${v}/`,
+        sobjects: `${instanceUrl}/services/data/v${v}/sobjects/`,
+        search: `${instanceUrl}/services/data/v${v}/search/`,
+        query: `${instanceUrl}/services/data/v${v}/query/`,
+        recent: `${instanceUrl}/services/data/v${v}/recent/`,
+        profile: `${instanceUrl}/${acct?.userId}`,
+        feeds: `${instanceUrl}/services/data/v${v}/chatter/feeds`,
+        groups: `${instanceUrl}/services/data/v${v}/chatter/groups`,
+        users: `${instanceUrl}/services/data/v${v}/chatter/users`,
+        custom_domain: instanceUrl,
+      },
+      active: true,
+      user_type: 'STANDARD',
+      language: 'en_US',
+      locale: 'en_US',
+      utcOffset: -28800000,
+      updated_at: '2026-01-01T00:00:00Z',
       is_app_installed: true,
     });
   }
