@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read what the network, the browser and storage hand the engine
 # (fuzz/fuzz_targets: the sign-in redirect, token responses with their JWTs, error
-# classification, the vault, the configuration) with libFuzzer (cargo-fuzz), each for
-# SECONDS seconds (default 15: the short run of `make test`; README gives the long run).
+# classification, the vault, the configuration, the autodiscover lookup) with libFuzzer
+# (cargo-fuzz), each for SECONDS seconds (default 15; `make test` runs 10; README: long run).
 #
 #   bash tests/fuzz.sh [SECONDS] [TARGET ...]
 #
@@ -16,7 +16,7 @@ seconds=${1:-15}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(redirect token_response classify vault config)
+  targets=(redirect token_response classify vault config autodiscover)
 fi
 toolchain=$(sed -n 's/^size-toolchain = "\(.*\)"$/\1/p' Cargo.toml)
 rustup run "$toolchain" rustc -V >/dev/null 2>&1 || toolchain="pinned-$toolchain"

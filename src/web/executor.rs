@@ -490,7 +490,7 @@ pub(crate) async fn discover(inner: &Rc<Inner>, email: &str) -> Result<Finding, 
     inner.note(
         None,
         "mail_service_looked_up",
-        format!("{:?}", finding.mail_service),
+        finding.mail_service.id().to_string(),
     );
     Ok(finding)
 }
