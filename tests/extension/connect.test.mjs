@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { useExtension, byTestId } from './helpers.mjs';
+import { useExtension, byTestId, eventually } from './helpers.mjs';
 
 const x = useExtension();
 const SERVICES = ['microsoft', 'google', 'salesforce'];
@@ -221,6 +221,68 @@ describe('connect through launchWebAuthFlow (real extension, real engine)', () =
     } finally {
       await cs.detach();
       await mail.close();
+    }
+  });
+
+  it('no token anywhere it could leak: the panel DOM, the console of the worker and every page, the event log and the support export, the view, replies to a content script, any URL the browser requested', async () => {
+    await ensureConnected();
+    const consoleLines = [];
+    const urls = [];
+    const onPage = (p) => p.on('console', (m) => consoleLines.push(m.text()));
+    x.context.on('page', onPage);
+    for (const p of x.context.pages()) onPage(p);
+    x.worker?.on('console', (m) => consoleLines.push(m.text()));
+    // Every request of every page and of the service worker: a token in a query string
+    // would be in the history, server logs and Referer (RFC 9700 §4.3.2, RFC 6750 §5.3).
+    x.context.on('request', (r) => urls.push(r.url()));
+    const panel = await x.openPanel();
+    const mail = await x.openMail();
+    const cs = await x.contentScript(mail);
+    try {
+      // Activity that handles every kind of token: a renewal of each service past its
+      // expiry (refresh tokens sent, new ones stored), API calls from the panel and from a
+      // content script (access tokens sent).
+      const refreshesBefore = {};
+      for (const s of SERVICES) refreshesBefore[s] = (await x.tokenCounts(s)).refresh_token ?? 0;
+      await x.value('advanceClock', 125 * 60 * 1000);
+      await x.value('tick');
+      for (const s of SERVICES) {
+        await eventually(async () => ((await x.tokenCounts(s)).refresh_token ?? 0) > refreshesBefore[s], { message: `${s}: renewed with its refresh token` });
+      }
+      const fromPanel = await panel.evaluate(async (url) => {
+        const { auth } = await import('/panel-client.js');
+        return auth.fetch('microsoft', url);
+      }, graphMe());
+      assert.equal(fromPanel.status, 200, JSON.stringify(fromPanel));
+      const fromContent = await cs.evaluate(`return await sidebarAuth.fetch('google', (await sidebarAuth.info()).apiBases.google + '/users/me/profile');`);
+      assert.equal(fromContent.status, 200, JSON.stringify(fromContent));
+
+      const seen = await x.secrets();
+      const current = await Promise.all(SERVICES.map((s) => x.value('accessToken', s)));
+      const secrets = [...new Set([...seen.map((t) => t.value), ...current])];
+      assert.ok(seen.some((t) => t.kind === 'refresh_token') && secrets.length >= 9, `tokens recorded: ${secrets.length}`);
+      const places = {
+        'panel DOM': await panel.content(),
+        'mail page DOM': await mail.content(),
+        console: consoleLines.join('\n'),
+        'event log': JSON.stringify(await x.value('eventLog')),
+        'support export (debugState)': JSON.stringify(await x.value('debugState')),
+        view: JSON.stringify(await x.value('view')),
+        'replies to the content script': JSON.stringify([fromContent]),
+        'requested URLs': urls.join('\n'),
+      };
+      assert.ok(urls.length > 0, 'requests were seen');
+      for (const [place, text] of Object.entries(places)) {
+        for (const secret of secrets) {
+          assert.ok(!text.includes(secret), `a token is in the ${place}`);
+          assert.ok(!text.includes(secret.slice(0, 24)), `a token prefix is in the ${place}`);
+        }
+      }
+    } finally {
+      x.context.off('page', onPage);
+      await cs.detach();
+      await mail.close();
+      await panel.close();
     }
   });
 });
