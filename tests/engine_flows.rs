@@ -200,6 +200,20 @@ fn sf_tokens(user: &'static str, rt: &'static str) -> impl Fn(&str) -> String {
     }
 }
 
+/// alice@acme.test signed in to Salesforce production (refresh token `SF-RT-A`).
+fn salesforce_connected(h: &mut Harness) {
+    let commands = h.sign_in(
+        ProviderId::Salesforce,
+        Input::Connect {
+            login_hint: Some("alice@acme.test".into()),
+            target: login_host_target("production"),
+        },
+        "alice@acme.test",
+        sf_tokens("alice@acme.test", "SF-RT-A"),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+}
+
 /// A Salesforce login host to sign in on.
 fn login_host_target(host: &str) -> Target {
     Target {
@@ -698,16 +712,7 @@ fn salesforce_change_remembers_logins_and_revokes_the_first_account() {
         Some("alice@acme.test")
     );
     let mut h = Harness::new();
-    let commands = h.sign_in(
-        ProviderId::Salesforce,
-        Input::Connect {
-            login_hint: Some("alice@acme.test".into()),
-            target: login_host_target("production"),
-        },
-        "alice@acme.test",
-        sf_tokens("alice@acme.test", "SF-RT-A"),
-    );
-    assert_eq!(completion(&commands), Some(Ok(())));
+    salesforce_connected(&mut h);
     let card = h.view_of(ProviderId::Salesforce);
     assert_eq!(card.account.as_deref(), Some("alice@acme.test"));
     assert_eq!(card.expiry_provenance, Some(ExpirySource::SessionTimeout));
@@ -2164,16 +2169,7 @@ fn an_uncertain_salesforce_session_is_checked_with_userinfo_before_use() {
     // Salesforce gives no expires_in: past half of the estimated session, the token is
     // verified at the login host's userinfo endpoint first (issue 11, defect 10).
     let mut h = Harness::new();
-    let commands = h.sign_in(
-        ProviderId::Salesforce,
-        Input::Connect {
-            login_hint: Some("alice@acme.test".into()),
-            target: login_host_target("production"),
-        },
-        "alice@acme.test",
-        sf_tokens("alice@acme.test", "SF-RT-A"),
-    );
-    assert_eq!(completion(&commands), Some(Ok(())));
+    salesforce_connected(&mut h);
     let lifetime = {
         let c = h.engine.connection(ProviderId::Salesforce).unwrap();
         assert_eq!(c.session_check(h.now), None, "just issued: certain");
