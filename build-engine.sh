@@ -57,5 +57,5 @@ node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-in
   pkg/sidebar_auth_bg.wasm -o pkg/sidebar_auth_bg.wasm
 node_modules/.bin/terser pkg/sidebar_auth.js --module --compress --mangle -o pkg/sidebar_auth.js
 node build/shorten-wasm-imports.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
-echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort, location-detail=none; wasm-opt, terser, short import names" \
+echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort, location-detail=none, fmt-debug=none; wasm-opt, terser, short import names" \
   > target/engine-build.txt
