@@ -646,10 +646,23 @@ function renderChangeForm(ctx, section, c, form) {
       if (hint) options.loginHint = hint;
       if (loginHost) options.loginHost = loginHost;
     }
-    delete ctx.ui.forms[s]; // the next Change starts from a fresh form
+    // The form closes while the sign-in runs. What the user typed is kept until the
+    // sign-in succeeds: a cancelled or failed one opens the form again as it was (issue 11,
+    // item 9); a success starts the next Change from a fresh form.
+    form.open = false;
+    form.error = null;
     ctx.ui.focusAfter = `change-${s}`;
     ctx.rerender();
-    ctx.actions.change(s, options);
+    Promise.resolve(ctx.actions.change(s, options)).then((signedIn) => {
+      if (ctx.ui.forms[s] !== form || form.open) return; // reopened or replaced meanwhile
+      if (signedIn === false) {
+        form.open = true;
+        ctx.ui.focusAfter = `form:${s}`;
+      } else {
+        delete ctx.ui.forms[s];
+      }
+      ctx.rerender();
+    });
   };
 
   return h(
@@ -1085,6 +1098,7 @@ export function mountDashboard(root, auth, options = {}) {
       .then((v) => setView(v))
       .then(() => {
         if (service) awaitingOutcome.add(service);
+        return true;
       })
       .catch((err) => {
         showError(err, service); // said by the toast; a changed state is still announced
@@ -1094,6 +1108,7 @@ export function mountDashboard(root, auth, options = {}) {
         } catch {
           /* keep the last view */
         }
+        return false; // the form that started it keeps what was typed
       })
       .finally(() => {
         if (service) pending.delete(service);

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { useEnvironment, byTestId, completeSignIn, eventually, refreshDirectly, WAIT_MS } from './helpers.mjs';
+import { submitSalesforceChange, waitForCard } from '../support/browser.mjs';
 
 const h = useEnvironment();
 
@@ -75,6 +76,31 @@ describe('Change to a second account (real engine)', () => {
     // bob's connection works.
     const api = await s.auth('fetch', 'salesforce', `${d.instanceUrl}/services/data/v60.0/sobjects/`);
     assert.equal(api.value?.status, 200);
+  });
+
+  it('a cancelled Change keeps what the user typed: the form opens again as it was, focused', async (t) => {
+    const s = await h.session(t);
+    const { page } = s;
+    await s.connect('salesforce', 'alice@acme.test');
+    const popupPromise = page.waitForEvent('popup', { timeout: WAIT_MS });
+    await byTestId(page, 'change-salesforce').click();
+    await submitSalesforceChange(page, 'bob@acme.test');
+    const popup = await popupPromise;
+    await popup.close(); // the user closes the sign-in window: sign_in_cancelled
+    await byTestId(page, 'change-form-salesforce').waitFor({ timeout: WAIT_MS });
+    assert.equal(await byTestId(page, 'change-choice-salesforce-new').isChecked(), true);
+    assert.equal(await byTestId(page, 'change-username-salesforce').inputValue(), 'bob@acme.test');
+    assert.equal(await byTestId(page, 'change-host-salesforce-local').isChecked(), true);
+    assert.ok(await page.evaluate(() => document.querySelector('[data-testid="change-form-salesforce"]').contains(document.activeElement)), 'focus is in the reopened form');
+    // The connection is still alice's.
+    assert.equal((await byTestId(page, 'account-salesforce').textContent()).trim(), 'alice@acme.test');
+    // Submitting again from the kept form signs bob in; the next Change starts fresh.
+    const again = page.waitForEvent('popup', { timeout: WAIT_MS });
+    await byTestId(page, 'change-submit-salesforce').click();
+    await completeSignIn(await again, 'bob@acme.test');
+    await waitForCard(page, 'salesforce', 'connected', 'bob@acme.test');
+    await byTestId(page, 'change-salesforce').click();
+    assert.equal(await byTestId(page, 'change-choice-salesforce-saved:0').isChecked(), true, 'a fresh form after a success');
   });
 
   it('Gmail alice → bob: alice’s grant is revoked at Google and gone from storage', async (t) => {
