@@ -56,6 +56,9 @@ pub(crate) struct Inner {
     pub(crate) listeners: RefCell<Vec<(u32, Function)>>,
     pub(crate) next_listener: Cell<u32>,
     pub(crate) in_flight: RefCell<ProviderMap<(OpKind, SharedOp)>>,
+    /// The last vault copy this instance saved. IndexedDB remembers it too, but only after
+    /// the save: an older copy put back in between must not pass for the newest.
+    pub(crate) saved_copy: Cell<u64>,
 }
 
 impl Inner {
@@ -113,7 +116,8 @@ impl Inner {
                 // An older copy put back holds refresh tokens that may be rotated away:
                 // what this instance holds is newer, and replaying the old one would revoke
                 // the grant (RFC 9700 §4.14.2). Kept, said, not adopted.
-                let kind = if opened.rolled_back {
+                let older_than_ours = opened.copy.unwrap_or(0) < self.saved_copy.get();
+                let kind = if opened.rolled_back || older_than_ours {
                     "vault_rolled_back"
                 } else if self
                     .engine
@@ -337,6 +341,7 @@ pub(crate) async fn persist(
             )
         })?;
         // Saved: this copy is now the newest.
+        writer.saved_copy.set(writer.saved_copy.get().max(copy));
         vault_crypto::remember_saved(copy).await;
         match written {
             Written::All => writer.engine.borrow_mut().mark_saved(None),
@@ -614,6 +619,7 @@ pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
             in_flight: RefCell::new(ProviderMap::new()),
+            saved_copy: Cell::new(0),
         });
         // The vault and the session cache are read at once: two storage round trips in
         // parallel instead of one after the other on every start (issue 12, the wake).

@@ -44,9 +44,11 @@ struct Sealed {
     data: String,
 }
 
-/// An opened vault: its text, and whether it is older than the last copy saved here.
+/// An opened vault: its text, its copy number (none for version 1), and whether it is
+/// older than the last copy saved here.
 pub struct Opened {
     pub text: String,
+    pub copy: Option<u64>,
     pub rolled_back: bool,
 }
 
@@ -259,5 +261,9 @@ pub async fn open(stored: &str) -> Result<Opened, OpenError> {
     // Authenticated: `copy` is the copy this text was sealed as. A version-1 vault after a
     // version-2 save is an older copy too.
     let rolled_back = last_copy.is_some_and(|last| copy.is_none_or(|copy| copy < last));
-    Ok(Opened { text, rolled_back })
+    Ok(Opened {
+        text,
+        copy,
+        rolled_back,
+    })
 }
