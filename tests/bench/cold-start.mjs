@@ -28,6 +28,7 @@
 // switch off in both; the variants alternate load by load. Median, min, max and the ratio to msal-browser (issue 12 goal: at most 0.6). Prints
 // numbers; never fails on them.
 
+import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +46,11 @@ import { buildColdStartBundles } from './peers/build.mjs';
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 20;
+// --baseline REF: also the pages' start code as it is at git REF (www/app.js and
+// addin-manifest/taskpane.js, served beside the current ones), to measure a change of the
+// start path before and after in one run, alternating.
+const baselineAt = args.indexOf('--baseline');
+const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : null;
 const LOAD_TIMEOUT_MS = 20_000;
 const GLUE = path.join(REPO_ROOT, 'pkg', 'sidebar_auth.js');
 
@@ -136,6 +142,17 @@ async function main() {
     if (!page.includes(script)) throw new Error(`${html} no longer has ${script}: update tests/bench/cold-start.mjs`);
     files[`${dir}bench-${name}-bundled.html`] = page.replace(script, `<script type="module" src="bench-${name}.bundle.js"></script>`);
   }
+  if (BASELINE) {
+    const atBaseline = (file) => execFileSync('git', ['show', `${BASELINE}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8' });
+    for (const [entry, dir, html, name] of [
+      ['www/app.js', '/www/', 'www/index.html', 'index'],
+      ['addin-manifest/taskpane.js', '/addin-manifest/', 'addin-manifest/taskpane.html', 'taskpane'],
+    ]) {
+      files[`${dir}bench-baseline-${path.basename(entry)}`] = atBaseline(entry);
+      const script = `<script type="module" src="${path.basename(entry)}"></script>`;
+      files[`${dir}bench-${name}-baseline.html`] = (await readFile(path.join(REPO_ROOT, html), 'utf8')).replace(script, `<script type="module" src="bench-baseline-${path.basename(entry)}"></script>`);
+    }
+  }
   let webConfig = null;
   files['/bench/web-config.json'] = () => webConfig;
   const env = await startAddinEnvironment({ files });
@@ -144,6 +161,7 @@ async function main() {
   const pageOf = (p) => `${base}${p}`;
   const variants = [
     { name: 'sidebar-auth', page: pageOf('/www/index.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/taskpane.html') },
+    ...(BASELINE ? [{ name: `sidebar-auth at ${BASELINE}`, page: pageOf('/www/bench-index-baseline.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-baseline.html') }] : []),
     { name: 'sidebar-auth, one bundle', page: pageOf('/www/bench-index-bundled.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-bundled.html') },
     ...peers.map((p) => ({ name: `${p.peer} ${p.version}`, page: pageOf(`/bench/${p.name}-page.html`), pane: pageOf(`/bench/${p.name}-pane.html`), peer: p })),
   ];

@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { startExtension, stopExtension, chromiumArgs, CHROMIUM } from '../extension/helpers.mjs';
 import { REPO_ROOT, extensionIdFromKey } from '../support/build-extension.mjs';
 import { buildPeerExtensions } from './peers/build.mjs';
+import { fmt, stats } from './stats.mjs';
 
 const FLOOR_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-extension');
 
@@ -118,15 +119,6 @@ function pipeClient(child) {
     },
   };
 }
-
-function stats(values) {
-  const v = values.filter(Number.isFinite).slice().sort((a, b) => a - b);
-  if (!v.length) return { median: NaN, min: NaN, max: NaN };
-  const mid = Math.floor(v.length / 2);
-  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v.at(-1) };
-}
-
-const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1).padStart(7) : '     - ');
 
 async function main() {
   const wasm = await readFile(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
