@@ -22,7 +22,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { startEnvironment } from '../support/e2e-env.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, showMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, chooseMailService, showMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
 import { axeViolations, formatViolations, inputBorderContrast, tabWalk, orderProblems, coveredStops } from '../support/axe.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 
@@ -96,6 +96,7 @@ async function connectWithKeyboard(page, service, login) {
   await showMailService(page, service);
   const popup = page.waitForEvent('popup', { timeout: WAIT_MS });
   await pressWithKeyboard(page, `change-${service}`);
+  await chooseMailService(page, service, null, { keyboard: true });
   if (service === 'salesforce') await submitSalesforceChange(page, login);
   await completeSignIn(await popup, login);
   await waitForCard(page, service, 'connected', login);
@@ -157,6 +158,7 @@ describe('accessibility of the web host (real engine, axe-core, WCAG 2.2 AA)', (
     // An error toast: a Change whose sign-in window is closed before signing in.
     const popup = page.waitForEvent('popup', { timeout: WAIT_MS });
     await pressWithKeyboard(page, 'change-microsoft');
+    await chooseMailService(page, 'microsoft', null, { keyboard: true });
     await (await popup).close();
     await page.waitForSelector('.sa-toast[data-empty="false"]', { timeout: WAIT_MS });
     await waitForCard(page, 'microsoft', 'connected');
