@@ -153,6 +153,27 @@ describe('accessibility of the web host (real engine, axe-core, WCAG 2.2 AA)', (
     assert.deepEqual(contrast.failures, [], 'text-field borders reach 3:1');
   });
 
+  it('Change on a mail card, "Which email service do you use?": no axe violation with each next step shown; Escape returns focus to Change', async (t) => {
+    const { page } = shared;
+    await pressWithKeyboard(page, 'change-microsoft');
+    await byTestId(page, 'change-service-microsoft').waitFor({ timeout: WAIT_MS });
+    assert.equal(await activeTestId(page), 'change-service-microsoft-microsoft365', 'focus on the card\'s own service');
+    await auditBothWidths(page, 'mail chooser', t);
+    // Arrow keys move through a radio group (2.1.1): to Outlook.com.
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await byTestId(page, 'change-service-microsoft-outlook_com').isChecked(), true);
+    await byTestId(page, 'change-service-microsoft-not_sure').check();
+    await byTestId(page, 'lookup-email').waitFor({ timeout: WAIT_MS });
+    await auditBothWidths(page, 'mail chooser, "I\'m not sure"', t);
+    await byTestId(page, 'change-service-microsoft-exchange').check();
+    // The web host cannot reach an Exchange server: the chooser says so instead of a form.
+    await byTestId(page, 'password-unavailable-exchange').waitFor({ timeout: WAIT_MS });
+    await auditBothWidths(page, 'mail chooser, Exchange on the web host', t);
+    await page.keyboard.press('Escape');
+    await byTestId(page, 'change-service-microsoft').waitFor({ state: 'detached', timeout: WAIT_MS });
+    assert.equal(await activeTestId(page), 'change-microsoft', 'Escape returns focus to Change');
+  });
+
   it('Tab walk with the error toast shown, at 1280 and 360 px: order follows the layout, nothing covers the focused control', async (t) => {
     const { page } = shared;
     // An error toast: a Change whose sign-in window is closed before signing in.
