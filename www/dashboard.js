@@ -237,6 +237,7 @@ function renderSection(ctx, section) {
   const parts = [h('h2', { class: 'sa-section__title', id: headingId, text: section.title })];
 
   if (Array.isArray(section.mailServiceChoices)) {
+    ctx.mailChoices = section.mailServiceChoices; // for a lookup's finding of another service
     parts.push(renderMailChooser(ctx, section));
     // The engine decides which cards the section holds (the chosen service first, then
     // any other mail account still signed in); the page renders them as they come.
@@ -801,6 +802,9 @@ function renderPasswordForm(ctx, c, pw, owner = null) {
       parts.push(details);
       if (pw.finding) {
         const f = pw.finding;
+        // "Microsoft Exchange" that is in fact Exchange Online (or Gmail): the user is told
+        // and goes on to that sign-in with the address filled in (issue 10).
+        const elsewhere = f.mailService !== 'exchange' ? (ctx.mailChoices ?? []).find((x) => x.id === f.mailService && x.service) : null;
         parts.push(
           renderFinding(ctx, f, t('finding'), f.host && f.mailService === 'exchange'
             ? {
@@ -813,7 +817,18 @@ function renderPasswordForm(ctx, c, pw, owner = null) {
                   ctx.rerender();
                 },
               }
-            : null),
+            : elsewhere
+              ? {
+                  label: `Continue with ${elsewhere.label}`,
+                  run: () => {
+                    closePasswordForm(pw);
+                    if (owner) owner.close();
+                    else ctx.ui.focusAfter = `change-${s}`;
+                    ctx.rerender();
+                    ctx.actions.change(elsewhere.service, { mailService: elsewhere.id, loginHint: f.email });
+                  },
+                }
+              : null),
         );
       }
     }
@@ -870,7 +885,12 @@ function renderPasswordForm(ctx, c, pw, owner = null) {
       ctx.ui.focusAfter = `change-${s}`;
       owner?.close();
       ctx.rerender();
-      ctx.actions.signInWithPassword(s, options);
+      // A failed sign-in keeps what was typed (but the password) for the next try; a
+      // success starts the next Change fresh: an old EWS URL must not carry another
+      // address's password to the old server.
+      Promise.resolve(ctx.actions.signInWithPassword(s, options)).then((signedIn) => {
+        if (signedIn !== false && !pw.open) Object.assign(pw, { email: '', login: '', ewsUrl: '' });
+      });
       return;
     }
     if (!email || typeof ctx.actions.discover !== 'function') return fail('Enter your email address, or the EWS URL under Advanced.', t('email'));

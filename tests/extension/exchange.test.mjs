@@ -237,4 +237,27 @@ describe('on-premises Exchange in the extension', () => {
     await eventually(async () => (await x.stats()).google.revoke === revokedAtGoogle + 1, { message: 'one revocation at Google' });
     assert.equal((await x.value('view')).sections[0].mailService, 'microsoft365', 'the pill follows the connection');
   });
+
+  it('"Microsoft Exchange" chosen for an Exchange Online address: the lookup says so and Continue signs in with Microsoft, the address filled in; no password sent', async () => {
+    x.idp.exchange.reset();
+    await byTestId(panel, 'change-microsoft').click();
+    await byTestId(panel, 'change-service-microsoft-exchange').check();
+    const chooser = byTestId(panel, 'change-service-microsoft');
+    await chooser.getByTestId('password-email-exchange').fill('bob@contoso.com');
+    await chooser.getByTestId('password-password-exchange').fill('Not-Sent-7');
+    await chooser.getByTestId('password-submit-exchange').click();
+    const confirm = chooser.getByTestId('password-finding-exchange-confirm');
+    await confirm.waitFor({ timeout: WAIT_MS });
+    assert.match(await chooser.getByTestId('password-finding-exchange-summary').textContent(), /Microsoft 365/);
+    const signInWindow = x.context.waitForEvent('page', { timeout: WAIT_MS });
+    await confirm.click();
+    await completeSignIn(await signInWindow, 'bob@contoso.com');
+    await x.waitCard(panel, 'microsoft', 'connected', 'bob@contoso.com');
+    // The emulator's request log: the authorization request carried the address.
+    const authorizations = (await x.control('/log?n=300')).filter((e) => e.provider === 'microsoft' && e.endpoint === 'authorize' && e.path.includes('client_id='));
+    const hint = new URL(authorizations.at(-1)?.path ?? '/', 'http://x').searchParams.get('login_hint');
+    assert.equal(hint, 'bob@contoso.com', JSON.stringify(authorizations.at(-1)));
+    assert.deepEqual(withCredentials(log()), [], 'the password was sent nowhere');
+    assert.ok(!(await everywhere()).includes('Not-Sent-7'));
+  });
 });

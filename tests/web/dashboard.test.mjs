@@ -144,6 +144,7 @@ const auth = {
   },
   discoverMailService(email) {
     calls.push({ method: 'discoverMailService', email });
+    if (window.__test.finding) return Promise.resolve({ email, ...window.__test.finding });
     return Promise.resolve({ mailService: 'exchange', email, assumed: false, ewsUrl: null,
       summary: "Your company's Exchange server autodiscover.contoso.test answered. Is this your mail server?",
       host: 'autodiscover.contoso.test', autodiscoverUrl: 'https://autodiscover.contoso.test/autodiscover/autodiscover.xml' });
@@ -156,7 +157,7 @@ const auth = {
   },
 };
 window.__test = {
-  calls, errors, after: null,
+  calls, errors, after: null, finding: null,
   show(name) { current = clone(views[name]); notify(); },
   /** The engine moves on without telling (time passes): only a fresh view() shows it. */
   replace(name) { current = clone(views[name]); },
@@ -489,6 +490,25 @@ describe('Change on a mail card: which email service? (issue 10)', () => {
     }]);
     assert.equal(await byTestId(page, 'change-service-microsoft').count(), 0, 'the chooser closed');
     assert.ok(!(await page.content()).includes(PASSWORD), 'not in the DOM');
+  });
+
+  it('"Microsoft Exchange" that is in fact Exchange Online: the user is told and goes on to the Microsoft sign-in with the address', async (t) => {
+    const { page } = await openDashboard(t, 'not_sure');
+    await page.evaluate(() => {
+      window.__test.finding = { mailService: 'microsoft365', assumed: false, ewsUrl: null, host: null, autodiscoverUrl: null,
+        summary: 'Your mailbox is in Microsoft 365 (Exchange Online): you sign in with Microsoft.' };
+    });
+    await byTestId(page, 'change-exchange').click();
+    await byTestId(page, 'password-email-exchange').fill('alice@contoso.com');
+    await byTestId(page, 'password-password-exchange').fill(PASSWORD);
+    await byTestId(page, 'password-submit-exchange').click();
+    assert.match(await byTestId(page, 'password-finding-exchange-summary').textContent(), /Microsoft 365/);
+    assert.match(await byTestId(page, 'password-finding-exchange-confirm').textContent(), /Continue with Microsoft 365/);
+    await byTestId(page, 'password-finding-exchange-confirm').click();
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.filter((c) => c.method === 'connect'), [{ method: 'connect', service: 'microsoft', options: { mailService: 'microsoft365', loginHint: 'alice@contoso.com' } }]);
+    assert.deepEqual(calls.filter((c) => c.method === 'signInWithPassword'), [], 'the password went nowhere');
+    assert.equal(await byTestId(page, 'password-password-exchange').count(), 0, 'the form closed, the typed password dropped');
   });
 
   it('"I\'m not sure": the lookup runs inside the chooser and a confirmed Exchange server leads to the credentials', async (t) => {
