@@ -46,4 +46,4 @@ node --test --test-concurrency=1 tests/contract/ tests/idp/ tests/web/ tests/e2e
 
 step "benchmarks (print numbers; never fail on them)"
 node tests/bench/wake.mjs --runs 7
-node tests/bench/cold-start.mjs --runs 3
+node tests/bench/cold-start.mjs --runs 2
