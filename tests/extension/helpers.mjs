@@ -31,6 +31,7 @@ import {
   eventually,
   exchangeChromiumArgs,
   showMailService,
+  chooseMailService,
   submitSalesforceChange,
   waitForCard,
   withTimeout,
@@ -242,6 +243,8 @@ async function setUp(x, idpConfig, profileDir) {
     await showMailService(panel, service);
     const windowPromise = x.context.waitForEvent('page', { timeout: WAIT_MS });
     await byTestId(panel, `${button}-${service}`).click();
+    // Change on a connected mail card asks which email service first: the card's own.
+    if (button === 'change') await chooseMailService(panel, service);
     if (service === 'salesforce' && button === 'change') await submitSalesforceChange(panel, login);
     const authWindow = await windowPromise;
     // Entra's login host is an origin of its own in the emulator (x.idp.origins).
