@@ -617,6 +617,14 @@ impl Connection {
                 };
                 if self.state.last_failure.as_ref().is_some_and(transient) {
                     self.state.next_attempt_at = None;
+                } else if self
+                    .state
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|d| d.reason == Reason::RateLimited)
+                {
+                    // The provider's `Retry-After` stands; the engine's spread beyond it does not.
+                    self.state.next_attempt_at = self.caller_retry_at();
                 }
                 // A pause stored by an older version after six transient failures.
                 if self.state.attention.as_ref().is_some_and(transient) {
@@ -981,8 +989,7 @@ impl Connection {
                 attention.clone(),
             )))];
         }
-        if let (Some(at), Some(diagnosis)) = (self.state.next_attempt_at, &self.state.last_failure)
-        {
+        if let (Some(at), Some(diagnosis)) = (self.caller_retry_at(), &self.state.last_failure) {
             if ctx.now < at {
                 return vec![Command::Complete(Err(OperationError::RetryScheduled {
                     at,
@@ -991,6 +998,25 @@ impl Connection {
             }
         }
         self.renew(config, ctx)
+    }
+
+    /// When a caller who needs a token may try again after a transient failure: after the
+    /// short backoff since the last request, not the engine's long spread (`schedule`); a
+    /// detected request loop waits the whole pause.
+    fn caller_retry_at(&self) -> Option<Timestamp> {
+        let at = self.state.next_attempt_at?;
+        match (
+            self.state.loop_guard.last_request(),
+            &self.state.last_failure,
+        ) {
+            (Some(last), Some(d)) if d.reason != Reason::RequestLoopDetected => {
+                Some(at.min(last.plus(schedule::demand_retry_delay(
+                    self.state.consecutive_failures,
+                    d.retry_after_ms,
+                ))))
+            }
+            _ => Some(at),
+        }
     }
 
     fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
@@ -1211,16 +1237,14 @@ impl Connection {
 
     /// Backoff after a transient failure (counted in `consecutive_failures` by the caller).
     /// A transient failure is not a rejection: it never pauses the connection, however many
-    /// in a row (an hour offline must not park it until a click); the backoff grows to
-    /// `schedule::BACKOFF_CAP` and `Input::Online` cuts it short. The six-in-a-row rule
+    /// in a row (an hour offline must not park it until a click). The engine's own retry
+    /// comes within `schedule::BACKGROUND_RETRY_WINDOW` (a caller may try sooner, see
+    /// `on_access_token_needed`) and `Input::Online` cuts it short. The six-in-a-row rule
     /// counts the provider's rejections (`consecutive_api_rejections`), as the product's
     /// documentation says: "the reconnect dialog appears after 6 consecutive rejections".
     fn schedule_retry(&mut self, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
-        let mut delay = schedule::backoff_delay(
-            self.state.consecutive_failures,
-            ctx.random.unit(),
-            diagnosis.retry_after_ms,
-        );
+        let mut delay =
+            schedule::background_retry_delay(ctx.random.unit(), diagnosis.retry_after_ms);
         if diagnosis.reason == Reason::RequestLoopDetected {
             delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
         }
