@@ -291,6 +291,9 @@ pub struct PersistedConnection {
     /// 401s from the API in a row, each after a successful refresh; reset by a success.
     pub consecutive_api_rejections: u32,
     pub next_attempt_at: Option<Timestamp>,
+    /// When a caller who needs a token may try again after a transient failure: the short
+    /// backoff from the failure, sooner than the engine's own spread (`schedule`).
+    pub caller_retry_at: Option<Timestamp>,
     /// Last transient failure, for "will retry" in the dashboard.
     pub last_failure: Option<Diagnosis>,
     pub loop_guard: LoopGuard,
@@ -807,12 +810,20 @@ impl Connection {
         if let Intent::SilentRenewal { cause } = intent {
             // A silent renewal whose token request failed for a transient reason is retried
             // like a refresh: a transient failure never asks for a sign-in.
-            if let OperationError::TokenRequest(d) = &failure {
-                if d.reason.is_transient() {
-                    self.state.consecutive_failures =
-                        self.state.consecutive_failures.saturating_add(1);
-                    return self.schedule_retry(d.clone(), ctx);
+            // So is a window whose page did not load: Chromium ends a flow on an HTTP error
+            // page with "Authorization page could not be loaded." (web_auth_flow_browsertest.cc,
+            // OnAuthFlowFailureChangeCalled), a host error; only the provider asking for the
+            // user (`InteractionRequired`) or an error it redirects with needs the user.
+            let transient = match &failure {
+                OperationError::TokenRequest(d) if d.reason.is_transient() => Some(d.clone()),
+                OperationError::SignIn(SignInFailure::HostError(_)) => {
+                    Some(Diagnosis::transient(Reason::ProviderUnavailable))
                 }
+                _ => None,
+            };
+            if let Some(d) = transient {
+                self.state.consecutive_failures = self.state.consecutive_failures.saturating_add(1);
+                return self.schedule_retry(d, ctx);
             }
             // The silent attempt did not work (no session, or consent needed): the user is
             // needed now, for the reason the renewal was tried.
@@ -1000,23 +1011,10 @@ impl Connection {
         self.renew(config, ctx)
     }
 
-    /// When a caller who needs a token may try again after a transient failure: after the
-    /// short backoff since the last request, not the engine's long spread (`schedule`); a
-    /// detected request loop waits the whole pause.
+    /// When a caller who needs a token may try again: never later than the engine itself.
     fn caller_retry_at(&self) -> Option<Timestamp> {
         let at = self.state.next_attempt_at?;
-        match (
-            self.state.loop_guard.last_request(),
-            &self.state.last_failure,
-        ) {
-            (Some(last), Some(d)) if d.reason != Reason::RequestLoopDetected => {
-                Some(at.min(last.plus(schedule::demand_retry_delay(
-                    self.state.consecutive_failures,
-                    d.retry_after_ms,
-                ))))
-            }
-            _ => Some(at),
-        }
+        Some(self.state.caller_retry_at.map_or(at, |c| c.min(at)))
     }
 
     fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
@@ -1089,6 +1087,7 @@ impl Connection {
     fn admit_token_request(&mut self, now: Timestamp) -> Result<(), Vec<Command>> {
         if let Err(until) = self.state.loop_guard.check(now) {
             self.state.next_attempt_at = Some(until);
+            self.state.caller_retry_at = None;
             self.state.last_failure = Some(loop_guard_diagnosis());
             return Err(vec![
                 Command::Persist,
@@ -1250,6 +1249,12 @@ impl Connection {
         }
         let at = ctx.now.plus(delay);
         self.state.next_attempt_at = Some(at);
+        // A detected request loop waits the whole pause, callers too.
+        self.state.caller_retry_at = (diagnosis.reason != Reason::RequestLoopDetected).then(|| {
+            let n = self.state.consecutive_failures;
+            ctx.now
+                .plus(schedule::demand_retry_delay(n, diagnosis.retry_after_ms))
+        });
         self.state.last_failure = Some(diagnosis.clone());
         vec![
             Command::Persist,

@@ -107,11 +107,6 @@ impl LoopGuard {
         Err(oldest.plus(Self::WINDOW))
     }
 
-    /// When the last token request went out.
-    pub fn last_request(&self) -> Option<Timestamp> {
-        self.recent.last().copied()
-    }
-
     /// Records a request sent at `now` (call only after `check` said yes).
     pub fn record(&mut self, now: Timestamp) {
         self.recent
