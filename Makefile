@@ -21,4 +21,4 @@ bench: build
 	mkdir -p target
 	bash -o pipefail -c "{ node tests/bench/size.mjs && node tests/bench/wake.mjs --runs 30; } 2>&1 | grep --line-buffered -v 'oidc-provider WARNING' | tee target/bench-latest.txt"
 	node tests/bench/write-benchmarks.mjs target/bench-latest.txt
-	cargo run --profile fleet --example fleet -- --clients 1000000 --svg docs/fleet-1m.svg
+	cargo run --profile fleet --example fleet -- --clients 1000000 --svg docs/fleet.svg

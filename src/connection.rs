@@ -1237,13 +1237,19 @@ impl Connection {
     /// Backoff after a transient failure (counted in `consecutive_failures` by the caller).
     /// A transient failure is not a rejection: it never pauses the connection, however many
     /// in a row (an hour offline must not park it until a click). The engine's own retry
-    /// comes within `schedule::BACKGROUND_RETRY_WINDOW` (a caller may try sooner, see
-    /// `on_access_token_needed`) and `Input::Online` cuts it short. The six-in-a-row rule
+    /// comes within `schedule::BACKGROUND_RETRY_WINDOW` (a provider outage: the fleet must
+    /// not come back at once), or after the short backoff when the device is offline (nothing
+    /// reaches the provider); a caller may try sooner (`caller_retry_at`), and
+    /// `Input::Online` cuts it short. The six-in-a-row rule
     /// counts the provider's rejections (`consecutive_api_rejections`), as the product's
     /// documentation says: "the reconnect dialog appears after 6 consecutive rejections".
     fn schedule_retry(&mut self, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
-        let mut delay =
-            schedule::background_retry_delay(ctx.random.unit(), diagnosis.retry_after_ms);
+        let n = self.state.consecutive_failures;
+        let mut delay = if diagnosis.reason == Reason::NetworkUnavailable {
+            schedule::backoff_delay(n, ctx.random.unit(), diagnosis.retry_after_ms)
+        } else {
+            schedule::background_retry_delay(ctx.random.unit(), diagnosis.retry_after_ms)
+        };
         if diagnosis.reason == Reason::RequestLoopDetected {
             delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
         }
@@ -1251,7 +1257,6 @@ impl Connection {
         self.state.next_attempt_at = Some(at);
         // A detected request loop waits the whole pause, callers too.
         self.state.caller_retry_at = (diagnosis.reason != Reason::RequestLoopDetected).then(|| {
-            let n = self.state.consecutive_failures;
             ctx.now
                 .plus(schedule::demand_retry_delay(n, diagnosis.retry_after_ms))
         });

@@ -54,14 +54,24 @@ pub fn refresh_due_at(issued_at: Timestamp, expiry: &Expiry, jitter: f64) -> Tim
     expiry.at.minus(lead)
 }
 
-/// How long a caller who needs a token waits after transient failure number `attempt`
-/// before trying again: 2 s doubling to `BACKOFF_CAP`. No jitter: callers arrive at random.
-pub fn demand_retry_delay(attempt: u32, retry_after: Option<Millis>) -> Millis {
+/// Exponential backoff with full jitter: how long to wait before attempt number `attempt`
+/// (1 = the first retry) after a transient failure. The engine's own retry when the device
+/// is offline (nothing reaches the provider, and the `online` event does not reach every
+/// context), and, with `jitter` 1, a caller's.
+pub fn backoff_delay(attempt: u32, jitter: f64, retry_after: Option<Millis>) -> Millis {
     let exponent = attempt.saturating_sub(1).min(20);
     let ceiling = BACKOFF_BASE
         .saturating_mul(1u64 << exponent)
         .min(BACKOFF_CAP);
-    ceiling.max(retry_after_floor(retry_after))
+    let jittered = (ceiling as f64 * jitter.clamp(0.0, 1.0)) as Millis;
+    let floor = retry_after.map(|r| r.min(RETRY_AFTER_CAP)).unwrap_or(0);
+    jittered.max(floor).max(BACKOFF_FLOOR)
+}
+
+/// How long a caller who needs a token waits after transient failure number `attempt`
+/// before trying again: 2 s doubling to `BACKOFF_CAP`. No jitter: callers arrive at random.
+pub fn demand_retry_delay(attempt: u32, retry_after: Option<Millis>) -> Millis {
+    backoff_delay(attempt, 1.0, retry_after)
 }
 
 /// How long the engine waits by itself after a transient failure; `jitter` is uniform in
@@ -152,6 +162,19 @@ mod tests {
     }
 
     #[test]
+    fn backoff_examples() {
+        assert_eq!(backoff_delay(1, 0.0, None), BACKOFF_FLOOR);
+        assert_eq!(backoff_delay(1, 0.5, None), SECOND);
+        assert_eq!(backoff_delay(3, 0.5, None), 4 * SECOND);
+        assert_eq!(
+            backoff_delay(30, 0.999, None),
+            (BACKOFF_CAP as f64 * 0.999) as u64
+        );
+        assert_eq!(backoff_delay(1, 0.1, Some(120 * SECOND)), 120 * SECOND);
+        assert_eq!(backoff_delay(1, 0.1, Some(30 * 24 * HOUR)), RETRY_AFTER_CAP);
+    }
+
+    #[test]
     fn demand_retry_examples() {
         assert_eq!(demand_retry_delay(1, None), 2 * SECOND);
         assert_eq!(demand_retry_delay(3, None), 8 * SECOND);
@@ -205,6 +228,26 @@ mod tests {
             let lead_short = short - refresh_due_at(Timestamp(0), &expiry(0, short), jitter).0;
             let lead_long = long - refresh_due_at(Timestamp(0), &expiry(0, long), jitter).0;
             prop_assert!(lead_long >= lead_short);
+        }
+
+        #[test]
+        fn backoff_respects_floor_ceiling_and_retry_after(
+            attempt in 1u32..200,
+            jitter in 0.0f64..1.0,
+            retry_after in proptest::option::of(0u64..(48 * HOUR)),
+        ) {
+            let d = backoff_delay(attempt, jitter, retry_after);
+            prop_assert!(d >= BACKOFF_FLOOR);
+            if let Some(r) = retry_after {
+                prop_assert!(d >= r.min(RETRY_AFTER_CAP));
+            }
+            prop_assert!(d <= BACKOFF_CAP.max(retry_after.unwrap_or(0).min(RETRY_AFTER_CAP)).max(BACKOFF_FLOOR));
+        }
+
+        #[test]
+        fn backoff_ceiling_never_shrinks(attempt in 1u32..60, jitter in 0.0f64..1.0) {
+            // With the same jitter draw, a later attempt never waits less.
+            prop_assert!(backoff_delay(attempt + 1, jitter, None) >= backoff_delay(attempt, jitter, None));
         }
 
         #[test]
