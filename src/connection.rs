@@ -295,9 +295,6 @@ pub struct PersistedConnection {
     /// 401s from the API in a row, each after a successful refresh; reset by a success.
     pub consecutive_api_rejections: u32,
     pub next_attempt_at: Option<Timestamp>,
-    /// When a caller who needs a token may try again after a transient failure: the short
-    /// backoff from the failure, sooner than the engine's own spread (`schedule`).
-    pub caller_retry_at: Option<Timestamp>,
     /// Last transient failure, for "will retry" in the dashboard.
     pub last_failure: Option<Diagnosis>,
     pub loop_guard: LoopGuard,
@@ -340,6 +337,11 @@ pub struct Connection {
     /// already rotated-away refresh token), nothing is handed out, and the save is retried
     /// before any token request (issue 11, defect 1).
     unsaved: bool,
+    /// When a caller who needs a token may try again after a transient failure: the short
+    /// backoff from the failure, sooner than the engine's own spread (`schedule`). Kept in
+    /// memory (the module's size budget): another context, or this one after a restart,
+    /// waits for `next_attempt_at`, which a start's `online()` ends anyway.
+    caller_retry_at: Option<Timestamp>,
     /// When a failed save is tried again (the wake-up re-armed after a storage error).
     save_retry_at: Option<Timestamp>,
     /// Something the engine should record in its event log (a kind, no secret).
@@ -378,6 +380,7 @@ impl Connection {
             last_sign_in_error: None,
             unsaved: false,
             save_retry_at: None,
+            caller_retry_at: None,
             note: None,
             late_refresh: false,
             changed: false,
@@ -1019,7 +1022,7 @@ impl Connection {
     /// When a caller who needs a token may try again: never later than the engine itself.
     fn caller_retry_at(&self) -> Option<Timestamp> {
         let at = self.state.next_attempt_at?;
-        Some(self.state.caller_retry_at.map_or(at, |c| c.min(at)))
+        Some(self.caller_retry_at.map_or(at, |c| c.min(at)))
     }
 
     fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
@@ -1092,7 +1095,7 @@ impl Connection {
     fn admit_token_request(&mut self, now: Timestamp) -> Result<(), Vec<Command>> {
         if let Err(until) = self.state.loop_guard.check(now) {
             self.state.next_attempt_at = Some(until);
-            self.state.caller_retry_at = None;
+            self.caller_retry_at = None;
             self.state.last_failure = Some(loop_guard_diagnosis());
             return Err(vec![
                 Command::Persist,
@@ -1261,7 +1264,7 @@ impl Connection {
         let at = ctx.now.plus(delay);
         self.state.next_attempt_at = Some(at);
         // A detected request loop waits the whole pause, callers too.
-        self.state.caller_retry_at = (diagnosis.reason != Reason::RequestLoopDetected).then(|| {
+        self.caller_retry_at = (diagnosis.reason != Reason::RequestLoopDetected).then(|| {
             ctx.now
                 .plus(schedule::demand_retry_delay(n, diagnosis.retry_after_ms))
         });
