@@ -31,7 +31,7 @@ const BACKOFF_BASE: Millis = 2 * SECOND;
 pub const BACKOFF_CAP: Millis = 30 * MINUTE;
 /// The engine's own retries after a transient failure come uniformly within this window:
 /// long enough that the clients failing through a 30-minute outage come back over an hour
-/// (`examples/fleet.rs`, BENCHMARKS.md), and within issue 11's cap (15-60 min), so a
+/// (`examples/fleet/`, BENCHMARKS.md), and within issue 11's cap (15-60 min), so a
 /// connection whose `online` event was missed still resumes by itself.
 pub const BACKGROUND_RETRY_WINDOW: Millis = HOUR;
 /// Never retry sooner than this, whatever the jitter says: a zero delay is a hot loop.
