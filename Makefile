@@ -23,3 +23,4 @@ bench: build
 	mkdir -p target
 	bash -o pipefail -c "{ node tests/bench/size.mjs && node tests/bench/wake.mjs --runs 30 && node tests/bench/cold-start.mjs --runs 20; } 2>&1 | grep --line-buffered -v 'oidc-provider WARNING' | tee target/bench-latest.txt"
 	node tests/bench/write-benchmarks.mjs target/bench-latest.txt
+	cargo run --profile fleet --example fleet -- --clients 1000000 --svg docs/fleet.svg

@@ -337,6 +337,11 @@ pub struct Connection {
     /// already rotated-away refresh token), nothing is handed out, and the save is retried
     /// before any token request (issue 11, defect 1).
     unsaved: bool,
+    /// When a caller who needs a token may try again after a transient failure: the short
+    /// backoff from the failure, sooner than the engine's own spread (`schedule`). Kept in
+    /// memory (the module's size budget): another context, or this one after a restart,
+    /// waits for `next_attempt_at`, which a start's `online()` ends anyway.
+    caller_retry_at: Option<Timestamp>,
     /// When a failed save is tried again (the wake-up re-armed after a storage error).
     save_retry_at: Option<Timestamp>,
     /// Something the engine should record in its event log (a kind, no secret).
@@ -375,6 +380,7 @@ impl Connection {
             last_sign_in_error: None,
             unsaved: false,
             save_retry_at: None,
+            caller_retry_at: None,
             note: None,
             late_refresh: false,
             changed: false,
@@ -621,6 +627,14 @@ impl Connection {
                 };
                 if self.state.last_failure.as_ref().is_some_and(transient) {
                     self.state.next_attempt_at = None;
+                } else if self
+                    .state
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|d| d.reason == Reason::RateLimited)
+                {
+                    // The provider's `Retry-After` stands; the engine's spread beyond it does not.
+                    self.state.next_attempt_at = self.caller_retry_at();
                 }
                 // A pause stored by an older version after six transient failures.
                 if self.state.attention.as_ref().is_some_and(transient) {
@@ -804,12 +818,20 @@ impl Connection {
         if let Intent::SilentRenewal { cause } = intent {
             // A silent renewal whose token request failed for a transient reason is retried
             // like a refresh: a transient failure never asks for a sign-in.
-            if let OperationError::TokenRequest(d) = &failure {
-                if d.reason.is_transient() {
-                    self.state.consecutive_failures =
-                        self.state.consecutive_failures.saturating_add(1);
-                    return self.schedule_retry(d.clone(), ctx);
+            // So is a window whose page did not load: Chromium ends a flow on an HTTP error
+            // page with "Authorization page could not be loaded." (web_auth_flow_browsertest.cc,
+            // OnAuthFlowFailureChangeCalled), a host error; only the provider asking for the
+            // user (`InteractionRequired`) or an error it redirects with needs the user.
+            let transient = match &failure {
+                OperationError::TokenRequest(d) if d.reason.is_transient() => Some(d.clone()),
+                OperationError::SignIn(SignInFailure::HostError(_)) => {
+                    Some(Diagnosis::transient(Reason::ProviderUnavailable))
                 }
+                _ => None,
+            };
+            if let Some(d) = transient {
+                self.state.consecutive_failures = self.state.consecutive_failures.saturating_add(1);
+                return self.schedule_retry(d, ctx);
             }
             // The silent attempt did not work (no session, or consent needed): the user is
             // needed now, for the reason the renewal was tried.
@@ -986,8 +1008,7 @@ impl Connection {
                 attention.clone(),
             )))];
         }
-        if let (Some(at), Some(diagnosis)) = (self.state.next_attempt_at, &self.state.last_failure)
-        {
+        if let (Some(at), Some(diagnosis)) = (self.caller_retry_at(), &self.state.last_failure) {
             if ctx.now < at {
                 return vec![Command::Complete(Err(OperationError::RetryScheduled {
                     at,
@@ -996,6 +1017,12 @@ impl Connection {
             }
         }
         self.renew(config, ctx)
+    }
+
+    /// When a caller who needs a token may try again: never later than the engine itself.
+    fn caller_retry_at(&self) -> Option<Timestamp> {
+        let at = self.state.next_attempt_at?;
+        Some(self.caller_retry_at.map_or(at, |c| c.min(at)))
     }
 
     fn on_tick(&mut self, config: &Config, ctx: &mut Context<'_>) -> Vec<Command> {
@@ -1068,6 +1095,7 @@ impl Connection {
     fn admit_token_request(&mut self, now: Timestamp) -> Result<(), Vec<Command>> {
         if let Err(until) = self.state.loop_guard.check(now) {
             self.state.next_attempt_at = Some(until);
+            self.caller_retry_at = None;
             self.state.last_failure = Some(loop_guard_diagnosis());
             return Err(vec![
                 Command::Persist,
@@ -1216,21 +1244,30 @@ impl Connection {
 
     /// Backoff after a transient failure (counted in `consecutive_failures` by the caller).
     /// A transient failure is not a rejection: it never pauses the connection, however many
-    /// in a row (an hour offline must not park it until a click); the backoff grows to
-    /// `schedule::BACKOFF_CAP` and `Input::Online` cuts it short. The six-in-a-row rule
+    /// in a row (an hour offline must not park it until a click). The engine's own retry
+    /// comes within `schedule::BACKGROUND_RETRY_WINDOW` (a provider outage: the fleet must
+    /// not come back at once), or after the short backoff when the device is offline (nothing
+    /// reaches the provider); a caller may try sooner (`caller_retry_at`), and
+    /// `Input::Online` cuts it short. The six-in-a-row rule
     /// counts the provider's rejections (`consecutive_api_rejections`), as the product's
     /// documentation says: "the reconnect dialog appears after 6 consecutive rejections".
     fn schedule_retry(&mut self, diagnosis: Diagnosis, ctx: &mut Context<'_>) -> Vec<Command> {
-        let mut delay = schedule::backoff_delay(
-            self.state.consecutive_failures,
-            ctx.random.unit(),
-            diagnosis.retry_after_ms,
-        );
+        let n = self.state.consecutive_failures;
+        let mut delay = if diagnosis.reason == Reason::NetworkUnavailable {
+            schedule::backoff_delay(n, ctx.random.unit(), diagnosis.retry_after_ms)
+        } else {
+            schedule::background_retry_delay(ctx.random.unit(), diagnosis.retry_after_ms)
+        };
         if diagnosis.reason == Reason::RequestLoopDetected {
             delay = delay.max(schedule::LOOP_DETECTED_PAUSE);
         }
         let at = ctx.now.plus(delay);
         self.state.next_attempt_at = Some(at);
+        // A detected request loop waits the whole pause, callers too.
+        self.caller_retry_at = (diagnosis.reason != Reason::RequestLoopDetected).then(|| {
+            ctx.now
+                .plus(schedule::demand_retry_delay(n, diagnosis.retry_after_ms))
+        });
         self.state.last_failure = Some(diagnosis.clone());
         vec![
             Command::Persist,

@@ -2,9 +2,15 @@
 //!
 //! - Refresh before expiry with a lead time proportional to the token's lifetime, jittered
 //!   so that many clients (or many connections) do not refresh in the same second.
-//! - Retry transient failures with exponential backoff and *full jitter* (AWS Architecture
-//!   Blog, "Exponential Backoff And Jitter"), never sooner than `Retry-After` (RFC 9110
-//!   §10.2.3).
+//! - Retry transient failures in two ways (issue 12, fleet scale). The engine's own retry
+//!   (a wake-up, nobody waiting) is spread with *full jitter* over a fixed window as long as
+//!   the outages it must absorb (AWS Architecture Blog, "Exponential Backoff And Jitter";
+//!   Google SRE book, "Addressing Cascading Failures": retries spread out and bounded), so
+//!   that a fleet whose provider was down for 30 minutes does not come back all at once: the
+//!   extra load after recovery is about the failing clients' count over their mean wait.
+//!   A caller that needs a token now (the access token expired) may try again after a short
+//!   exponential backoff, so a user who is there waits seconds, not the window. Neither goes
+//!   sooner than `Retry-After` (RFC 9110 §10.2.3); a `Retry-After` is also the spread.
 //! - A loop guard caps token requests per connection per window: Microsoft answers a client
 //!   that repeats the same token request too often with AADSTS50196 and blocks it.
 //! - After six consecutive rejections (the provider's, not transient failures), stop and ask
@@ -21,10 +27,13 @@ const LEAD_FRACTION: f64 = 0.10;
 const MIN_LEAD: Millis = 30 * SECOND;
 
 const BACKOFF_BASE: Millis = 2 * SECOND;
-/// The longest wait between retries of a transient failure. Long enough not to hammer a
-/// provider through an outage, short enough that a connection whose `online` event was
-/// missed resumes within half an hour (issue 11, defect 4).
+/// The longest wait of a caller between retries of a transient failure.
 pub const BACKOFF_CAP: Millis = 30 * MINUTE;
+/// The engine's own retries after a transient failure come uniformly within this window:
+/// long enough that the clients failing through a 30-minute outage come back over an hour
+/// (`examples/fleet/`, BENCHMARKS.md), and within issue 11's cap (15-60 min), so a
+/// connection whose `online` event was missed still resumes by itself.
+pub const BACKGROUND_RETRY_WINDOW: Millis = HOUR;
 /// Never retry sooner than this, whatever the jitter says: a zero delay is a hot loop.
 const BACKOFF_FLOOR: Millis = SECOND;
 /// A `Retry-After` beyond this is treated as this (a broken header must not park a
@@ -45,8 +54,10 @@ pub fn refresh_due_at(issued_at: Timestamp, expiry: &Expiry, jitter: f64) -> Tim
     expiry.at.minus(lead)
 }
 
-/// How long to wait before attempt number `attempt` (1 = the first retry) after a
-/// transient failure.
+/// Exponential backoff with full jitter: how long to wait before attempt number `attempt`
+/// (1 = the first retry) after a transient failure. The engine's own retry when the device
+/// is offline (nothing reaches the provider, and the `online` event does not reach every
+/// context), and, with `jitter` 1, a caller's.
 pub fn backoff_delay(attempt: u32, jitter: f64, retry_after: Option<Millis>) -> Millis {
     let exponent = attempt.saturating_sub(1).min(20);
     let ceiling = BACKOFF_BASE
@@ -55,6 +66,30 @@ pub fn backoff_delay(attempt: u32, jitter: f64, retry_after: Option<Millis>) -> 
     let jittered = (ceiling as f64 * jitter.clamp(0.0, 1.0)) as Millis;
     let floor = retry_after.map(|r| r.min(RETRY_AFTER_CAP)).unwrap_or(0);
     jittered.max(floor).max(BACKOFF_FLOOR)
+}
+
+/// How long a caller who needs a token waits after transient failure number `attempt`
+/// before trying again: 2 s doubling to `BACKOFF_CAP`. No jitter: callers arrive at random.
+pub fn demand_retry_delay(attempt: u32, retry_after: Option<Millis>) -> Millis {
+    backoff_delay(attempt, 1.0, retry_after)
+}
+
+/// How long the engine waits by itself after a transient failure; `jitter` is uniform in
+/// [0, 1). Full jitter over `BACKGROUND_RETRY_WINDOW`, or over [Retry-After, 2 × Retry-After)
+/// when the provider said how long: all clients told the same must not come back together.
+pub fn background_retry_delay(jitter: f64, retry_after: Option<Millis>) -> Millis {
+    let jitter = jitter.clamp(0.0, 1.0);
+    let floor = retry_after_floor(retry_after);
+    let spread = if floor > 0 {
+        floor
+    } else {
+        BACKGROUND_RETRY_WINDOW
+    };
+    floor + ((spread as f64 * jitter) as Millis).max(BACKOFF_FLOOR)
+}
+
+fn retry_after_floor(retry_after: Option<Millis>) -> Millis {
+    retry_after.map_or(0, |r| r.min(RETRY_AFTER_CAP))
 }
 
 /// A sliding-window cap on token requests for one connection.
@@ -139,6 +174,33 @@ mod tests {
         assert_eq!(backoff_delay(1, 0.1, Some(30 * 24 * HOUR)), RETRY_AFTER_CAP);
     }
 
+    #[test]
+    fn demand_retry_examples() {
+        assert_eq!(demand_retry_delay(1, None), 2 * SECOND);
+        assert_eq!(demand_retry_delay(3, None), 8 * SECOND);
+        assert_eq!(demand_retry_delay(30, None), BACKOFF_CAP);
+        assert_eq!(demand_retry_delay(1, Some(120 * SECOND)), 120 * SECOND);
+        assert_eq!(demand_retry_delay(1, Some(30 * 24 * HOUR)), RETRY_AFTER_CAP);
+    }
+
+    #[test]
+    fn background_retry_examples() {
+        assert_eq!(background_retry_delay(0.0, None), BACKOFF_FLOOR);
+        assert_eq!(background_retry_delay(0.5, None), 30 * MINUTE);
+        assert_eq!(
+            background_retry_delay(0.0, Some(600 * SECOND)),
+            601 * SECOND
+        );
+        assert_eq!(
+            background_retry_delay(0.5, Some(600 * SECOND)),
+            900 * SECOND
+        );
+        assert_eq!(
+            background_retry_delay(0.5, Some(30 * 24 * HOUR)),
+            RETRY_AFTER_CAP + RETRY_AFTER_CAP / 2
+        );
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
@@ -186,6 +248,38 @@ mod tests {
         fn backoff_ceiling_never_shrinks(attempt in 1u32..60, jitter in 0.0f64..1.0) {
             // With the same jitter draw, a later attempt never waits less.
             prop_assert!(backoff_delay(attempt + 1, jitter, None) >= backoff_delay(attempt, jitter, None));
+        }
+
+        #[test]
+        fn demand_retry_respects_retry_after_and_the_cap(
+            attempt in 1u32..200,
+            retry_after in proptest::option::of(0u64..(48 * HOUR)),
+        ) {
+            let d = demand_retry_delay(attempt, retry_after);
+            let asked = retry_after.unwrap_or(0).min(RETRY_AFTER_CAP);
+            prop_assert!(d >= BACKOFF_BASE.max(asked));
+            prop_assert!(d <= BACKOFF_CAP.max(asked));
+        }
+
+        #[test]
+        fn demand_retry_never_shrinks(attempt in 1u32..60) {
+            prop_assert!(demand_retry_delay(attempt + 1, None) >= demand_retry_delay(attempt, None));
+        }
+
+        #[test]
+        fn background_retry_stays_in_its_window(
+            jitter in 0.0f64..1.0,
+            retry_after in proptest::option::of(0u64..(48 * HOUR)),
+        ) {
+            let d = background_retry_delay(jitter, retry_after);
+            let asked = retry_after.unwrap_or(0).min(RETRY_AFTER_CAP);
+            prop_assert!(d >= BACKOFF_FLOOR);
+            if asked > 0 {
+                // Never sooner than Retry-After, spread over as much again.
+                prop_assert!(d >= asked && d <= 2 * asked + BACKOFF_FLOOR);
+            } else {
+                prop_assert!(d <= BACKGROUND_RETRY_WINDOW);
+            }
         }
 
         #[test]

@@ -593,7 +593,10 @@ fn transient_failures_keep_the_token_back_off_and_never_pause() {
             Some(Err(OperationError::RetryScheduled { at, .. })) => at,
             other => panic!("attempt {attempt}: {other:?}"),
         };
-        assert!(at <= h.now.plus(30 * MINUTE), "backoff capped at 30 min");
+        assert!(
+            at <= h.now.plus(60 * MINUTE),
+            "the engine's own retry comes within an hour (issue 11: a cap of 15-60 min)"
+        );
         assert_eq!(h.engine.next_wake(), Some(at), "a wake-up stays armed");
         let card = h.view_of(ProviderId::Microsoft);
         assert_eq!(card.status, Status::Retrying);
@@ -636,6 +639,94 @@ fn transient_failures_keep_the_token_back_off_and_never_pause() {
     );
     assert_eq!(completion(&commands), Some(Ok(())));
     assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Connected);
+}
+
+/// Issue 12 (fleet scale): after a transient failure the engine's own retry is spread over
+/// up to an hour, but a caller who needs a token (it expired) tries again after the short
+/// backoff since the last request, and a silent renewal whose page did not load is retried,
+/// not turned into a sign-in.
+#[test]
+fn a_caller_retries_after_the_short_backoff_while_the_engines_retry_waits_its_spread() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    h.advance(2 * HOUR);
+    token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).expect("a refresh");
+    h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(503, ""))),
+    );
+    let failed_at = h.now;
+    let engine_retry = h.engine.next_wake().expect("the engine's own retry");
+    assert!(
+        engine_retry > failed_at.plus(2 * SECOND),
+        "this seed draws a spread longer than the caller's backoff: {}",
+        failed_at.until(engine_retry)
+    );
+    h.advance(SECOND);
+    match completion(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded)) {
+        Some(Err(OperationError::RetryScheduled { at, .. })) => {
+            assert_eq!(at, failed_at.plus(2 * SECOND), "the caller's backoff: 2 s")
+        }
+        other => panic!("{other:?}"),
+    }
+    h.advance(SECOND);
+    assert!(
+        token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).is_none(),
+        "the engine's own wake-up waits its spread"
+    );
+    token_request(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded))
+        .expect("a caller tries again after 2 s");
+    h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(503, ""))),
+    );
+    // The second failure: 4 s for a caller.
+    h.advance(3 * SECOND);
+    assert!(token_request(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded)).is_none());
+    h.advance(SECOND);
+    token_request(&h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded))
+        .expect("a caller tries again after 4 s");
+    let body = r#"{"token_type":"Bearer","expires_in":3600,"access_token":"AT-2"}"#;
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::TokenResponse(Ok(HttpResponse::new(200, body))),
+    );
+    assert_eq!(completion(&commands), Some(Ok(())));
+    assert!(h.engine.vault_text().contains("RT-1"), "kept throughout");
+}
+
+#[test]
+fn a_silent_renewal_whose_page_did_not_load_is_retried_not_shown_as_sign_in() {
+    let mut h = Harness::new();
+    h.silent = true;
+    connect_microsoft(&mut h);
+    h.advance(25 * HOUR);
+    let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
+    open_sign_in(&commands).expect("silent renewal at the 24 h spa horizon");
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Err(SignInFailure::HostError(
+            "Authorization page could not be loaded.".into(),
+        ))),
+    );
+    match completion(&commands) {
+        Some(Err(OperationError::RetryScheduled { diagnosis, .. })) => {
+            assert_eq!(diagnosis.reason, Reason::ProviderUnavailable)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.view_of(ProviderId::Microsoft).status, Status::Retrying);
+    h.now = h.engine.next_wake().expect("a retry is scheduled");
+    assert_silent_sign_in(&h.feed(ProviderId::Microsoft, Input::Tick));
+    // The provider asking for the user is still the user's.
+    let commands = h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Err(SignInFailure::InteractionRequired)),
+    );
+    assert!(matches!(
+        completion(&commands),
+        Some(Err(OperationError::NeedsAttention(_)))
+    ));
 }
 
 /// `online` does not renew a healthy connection early, nor cut short a wait the provider
