@@ -60,7 +60,7 @@ impl SidebarAuth {
     pub fn opened(&self) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            inner.check_opened()?;
+            executor::opened(&inner).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
