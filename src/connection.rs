@@ -61,6 +61,10 @@ pub enum Input {
     Online,
     /// The API answered 401 to a request made with the current access token.
     ApiUnauthorized(HttpResponse),
+    /// The API refused a request in a way only an administrator can change (Exchange
+    /// Online's EWS switched off for the tenant: `ProviderRules::api_forbidden`). The
+    /// grant stays; the card says who can fix it.
+    ApiRefused(Diagnosis),
     /// The API accepted the current access token.
     ApiSucceeded,
     /// The user asked to try again after the engine paused.
@@ -625,6 +629,7 @@ impl Connection {
                 self.on_tick(config, ctx)
             }
             Input::ApiUnauthorized(response) => self.on_api_unauthorized(response, ctx),
+            Input::ApiRefused(diagnosis) => self.needs_user(diagnosis),
             Input::ApiSucceeded => self.on_api_succeeded(ctx),
             Input::RetryNow => {
                 if !self.is_connected() {

@@ -545,6 +545,7 @@ fn input_name(input: &Input) -> Option<&'static str> {
         }
         Input::TokenResponse(Err(_)) => "token_request_unreachable",
         Input::ApiUnauthorized(_) => "api_401",
+        Input::ApiRefused(_) => "api_refused",
         Input::RetryNow => "retry_requested",
         Input::Disconnect => "disconnect_requested",
         Input::Credentials(_) => "credentials_submitted",

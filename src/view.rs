@@ -99,6 +99,9 @@ pub struct ConnectionView {
     /// Change and Refresh ask for a login and password here (on-premises Exchange), not a
     /// sign-in window.
     pub asks_password: bool,
+    /// The mail service this card's account is (a Microsoft account in the consumers
+    /// tenant: Outlook.com): what Change's chooser starts from, whatever was picked since.
+    pub mail_service: Option<MailService>,
 }
 
 /// The Sync Settings screen of `engine` at `now`.
@@ -208,6 +211,8 @@ pub fn connection_view(connection: &Connection, now: Timestamp) -> ConnectionVie
         busy: connection.is_busy(),
         login_host: account.and_then(|a| a.target.login_host.clone()),
         asks_password: connection.rules.password.is_some(),
+        mail_service: account
+            .and_then(|a| MailService::of_connection(connection.service, &a.target)),
     };
     let show = |view: &mut ConnectionView, d: &Diagnosis| {
         view.reason = Some(d.reason);

@@ -963,6 +963,66 @@ fn microsoft_claims_challenge_becomes_needs_attention_and_the_next_sign_in_carri
 }
 
 #[test]
+fn a_card_says_which_mail_service_its_account_is_whatever_was_picked_since() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft).mail_service,
+        None,
+        "no account yet"
+    );
+    connect_microsoft(&mut h);
+    h.engine.select_mail_service(MailService::OutlookCom);
+    // Change's chooser starts from the account's own service, not the pill picked since.
+    assert_eq!(
+        h.view_of(ProviderId::Microsoft).mail_service,
+        Some(MailService::Microsoft365)
+    );
+}
+
+#[test]
+fn exchange_online_ews_switched_off_is_an_administrator_matter_and_keeps_the_grant() {
+    let mut h = Harness::new();
+    connect_microsoft(&mut h);
+    let rules = ProviderId::Microsoft.rules();
+    // Only EWS in Exchange Online says "switched off" with a 403; Graph's 403 is the caller's.
+    assert_eq!(
+        (rules.api_forbidden)("https://graph.microsoft.com/v1.0/me/messages"),
+        None
+    );
+    let diagnosis =
+        (rules.api_forbidden)("https://outlook.office365.com/EWS/Exchange.asmx").unwrap();
+    assert_eq!(
+        (
+            diagnosis.reason,
+            diagnosis.action,
+            diagnosis.drop_refresh_token
+        ),
+        (Reason::MailApiDisabled, Action::ContactAdmin, false)
+    );
+    let commands = h.feed(ProviderId::Microsoft, Input::ApiRefused(diagnosis.clone()));
+    assert!(
+        token_request(&commands).is_none(),
+        "no refresh: a new token cannot switch EWS on"
+    );
+    assert!(open_sign_in(&commands).is_none(), "no sign-in either");
+    let card = h.view_of(ProviderId::Microsoft);
+    assert_eq!(
+        (card.status, card.reason, card.action),
+        (
+            Status::NeedsAttention,
+            Some(Reason::MailApiDisabled),
+            Some(Action::ContactAdmin)
+        )
+    );
+    assert!(card.advice.is_some_and(|a| a.contains("administrator")));
+    let connection = h.engine.connection(ProviderId::Microsoft).unwrap();
+    assert!(
+        connection.state.refresh_token.is_some(),
+        "the grant is kept"
+    );
+}
+
+#[test]
 fn repeated_api_rejections_stop_after_six() {
     let mut h = Harness::new();
     connect_microsoft(&mut h);

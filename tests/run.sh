@@ -8,7 +8,8 @@
 #   6. the node suites: the engine/host contract (tsc over the generated declarations),
 #      identity-provider emulator, dashboard and web host, end-to-end with the real engine,
 #      the Chrome extension, the Outlook add-in (manifests, task pane, Office dialog)
-#   7. the benchmarks: service-worker wake (prints numbers; never fails on them)
+#   7. the benchmarks, short: service-worker wake and cold start, ours beside the bare floor
+#      and the peers (prints numbers; never fails on them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
@@ -45,3 +46,4 @@ node --test --test-concurrency=1 tests/contract/ tests/idp/ tests/web/ tests/e2e
 
 step "benchmarks (print numbers; never fail on them)"
 node tests/bench/wake.mjs --runs 7
+node tests/bench/cold-start.mjs --runs 2

@@ -94,9 +94,21 @@ if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-# npm packages (oidc-provider, playwright-core, esbuild for the extension build): only when
-# the lock file changed.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages (oidc-provider, playwright-core, esbuild for the extension build, the peers
+# of the benchmarks: @azure/msal-browser, oauth4webapi, oidc-client-ts): only when the lock
+# file changed, or when a package of package.json is missing or at another version than the
+# one pinned there (a node_modules left by another branch: its mtime can be newer).
+npm_packages_current() {
+  node -e '
+    const fs = require("fs");
+    const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+    for (const [name, version] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
+      let installed = null;
+      try { installed = JSON.parse(fs.readFileSync(`node_modules/${name}/package.json`, "utf8")).version; } catch {}
+      if (installed !== version) process.exit(1);
+    }'
+}
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! npm_packages_current; then
   log "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -14,6 +14,10 @@
 //                 pending?: Iterable<string>  services with an action in flight (buttons disabled),
 //                 passwordSignInUnavailable?: string  why this host cannot reach a mail server
 //                   (the web host: EWS sends no CORS headers); said instead of the forms }
+//   Change on an E-Mail Configuration card with an account asks "Which email service do you
+//   use?" first, starting from the card's own (`mailService`): keeping it signs in to the
+//   card's own tenant, another choice is a switch (`change(service, {mailService})`, or the
+//   Exchange credentials or the lookup inside the chooser).
 //   A card with `asksPassword` (on-premises Exchange) gets the credentials form on Change
 //   (address, login, password, Advanced: EWS URL; an address alone is looked up first and the
 //   server shown for confirmation) and a password-only form on Refresh. "I'm not sure" gets
@@ -233,6 +237,7 @@ function renderSection(ctx, section) {
   const parts = [h('h2', { class: 'sa-section__title', id: headingId, text: section.title })];
 
   if (Array.isArray(section.mailServiceChoices)) {
+    ctx.mailChoices = section.mailServiceChoices; // for a lookup's finding of another service
     parts.push(renderMailChooser(ctx, section));
     // The engine decides which cards the section holds (the chosen service first, then
     // any other mail account still signed in); the page renders them as they come.
@@ -312,6 +317,10 @@ function renderCard(ctx, section, c) {
     ctx.rerender();
   };
   const isNew = c.status === 'disconnected' && !c.account;
+  // E-Mail Configuration: Change on a card with an account first asks which email service
+  // the user has (issue 10; the help page: "click Change ..., select Microsoft Exchange,
+  // Outlook.com or unsure and enter the new mailbox login credentials").
+  const chooser = Array.isArray(section.mailServiceChoices) && c.account ? mailChange(ctx.ui, s) : null;
   const showDisconnect = c.status !== 'disconnected' && c.status !== 'signing_in';
 
   const pill = h(
@@ -368,7 +377,13 @@ function renderCard(ctx, section, c) {
       // engine update that ends `busy` finds the user where they were.
       'aria-disabled': busy ? 'true' : null,
       'aria-expanded':
-        kind === 'change' && hasForm ? String(!!form.open) : pw && (kind === 'change' || kind === 'refresh') ? String(pw.open && pw.mode === kind) : null,
+        kind === 'change' && chooser
+          ? String(chooser.open)
+          : kind === 'change' && hasForm
+            ? String(!!form.open)
+            : pw && (kind === 'change' || kind === 'refresh')
+              ? String(pw.open && pw.mode === kind)
+              : null,
       onclick: (e) => {
         if (busy) {
           e.preventDefault();
@@ -397,7 +412,16 @@ function renderCard(ctx, section, c) {
     const primary = isNew || c.action === 'change';
     buttons.push(
       button('change', label, `${label} ${c.title}${isNew ? '' : ' account'}`, primary, () => {
-        if (pw) {
+        if (chooser) {
+          if (chooser.open) {
+            closeMailChange(ctx.ui, chooser);
+          } else {
+            if (pw) closePasswordForm(pw); // a Refresh password form gives way
+            Object.assign(chooser, { open: true, choice: c.mailService ?? section.mailService });
+            ctx.ui.focusAfter = `change-service-${s}-${chooser.choice}`;
+          }
+          ctx.rerender();
+        } else if (pw) {
           openPassword('change');
         } else if (hasForm) {
           if (form.open) {
@@ -452,7 +476,8 @@ function renderCard(ctx, section, c) {
     details.length ? h('div', { class: 'sa-card__details' }, details) : null,
     buttons.length ? h('div', { class: 'sa-card__actions' }, buttons) : null,
     hasForm && form.open && c.canChange && !busy ? renderChangeForm(ctx, section, c, form) : null,
-    pw && pw.open && !busy ? renderPasswordForm(ctx, c, pw) : null,
+    chooser?.open && !busy ? renderMailChange(ctx, section, c, chooser) : null,
+    pw && pw.open && !chooser?.open && !busy ? renderPasswordForm(ctx, c, pw) : null,
   );
   return card;
 }
@@ -722,13 +747,16 @@ function renderFinding(ctx, finding, testId, onConfirm) {
   return h('div', { class: 'sa-finding', 'data-testid': testId, 'data-mail-service': finding.mailService }, parts);
 }
 
-function renderPasswordForm(ctx, c, pw) {
+function renderPasswordForm(ctx, c, pw, owner = null) {
   const s = c.service;
   const id = (x) => `${ctx.ui.uid}-${s}-pw-${x}`;
   const t = (x) => `password-${x}-${s}`;
+  // `owner`: the Change chooser this form sits in (on another card, perhaps): it closes with
+  // the form and takes the focus back to its own card's Change.
   const close = () => {
     closePasswordForm(pw);
-    ctx.ui.focusAfter = pw.mode === 'refresh' ? `refresh-${s}` : `change-${s}`;
+    if (owner) owner.close();
+    else ctx.ui.focusAfter = pw.mode === 'refresh' ? `refresh-${s}` : `change-${s}`;
     ctx.rerender();
   };
   const refresh = pw.mode === 'refresh';
@@ -774,6 +802,9 @@ function renderPasswordForm(ctx, c, pw) {
       parts.push(details);
       if (pw.finding) {
         const f = pw.finding;
+        // "Microsoft Exchange" that is in fact Exchange Online (or Gmail): the user is told
+        // and goes on to that sign-in with the address filled in (issue 10).
+        const elsewhere = f.mailService !== 'exchange' ? (ctx.mailChoices ?? []).find((x) => x.id === f.mailService && x.service) : null;
         parts.push(
           renderFinding(ctx, f, t('finding'), f.host && f.mailService === 'exchange'
             ? {
@@ -786,7 +817,18 @@ function renderPasswordForm(ctx, c, pw) {
                   ctx.rerender();
                 },
               }
-            : null),
+            : elsewhere
+              ? {
+                  label: `Continue with ${elsewhere.label}`,
+                  run: () => {
+                    closePasswordForm(pw);
+                    if (owner) owner.close();
+                    else ctx.ui.focusAfter = `change-${s}`;
+                    ctx.rerender();
+                    ctx.actions.change(elsewhere.service, { mailService: elsewhere.id, loginHint: f.email });
+                  },
+                }
+              : null),
         );
       }
     }
@@ -841,8 +883,14 @@ function renderPasswordForm(ctx, c, pw) {
       closePasswordForm(pw);
       pw.found = null;
       ctx.ui.focusAfter = `change-${s}`;
+      owner?.close();
       ctx.rerender();
-      ctx.actions.signInWithPassword(s, options);
+      // A failed sign-in keeps what was typed (but the password) for the next try; a
+      // success starts the next Change fresh: an old EWS URL must not carry another
+      // address's password to the old server.
+      Promise.resolve(ctx.actions.signInWithPassword(s, options)).then((signedIn) => {
+        if (signedIn !== false && !pw.open) Object.assign(pw, { email: '', login: '', ewsUrl: '' });
+      });
       return;
     }
     if (!email || typeof ctx.actions.discover !== 'function') return fail('Enter your email address, or the EWS URL under Advanced.', t('email'));
@@ -882,8 +930,9 @@ function renderPasswordForm(ctx, c, pw) {
   );
 }
 
-/** "I'm not sure": the address is looked up; the user confirms what was found. */
-function renderLookup(ctx, section) {
+/** "I'm not sure": the address is looked up; the user confirms what was found. `owner`:
+ * the Change chooser it sits in, which takes an Exchange finding into its credentials form. */
+function renderLookup(ctx, section, owner = null) {
   ctx.ui.lookup ??= { email: '', finding: null, error: null, busy: false };
   const l = ctx.ui.lookup;
   const id = `${ctx.ui.uid}-lookup-email`;
@@ -906,12 +955,18 @@ function renderLookup(ctx, section) {
           run: () => {
             l.finding = null;
             if (f.mailService === 'exchange') {
-              // The credentials form on the Exchange card, with the server the user confirmed.
+              // The credentials form, with the server the user confirmed: in the chooser that
+              // asked, else on the Exchange card.
               const pw = passwordForm(ctx.ui, choice.service);
-              Object.assign(pw, { open: true, mode: 'change', email: f.email, login: f.email, ewsUrl: f.ewsUrl ?? '', found: f.autodiscoverUrl ? { host: f.host, autodiscoverUrl: f.autodiscoverUrl } : null, finding: null, error: null, password: '' });
-              ctx.ui.focusAfter = `form:${choice.service}`;
-              ctx.actions.selectMailService(f.mailService);
+              Object.assign(pw, { open: !owner, mode: 'change', email: f.email, login: f.email, ewsUrl: f.ewsUrl ?? '', found: f.autodiscoverUrl ? { host: f.host, autodiscoverUrl: f.autodiscoverUrl } : null, finding: null, error: null, password: '' });
+              if (owner) {
+                owner.choose('exchange', f.autodiscoverUrl ? `password-password-${choice.service}` : `password-ewsUrl-${choice.service}`);
+              } else {
+                ctx.ui.focusAfter = `form:${choice.service}`;
+                ctx.actions.selectMailService(f.mailService);
+              }
             } else {
+              owner?.close();
               ctx.actions.change(choice.service, { mailService: f.mailService, loginHint: f.email });
             }
           },
@@ -944,6 +999,137 @@ function renderLookup(ctx, section) {
     );
   };
   return h('form', { class: 'sa-change sa-lookup', 'data-testid': 'lookup-form', 'aria-label': 'Find my mail service', novalidate: true, onsubmit: submit }, parts);
+}
+
+// ---- Change on a mail card: which email service? -------------------------------------------
+
+function mailChange(ui, service) {
+  ui.mailChanges ??= {};
+  ui.mailChanges[service] ??= { open: false, choice: null };
+  return ui.mailChanges[service];
+}
+
+/** Closes a chooser, and the credentials it may hold (the typed password goes with it). */
+function closeMailChange(ui, chooser) {
+  chooser.open = false;
+  const pw = ui.passwordForms?.exchange;
+  if (pw && !pw.open) closePasswordForm(pw);
+}
+
+/**
+ * Change on an E-Mail Configuration card: "Which email service do you use?", starting from
+ * the card's own (`c.mailService`, what its account is, whatever was picked since). Staying
+ * with it signs in again to the card's own tenant; another choice is a switch of service:
+ * Microsoft 365, Outlook.com and Gmail sign in with that choice's tenant, Exchange asks for
+ * the mailbox login here, "I'm not sure" looks the address up. The engine ends the old mail
+ * connection only once the new one is stored (`connect` with `mailService`,
+ * `signInWithPassword`).
+ */
+function renderMailChange(ctx, section, c, chooser) {
+  const s = c.service;
+  const id = (x) => `${ctx.ui.uid}-${s}-mc-${x}`;
+  const choices = section.mailServiceChoices ?? [];
+  const owner = {
+    close: () => {
+      closeMailChange(ctx.ui, chooser);
+      ctx.ui.focusAfter = `change-${s}`;
+    },
+    choose: (choice, focus) => {
+      chooser.choice = choice;
+      ctx.ui.focusAfter = focus ?? `change-service-${s}-${choice}`;
+      ctx.rerender();
+    },
+  };
+  const cancel = () => {
+    owner.close();
+    ctx.rerender();
+  };
+  const onKey = (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      cancel();
+    }
+  };
+  const picker = h(
+    'fieldset',
+    { class: 'sa-fieldset' },
+    h('legend', { text: 'Which email service do you use?' }),
+    choices.map((choice) =>
+      h(
+        'label',
+        { class: 'sa-option' },
+        h('input', {
+          type: 'radio',
+          name: id('service'),
+          value: choice.id,
+          checked: chooser.choice === choice.id,
+          'data-testid': `change-service-${s}-${choice.id}`,
+          'data-focus-key': `change-service-${s}-${choice.id}`,
+          onchange: () => owner.choose(choice.id),
+        }),
+        h('span', { class: 'sa-option__text' },
+          h('span', { class: 'sa-option__main', text: choice.label }),
+          choice.id === c.mailService ? h('span', { class: 'sa-option__sub', text: 'your current account' }) : null),
+      ),
+    ),
+  );
+
+  const picked = choices.find((x) => x.id === chooser.choice);
+  let next;
+  if (chooser.choice === 'not_sure' && typeof ctx.actions.discover === 'function') {
+    next = renderLookup(ctx, section, owner);
+  } else if (picked?.service && chooser.choice === 'exchange' && typeof ctx.actions.signInWithPassword === 'function') {
+    // The credentials form of the Exchange service, here on this card (the card's own when
+    // it is the Exchange card).
+    const exchange = s === picked.service ? c : { service: picked.service, title: picked.label, account: null, loginHost: null };
+    const pw = passwordForm(ctx.ui, picked.service);
+    if (pw.mode !== 'change') Object.assign(pw, { mode: 'change', error: null, password: '' });
+    next = renderPasswordForm(ctx, exchange, pw, owner);
+  } else {
+    const same = chooser.choice === c.mailService;
+    const submit = (e) => {
+      e.preventDefault();
+      if (!picked?.service) return;
+      owner.close();
+      ctx.rerender();
+      // The card's own service: its own tenant (a Microsoft 365 card never goes to the
+      // consumers tenant); another: that choice, and a switch.
+      const done = same ? ctx.actions.change(s, {}) : ctx.actions.change(picked.service, { mailService: picked.id });
+      Promise.resolve(done).then((signedIn) => {
+        if (signedIn !== false || chooser.open) return;
+        // Cancelled or failed: the chooser again, as it was (issue 11, item 9).
+        Object.assign(chooser, { open: true, choice: picked.id });
+        ctx.ui.focusAfter = `change-service-submit-${s}`;
+        ctx.rerender();
+      });
+    };
+    next = h(
+      'form',
+      { class: 'sa-change__next', novalidate: true, onsubmit: submit },
+      picked?.service || chooser.choice === 'not_sure'
+        ? null
+        : h('p', { class: 'sa-hint', text: 'Choose your mail service.' }),
+      h(
+        'div',
+        { class: 'sa-card__actions' },
+        h('button', {
+          type: 'submit',
+          class: 'sa-btn sa-btn--primary',
+          'data-testid': `change-service-submit-${s}`,
+          'data-focus-key': `change-service-submit-${s}`,
+          'aria-disabled': picked?.service ? null : 'true',
+          text: picked?.service ? `Sign in with ${picked.label}` : 'Sign in',
+        }),
+        h('button', { type: 'button', class: 'sa-btn', 'data-testid': `change-service-cancel-${s}`, 'data-focus-key': `change-service-cancel-${s}`, text: 'Cancel', onclick: cancel }),
+      ),
+    );
+  }
+  return h(
+    'div',
+    { class: 'sa-change', role: 'group', 'aria-label': `Change ${c.title} account`, 'data-testid': `change-service-${s}`, onkeydown: onKey },
+    picker,
+    next,
+  );
 }
 
 // ---- mounting on a live engine ------------------------------------------------------------

@@ -53,6 +53,8 @@ pub static RULES: ProviderRules = ProviderRules {
     }),
     login_hosts: |_| Vec::new(),
     not_configured: "Exchange is not configured for this installation.",
+    // Any EWS 403: EWS switched off for the mailbox or the application (`classify`).
+    api_forbidden: |_| classify(403, None),
     custom_login_host_example: None,
     origins: |config| {
         config

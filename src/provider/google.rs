@@ -38,6 +38,7 @@ pub static RULES: ProviderRules = ProviderRules {
     },
     login_hosts: |_| Vec::new(),
     not_configured: "Gmail is not configured for this installation.",
+    api_forbidden: |_| None,
     custom_login_host_example: None,
     password: None,
     origins: |config| default_profile_origins(config, ID),

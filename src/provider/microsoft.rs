@@ -40,6 +40,7 @@ pub static RULES: ProviderRules = ProviderRules {
     },
     login_hosts: |_| Vec::new(),
     not_configured: "Microsoft 365 is not configured for this installation.",
+    api_forbidden,
     custom_login_host_example: None,
     password: None,
     origins: |config| default_profile_origins(config, ID),
@@ -415,6 +416,19 @@ pub fn classify(_status: u16, body: Option<&OAuthErrorBody>) -> Option<Diagnosis
         None => body.error().to_string(),
     });
     Some(diagnosis)
+}
+
+/// EWS in Exchange Online answers 403 while it is switched off for the tenant or the app:
+/// blocked by default since 2026-10-01 for tenants without `EWSEnabled` (only apps on the
+/// tenant's allow list pass), gone on 2027-04-01 ("Control access to EWS in Exchange",
+/// `EwsEnabled`, `EwsAllowedAppIDs`). Signing in again cannot change that: an administrator
+/// matter, said on the card. A 403 from Graph is the caller's to read (a missing scope or
+/// one item it may not see).
+fn api_forbidden(url: &str) -> Option<Diagnosis> {
+    const EXCHANGE_ONLINE_EWS: &str = "https://outlook.office365.com/ews/";
+    url.get(..EXCHANGE_ONLINE_EWS.len())
+        .filter(|p| p.eq_ignore_ascii_case(EXCHANGE_ONLINE_EWS))
+        .map(|_| Diagnosis::new(Reason::MailApiDisabled, Action::ContactAdmin).with_code("EWS 403"))
 }
 
 /// A 401 from Graph, EWS or IMAP: a claims challenge asks for an interactive sign-in with

@@ -143,6 +143,10 @@ pub struct ProviderRules {
     pub token_errors: TokenErrorTable,
     /// What a 401 from the provider's API means.
     pub api_unauthorized: fn(&HttpResponse, Timestamp) -> ApiRejection,
+    /// What a 403 from this API URL means when only an administrator can lift it (a mail
+    /// API switched off); `None`: the caller gets the answer as it is (a 403 for one item
+    /// or a missing scope is the caller's to read).
+    pub api_forbidden: fn(url: &str) -> Option<Diagnosis>,
     /// The profile for a connection to `target`, from the configuration. `Ok(None)`: the
     /// provider's section is absent.
     pub profile: fn(&Config, &Target) -> Result<Option<ProviderProfile>, ConfigError>,

@@ -66,6 +66,7 @@ pub static RULES: ProviderRules = ProviderRules {
             .unwrap_or_default()
     },
     not_configured: "Salesforce is not configured for this installation.",
+    api_forbidden: |_| None,
     custom_login_host_example: Some("https://yourcompany.my.salesforce.com"),
     origins: |config| {
         let mut origins: Vec<String> = config

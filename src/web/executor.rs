@@ -610,6 +610,15 @@ pub(crate) async fn authorized_fetch(
             Err(_) if check.is_some() => continue,
             Err(e) => return Err(e),
         };
+        // A 403 only an administrator can lift (EWS switched off for the tenant): the card
+        // says so, and the caller gets the answer; nothing is retried.
+        let refused = (response.status == 403 && check.is_none())
+            .then(|| (service.rules().api_forbidden)(&url))
+            .flatten();
+        if let Some(diagnosis) = refused {
+            let _ = drive(inner.clone(), service, Input::ApiRefused(diagnosis)).await;
+            return Ok(to_js(&super::args::ApiResponse::from(response)));
+        }
         // A userinfo 403 ("Bad_OAuth_Token") is a rejected token as an API 401 is.
         let rejected = response.status == 401 || (check.is_some() && response.status == 403);
         let retry = rejected && (check.is_some() || !std::mem::replace(&mut retried, true));

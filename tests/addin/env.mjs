@@ -45,10 +45,12 @@ export function addinEngineConfig(idp, addinBase, opts) {
  * @param {object} [options]
  * @param {object} [options.idpConfig]  the providers' real lifetimes by default (tests move the
  *   engine's clock); the demo passes DEMO_LIFETIMES
+ * @param {object} [options.files]  more files served from memory (startStaticServer's `files`;
+ *   the cold-start benchmark serves its pages this way)
  * @param {boolean} [options.officeDouble=true]  false: addin-settings.json from disk (Microsoft's
  *   office.js), for sideloading into a real Outlook (the demo's --real-outlook)
  */
-export async function startAddinEnvironment({ port = 0, idpPort = 0, testHooks = false, idpConfig = REALISTIC_LIFETIMES, tls = selfSignedCert(), officeDouble = true } = {}) {
+export async function startAddinEnvironment({ port = 0, idpPort = 0, testHooks = false, idpConfig = REALISTIC_LIFETIMES, tls = selfSignedCert(), officeDouble = true, files: extraFiles = {} } = {}) {
   let configText = null;
   const files = {
     ...doubleFiles(),
@@ -56,6 +58,7 @@ export async function startAddinEnvironment({ port = 0, idpPort = 0, testHooks =
     ...(officeDouble ? { '/addin-manifest/addin-settings.json': JSON.stringify({ officeJs: `${DOUBLE_PREFIX}office.js` }) } : {}),
     [ADDIN_CONFIG_PATH]: () => configText,
     ...(testHooks ? testHookFiles() : {}),
+    ...extraFiles,
   };
   const web = await startStaticServer({ port, files, tls });
   let idp;

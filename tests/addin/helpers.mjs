@@ -12,7 +12,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { startAddinEnvironment } from './env.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, showMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, chooseMailService, showMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 
 export { WAIT_MS, byTestId, completeSignIn, eventually } from '../support/browser.mjs';
@@ -164,6 +164,7 @@ async function openOutlook(env, ctx, switches = {}, { initScript, allowError = f
     async startChange(service, login) {
       await showMailService(frame, service);
       await byTestId(frame, `change-${service}`).click();
+      await chooseMailService(frame, service);
       if (service === 'salesforce') await submitSalesforceChange(frame, login);
     },
     /** Answer Office's Allow/Ignore prompt with Allow; resolves with the dialog window. */

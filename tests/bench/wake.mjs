@@ -25,6 +25,12 @@
 // chrome.storage.session and does nothing else) is loaded in the same Chromium, and the runs
 // alternate: stop every worker, wake ours; stop every worker, wake the floor's. The ratio of
 // the medians is what carries from machine to machine (issue 12 goal: at most 1.25).
+//
+// The peers (tests/bench/peers: @azure/msal-browser, oauth4webapi, oidc-client-ts, each
+// bundled with esbuild as an application would ship it, as a tiny extension of its own whose
+// worker answers the same kind of message with a token from that library's own cache or
+// storage) are loaded in the same Chromium and woken in the same alternation. A library that
+// cannot answer in a service worker is printed with the error it threw, and "-" for its times.
 
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -34,6 +40,8 @@ import { fileURLToPath } from 'node:url';
 
 import { startExtension, stopExtension, chromiumArgs, CHROMIUM } from '../extension/helpers.mjs';
 import { REPO_ROOT, extensionIdFromKey } from '../support/build-extension.mjs';
+import { buildPeerExtensions } from './peers/build.mjs';
+import { fmt, stats } from './stats.mjs';
 
 const FLOOR_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-extension');
 
@@ -112,15 +120,6 @@ function pipeClient(child) {
   };
 }
 
-function stats(values) {
-  const v = values.filter(Number.isFinite).slice().sort((a, b) => a - b);
-  if (!v.length) return { median: NaN, min: NaN, max: NaN };
-  const mid = Math.floor(v.length / 2);
-  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v.at(-1) };
-}
-
-const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1).padStart(7) : '     - ');
-
 async function main() {
   const wasm = await readFile(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
 
@@ -137,8 +136,9 @@ async function main() {
     // 2. The same profile over a raw DevTools pipe, with the floor extension beside ours.
     const floor = await buildFloor(path.join(x.tmp, 'floor-extension'));
     const floorOrigin = `chrome-extension://${floor.id}`;
+    const peers = await buildPeerExtensions(path.join(x.tmp, 'peers'));
     child = spawn(CHROMIUM, [
-      ...chromiumArgs(`${x.build.dir},${floor.dir}`),
+      ...chromiumArgs([x.build.dir, floor.dir, ...peers.map((p) => p.dir)].join(',')),
       '--headless',
       '--remote-debugging-pipe',
       `--user-data-dir=${x.profileDir}`,
@@ -162,9 +162,10 @@ async function main() {
     }
     const { sessionId, evaluate } = await openPage(`${x.origin}/test/harness.html`);
     const floorPage = await openPage(`${floorOrigin}/page.html`);
+    for (const peer of peers) peer.page = await openPage(`chrome-extension://${peer.id}/page.html`);
 
     // Worker state from the ServiceWorker domain, on the page's session.
-    const scopes = [`${x.origin}/`, `${floorOrigin}/`];
+    const scopes = [`${x.origin}/`, `${floorOrigin}/`, ...peers.map((p) => `chrome-extension://${p.id}/`)];
     const registrations = new Map();
     const running = new Map();
     cdp.on((msg) => {
@@ -199,8 +200,19 @@ async function main() {
       return { ...r, roundTripMs: performance.now() - t0 };
     })()`;
 
+    const askPeer = `(async () => {
+      const t0 = performance.now();
+      const r = await chrome.runtime.sendMessage({ type: 'peer:first-token' });
+      return { ...r, roundTripMs: performance.now() - t0 };
+    })()`;
+
     await evaluate(ask);
     await floorPage.evaluate(askFloor);
+    for (const peer of peers) {
+      peer.rows = [];
+      peer.errors = new Set();
+      await peer.page.evaluate(askPeer);
+    }
     await stopWorker();
     const rows = [];
     const floorRows = [];
@@ -213,6 +225,12 @@ async function main() {
       const f = await floorPage.evaluate(askFloor);
       if (!f?.hasToken) throw new Error(`floor run ${i}: no token: ${JSON.stringify(f)}`);
       floorRows.push(f);
+      for (const peer of peers) {
+        await stopWorker();
+        const p = await peer.page.evaluate(askPeer);
+        if (p?.hasToken) peer.rows.push(p);
+        else peer.errors.add(p?.error ?? JSON.stringify(p));
+      }
     }
     const warm = [];
     const floorWarm = [];
@@ -242,7 +260,18 @@ async function main() {
       const s = stats(values);
       console.log(`${label.padEnd(50)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}`);
     }
+    for (const peer of peers) {
+      const label = `${peer.peer} ${peer.version}`;
+      const s = stats(peer.rows.map((r) => r.roundTripMs));
+      const w = stats(peer.rows.map((r) => r.tokenAt));
+      console.log(`${`${label}: page round trip`.padEnd(50)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}`);
+      console.log(`${`${label}: worker start → token`.padEnd(50)} ${fmt(w.median)} ${fmt(w.min)} ${fmt(w.max)}`);
+      if (peer.errors.size) console.log(`  ${label}: ${peer.rows.length}/${RUNS} wakes answered a token; the worker said: ${[...peer.errors].join(' | ')}`);
+    }
     const ratio = (a, b) => (stats(a).median / stats(b).median).toFixed(2);
+    const ours = cols['page round trip (wake → token at the page)'];
+    const toPeers = peers.map((p) => `${p.peer} ${p.rows.length ? ratio(ours, p.rows.map((r) => r.roundTripMs)) : '-'}`);
+    console.log(`ratio of our wake to each peer's (medians): ${toPeers.join(', ')} (issue 12: below msal-browser's)`);
     console.log(`ratio to the bare JS floor (medians): wake ${ratio(cols['page round trip (wake → token at the page)'], cols['FLOOR page round trip (wake → answer at the page)'])} (goal <= 1.25), warm call ${ratio(warm, floorWarm)} (goal <= 1)`);
     const woke = new Set(rows.map((r) => r.firstEvent));
     console.log(`(each run a new worker instance: ${new Set(rows.map((r) => r.instance)).size}/${RUNS}; woken by: ${[...woke].join(', ')})`);

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { startEnvironment } from '../support/e2e-env.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, showMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, chooseMailService, showMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
 import { axeViolations, formatViolations, inputBorderContrast, tabWalk, orderProblems, coveredStops } from '../support/axe.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 
@@ -96,6 +96,7 @@ async function connectWithKeyboard(page, service, login) {
   await showMailService(page, service);
   const popup = page.waitForEvent('popup', { timeout: WAIT_MS });
   await pressWithKeyboard(page, `change-${service}`);
+  await chooseMailService(page, service, null, { keyboard: true });
   if (service === 'salesforce') await submitSalesforceChange(page, login);
   await completeSignIn(await popup, login);
   await waitForCard(page, service, 'connected', login);
@@ -152,11 +153,33 @@ describe('accessibility of the web host (real engine, axe-core, WCAG 2.2 AA)', (
     assert.deepEqual(contrast.failures, [], 'text-field borders reach 3:1');
   });
 
+  it('Change on a mail card, "Which email service do you use?": no axe violation with each next step shown; Escape returns focus to Change', async (t) => {
+    const { page } = shared;
+    await pressWithKeyboard(page, 'change-microsoft');
+    await byTestId(page, 'change-service-microsoft').waitFor({ timeout: WAIT_MS });
+    assert.equal(await activeTestId(page), 'change-service-microsoft-microsoft365', 'focus on the card\'s own service');
+    await auditBothWidths(page, 'mail chooser', t);
+    // Arrow keys move through a radio group (2.1.1): to Outlook.com.
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await byTestId(page, 'change-service-microsoft-outlook_com').isChecked(), true);
+    await byTestId(page, 'change-service-microsoft-not_sure').check();
+    await byTestId(page, 'lookup-email').waitFor({ timeout: WAIT_MS });
+    await auditBothWidths(page, 'mail chooser, "I\'m not sure"', t);
+    await byTestId(page, 'change-service-microsoft-exchange').check();
+    // The web host cannot reach an Exchange server: the chooser says so instead of a form.
+    await byTestId(page, 'password-unavailable-exchange').waitFor({ timeout: WAIT_MS });
+    await auditBothWidths(page, 'mail chooser, Exchange on the web host', t);
+    await page.keyboard.press('Escape');
+    await byTestId(page, 'change-service-microsoft').waitFor({ state: 'detached', timeout: WAIT_MS });
+    assert.equal(await activeTestId(page), 'change-microsoft', 'Escape returns focus to Change');
+  });
+
   it('Tab walk with the error toast shown, at 1280 and 360 px: order follows the layout, nothing covers the focused control', async (t) => {
     const { page } = shared;
     // An error toast: a Change whose sign-in window is closed before signing in.
     const popup = page.waitForEvent('popup', { timeout: WAIT_MS });
     await pressWithKeyboard(page, 'change-microsoft');
+    await chooseMailService(page, 'microsoft', null, { keyboard: true });
     await (await popup).close();
     await page.waitForSelector('.sa-toast[data-empty="false"]', { timeout: WAIT_MS });
     await waitForCard(page, 'microsoft', 'connected');

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { useEnvironment, byTestId, completeSignIn, WAIT_MS } from './helpers.mjs';
+import { chooseMailService } from '../support/browser.mjs';
 
 const h = useEnvironment();
 
@@ -62,6 +63,7 @@ describe('sign-in pop-up callback (real engine)', () => {
     });
     const popupPromise = page.waitForEvent('popup', { timeout: WAIT_MS });
     await byTestId(page, 'change-microsoft').click();
+    await chooseMailService(page, 'microsoft');
     const popup = await popupPromise;
     await popup.waitForSelector('input[name=login]', { timeout: WAIT_MS });
     assert.ok(authorize, 'saw the authorization request');

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { useEnvironment, byTestId, completeSignIn, eventually, refreshDirectly, WAIT_MS } from './helpers.mjs';
-import { submitSalesforceChange, waitForCard } from '../support/browser.mjs';
+import { chooseMailService, submitSalesforceChange, waitForCard } from '../support/browser.mjs';
 
 const h = useEnvironment();
 
@@ -149,8 +149,28 @@ describe('Change to a second account (real engine)', () => {
     });
     const popupPromise = page.waitForEvent('popup', { timeout: WAIT_MS });
     await byTestId(page, 'change-google').click();
+    await chooseMailService(page, 'google');
     const pages = await completeSignIn(await popupPromise, 'bob@gmail.test');
     assert.match(authorizeUrl?.searchParams.get('prompt') ?? '', /select_account/, `prompt sent: ${authorizeUrl?.searchParams.get('prompt')}`);
     assert.equal(pages[0]?.page, 'login', `the provider showed ${JSON.stringify(pages)}`);
+  });
+
+  it('Change on the Microsoft 365 card asks which service, starts from its own, and signs in to its own tenant whatever pill was picked since (issue 10)', async (t) => {
+    const s = await h.session(t);
+    const { page, context } = s;
+    await s.connect('microsoft', 'alice@contoso.com');
+    await byTestId(page, 'mail-service-outlook_com').check(); // the bug: this used to send Change to `consumers`
+    const authorizeUrls = [];
+    context.on('request', (r) => {
+      if (r.url().includes('/oauth2/v2.0/authorize')) authorizeUrls.push(new URL(r.url()));
+    });
+    await byTestId(page, 'change-microsoft').click();
+    assert.equal(await byTestId(page, 'change-service-microsoft-microsoft365').isChecked(), true, 'the card\'s own service, not the pill');
+    const popup = page.waitForEvent('popup', { timeout: WAIT_MS });
+    await chooseMailService(page, 'microsoft');
+    await completeSignIn(await popup, 'bob@contoso.com');
+    await waitForCard(page, 'microsoft', 'connected', 'bob@contoso.com');
+    assert.ok(authorizeUrls.length > 0, 'saw the authorization request');
+    assert.equal(authorizeUrls[0].pathname.split('/').at(-4), 'common', `the card's own tenant: ${authorizeUrls[0].pathname}`);
   });
 });

@@ -23,6 +23,7 @@ import {
   CHROMIUM_ARGS,
   WAIT_MS,
   byTestId,
+  chooseMailService,
   completeSignIn,
   eventually,
   showMailService,
@@ -184,6 +185,7 @@ async function openSession(t, shared, { path: pagePath = '/www/index.html' } = {
       await showMailService(page, service);
       const popupPromise = page.waitForEvent('popup', { timeout: WAIT_MS });
       await byTestId(page, `change-${service}`).click();
+      await chooseMailService(page, service);
       if (service === 'salesforce') await submitSalesforceChange(page, login, { newUsername });
       const pages = await completeSignIn(await popupPromise, login);
       await waitForCard(page, service, 'connected', login);

@@ -17,7 +17,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { useExtension, byTestId, WAIT_MS } from './helpers.mjs';
-import { submitSalesforceChange } from '../support/browser.mjs';
+import { chooseMailService, submitSalesforceChange } from '../support/browser.mjs';
 import { axeRun, axeViolations, formatViolations, inputBorderContrast, tabWalk, orderProblems, coveredStops } from '../support/axe.mjs';
 
 const x = useExtension();
@@ -80,6 +80,7 @@ describe('accessibility of the side panel (real extension, axe-core, WCAG 2.2 AA
     // An error toast: a Change whose sign-in window is closed before signing in.
     const authWindow = x.context.waitForEvent('page', { timeout: WAIT_MS });
     await byTestId(panel, 'change-google').click();
+    await chooseMailService(panel, 'google');
     await (await authWindow).close();
     await panel.waitForSelector('.sa-toast[data-empty="false"]', { timeout: WAIT_MS });
     await x.waitCard(panel, 'google', 'connected');

@@ -8,7 +8,8 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { useExtension, eventually, completeSignIn, WAIT_MS } from './helpers.mjs';
+import { useExtension, eventually, completeSignIn, byTestId, WAIT_MS } from './helpers.mjs';
+import { chooseMailService } from '../support/browser.mjs';
 
 const x = useExtension();
 const CONTOSO_EWS = 'https://mail.contoso.test/EWS/Exchange.asmx';
@@ -188,5 +189,75 @@ describe('on-premises Exchange in the extension', () => {
     const events = await x.value('eventLog');
     assert.ok(events.some((e) => e.service === 'microsoft' && e.kind === 'disconnect_requested'), JSON.stringify(events.slice(-8)));
     await eventually(async () => (await x.value('view')).sections[0].mailService === 'exchange');
+  });
+
+  it('in the side panel, Change asks which service: Exchange → Microsoft 365 → Exchange → Gmail → Microsoft 365, one mail connection each time, the old grants ended', async () => {
+    const mail = async () => (await x.value('view')).sections[0].connections.filter((c) => c.account).map((c) => c.service);
+    const onlyMail = (service) => eventually(async () => JSON.stringify(await mail()) === JSON.stringify([service]), { message: `only ${service} left` });
+    assert.deepEqual(await mail(), ['exchange'], 'where the previous test left it');
+    const revokedAtGoogle = (await x.stats()).google.revoke;
+    /** Change on `card`, pick `choice`, Sign in, and the provider's pages in the window. */
+    const switchBySignIn = async (card, choice, login) => {
+      const signInWindow = x.context.waitForEvent('page', { timeout: WAIT_MS });
+      await byTestId(panel, `change-${card}`).click();
+      assert.equal(await chooseMailService(panel, card, choice), true, 'Change opened the chooser');
+      await completeSignIn(await signInWindow, login);
+    };
+
+    await switchBySignIn('exchange', 'microsoft365', 'alice@contoso.com');
+    await x.waitCard(panel, 'microsoft', 'connected', 'alice@contoso.com');
+    await onlyMail('microsoft');
+    assert.equal((await x.debug('exchange'))?.account ?? null, null, 'the Exchange password is forgotten');
+
+    // Microsoft 365 → Exchange: the mailbox login typed inside the chooser.
+    x.idp.exchange.reset();
+    await byTestId(panel, 'change-microsoft').click();
+    await byTestId(panel, 'change-service-microsoft-exchange').check();
+    const chooser = byTestId(panel, 'change-service-microsoft');
+    await chooser.getByTestId('password-email-exchange').fill('alex@contoso.test');
+    await chooser.getByTestId('password-password-exchange').fill(PASSWORD);
+    await chooser.locator('summary', { hasText: 'Advanced' }).click();
+    await chooser.getByTestId('password-ewsUrl-exchange').fill(CONTOSO_EWS);
+    await chooser.getByTestId('password-submit-exchange').click();
+    await x.waitCard(panel, 'exchange', 'connected');
+    await onlyMail('exchange');
+    assert.deepEqual(withCredentials(log()).map((e) => [e.scheme, e.ewsOperation]), [['https', 'GetFolder']], 'one verify, over https');
+    assert.equal((await x.debug('microsoft'))?.refreshToken?.present ?? false, false, 'Microsoft\'s grant is gone from the vault');
+    const events = await x.value('eventLog');
+    assert.ok(events.some((e) => e.service === 'microsoft' && e.kind === 'disconnect_requested'), JSON.stringify(events.slice(-8)));
+
+    await switchBySignIn('exchange', 'gmail', 'alice@gmail.test');
+    await x.waitCard(panel, 'google', 'connected', 'alice@gmail.test');
+    await onlyMail('google');
+
+    // Gmail → Microsoft 365: Google's grant is revoked at Google (RFC 7009), after the new one is stored.
+    await switchBySignIn('google', 'microsoft365', 'alice@contoso.com');
+    await x.waitCard(panel, 'microsoft', 'connected', 'alice@contoso.com');
+    await onlyMail('microsoft');
+    await eventually(async () => (await x.stats()).google.revoke === revokedAtGoogle + 1, { message: 'one revocation at Google' });
+    assert.equal((await x.value('view')).sections[0].mailService, 'microsoft365', 'the pill follows the connection');
+  });
+
+  it('"Microsoft Exchange" chosen for an Exchange Online address: the lookup says so and Continue signs in with Microsoft, the address filled in; no password sent', async () => {
+    x.idp.exchange.reset();
+    await byTestId(panel, 'change-microsoft').click();
+    await byTestId(panel, 'change-service-microsoft-exchange').check();
+    const chooser = byTestId(panel, 'change-service-microsoft');
+    await chooser.getByTestId('password-email-exchange').fill('bob@contoso.com');
+    await chooser.getByTestId('password-password-exchange').fill('Not-Sent-7');
+    await chooser.getByTestId('password-submit-exchange').click();
+    const confirm = chooser.getByTestId('password-finding-exchange-confirm');
+    await confirm.waitFor({ timeout: WAIT_MS });
+    assert.match(await chooser.getByTestId('password-finding-exchange-summary').textContent(), /Microsoft 365/);
+    const signInWindow = x.context.waitForEvent('page', { timeout: WAIT_MS });
+    await confirm.click();
+    await completeSignIn(await signInWindow, 'bob@contoso.com');
+    await x.waitCard(panel, 'microsoft', 'connected', 'bob@contoso.com');
+    // The emulator's request log: the authorization request carried the address.
+    const authorizations = (await x.control('/log?n=300')).filter((e) => e.provider === 'microsoft' && e.endpoint === 'authorize' && e.path.includes('client_id='));
+    const hint = new URL(authorizations.at(-1)?.path ?? '/', 'http://x').searchParams.get('login_hint');
+    assert.equal(hint, 'bob@contoso.com', JSON.stringify(authorizations.at(-1)));
+    assert.deepEqual(withCredentials(log()), [], 'the password was sent nowhere');
+    assert.ok(!(await everywhere()).includes('Not-Sent-7'));
   });
 });

@@ -123,6 +123,24 @@ export async function showMailService(page, service) {
   }
 }
 
+/**
+ * Change on a mail card with an account first asks which email service (issue 10): keep the
+ * card's own (the default) or pick `choice`, then Sign in (from the keyboard: focus and
+ * Enter). Does nothing where no chooser opened (Connect on a new card, the CRM section).
+ */
+export async function chooseMailService(page, service, choice = null, { keyboard = false } = {}) {
+  if (!(await byTestId(page, `change-service-${service}`).count())) return false;
+  if (choice) await byTestId(page, `change-service-${service}-${choice}`).check();
+  const submit = byTestId(page, `change-service-submit-${service}`);
+  if (keyboard) {
+    await submit.focus();
+    await page.keyboard.press('Enter');
+  } else {
+    await submit.click();
+  }
+  return true;
+}
+
 /** The Salesforce Change form: a new username on the local login host, then submit. */
 export async function submitSalesforceChange(page, login, { newUsername = true } = {}) {
   await byTestId(page, 'change-form-salesforce').waitFor({ timeout: WAIT_MS });

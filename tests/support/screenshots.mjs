@@ -14,7 +14,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { startEnvironment } from './e2e-env.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, showMailService, submitSalesforceChange, waitForCard } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, WAIT_MS, byTestId, completeSignIn, chooseMailService, showMailService, submitSalesforceChange, waitForCard } from './browser.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 
 const OUT = path.join(REPO_ROOT, 'docs', 'screenshots');
@@ -24,6 +24,7 @@ async function connect(page, service) {
   await showMailService(page, service);
   const popup = page.waitForEvent('popup', { timeout: WAIT_MS });
   await byTestId(page, `change-${service}`).click();
+  await chooseMailService(page, service);
   if (service === 'salesforce') await submitSalesforceChange(page, ACCOUNT[service]);
   await completeSignIn(await popup, ACCOUNT[service]);
   await waitForCard(page, service, 'connected', ACCOUNT[service]);

@@ -144,6 +144,7 @@ const auth = {
   },
   discoverMailService(email) {
     calls.push({ method: 'discoverMailService', email });
+    if (window.__test.finding) return Promise.resolve({ email, ...window.__test.finding });
     return Promise.resolve({ mailService: 'exchange', email, assumed: false, ewsUrl: null,
       summary: "Your company's Exchange server autodiscover.contoso.test answered. Is this your mail server?",
       host: 'autodiscover.contoso.test', autodiscoverUrl: 'https://autodiscover.contoso.test/autodiscover/autodiscover.xml' });
@@ -156,7 +157,7 @@ const auth = {
   },
 };
 window.__test = {
-  calls, errors, after: null,
+  calls, errors, after: null, finding: null,
   show(name) { current = clone(views[name]); notify(); },
   /** The engine moves on without telling (time passes): only a fresh view() shows it. */
   replace(name) { current = clone(views[name]); },
@@ -424,6 +425,107 @@ describe('on-premises Exchange in the dashboard (credentials, lookup, confirm)',
       options: { login: 'alex@contoso.test', email: 'alex@contoso.test', ewsUrl: 'https://mail.contoso.test/EWS/Exchange.asmx' },
     }]);
     assert.deepEqual(calls.filter((c) => c.method === 'discoverMailService'), [], 'a typed URL needs no lookup');
+  });
+});
+
+describe('Change on a mail card: which email service? (issue 10)', () => {
+  const PASSWORD = 'Typed-Secret-9';
+  const connects = async (page) => (await page.evaluate(() => window.__test.calls)).filter((c) => c.method === 'connect');
+
+  it('starts from the card\'s own service, even after another pill was picked; staying signs in to the card\'s own tenant', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
+    await page.locator('label', { has: byTestId(page, 'mail-service-gmail') }).click();
+    await byTestId(page, 'card-google').waitFor();
+    await byTestId(page, 'change-microsoft').click();
+    assert.equal(await byTestId(page, 'change-microsoft').getAttribute('aria-expanded'), 'true');
+    const radios = await byTestId(page, 'change-service-microsoft').locator('input[type=radio]').evaluateAll((els) => els.map((e) => [e.value, e.checked]));
+    assert.deepEqual(radios, [['microsoft365', true], ['outlook_com', false], ['gmail', false], ['exchange', false], ['not_sure', false]]);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'change-service-microsoft-microsoft365', 'focus on the chosen option');
+    await byTestId(page, 'change-service-submit-microsoft').click();
+    assert.deepEqual(await connects(page), [{ method: 'connect', service: 'microsoft', options: {} }], 'no tenant named: the engine keeps the card\'s own');
+  });
+
+  it('another service is an explicit switch: Outlook.com and Gmail name the choice', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
+    await byTestId(page, 'change-microsoft').click();
+    await byTestId(page, 'change-service-microsoft-outlook_com').check();
+    await byTestId(page, 'change-service-submit-microsoft').click();
+    await byTestId(page, 'change-microsoft').click();
+    await byTestId(page, 'change-service-microsoft-gmail').check();
+    assert.match(await byTestId(page, 'change-service-submit-microsoft').textContent(), /Gmail/);
+    await byTestId(page, 'change-service-submit-microsoft').click();
+    assert.deepEqual(await connects(page), [
+      { method: 'connect', service: 'microsoft', options: { mailService: 'outlook_com' } },
+      { method: 'connect', service: 'google', options: { mailService: 'gmail' } },
+    ]);
+  });
+
+  it('a cancelled switch opens the chooser again as it was; Escape closes it and focus returns to Change', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
+    await page.evaluate(() => window.__test.failNext({ code: 'sign_in_cancelled', message: 'Sign-in was cancelled.' }));
+    await byTestId(page, 'change-microsoft').click();
+    await byTestId(page, 'change-service-microsoft-gmail').check();
+    await byTestId(page, 'change-service-submit-microsoft').click();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'change-service-submit-microsoft');
+    assert.equal(await byTestId(page, 'change-service-microsoft-gmail').isChecked(), true);
+    await page.keyboard.press('Escape');
+    assert.equal(await byTestId(page, 'change-service-microsoft').count(), 0);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'change-microsoft');
+  });
+
+  it('Exchange: the mailbox login is asked inside the chooser; the password goes to signInWithPassword only', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
+    await byTestId(page, 'change-microsoft').click();
+    await byTestId(page, 'change-service-microsoft-exchange').check();
+    const form = byTestId(page, 'change-service-microsoft');
+    await form.getByTestId('password-email-exchange').fill('alex@contoso.test');
+    await form.getByTestId('password-password-exchange').fill(PASSWORD);
+    await form.locator('summary', { hasText: 'Advanced' }).click();
+    await form.getByTestId('password-ewsUrl-exchange').fill('https://mail.contoso.test/EWS/Exchange.asmx');
+    await form.getByTestId('password-submit-exchange').click();
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.filter((c) => c.method === 'signInWithPassword'), [{
+      method: 'signInWithPassword', service: 'exchange', passwordLength: PASSWORD.length,
+      options: { login: 'alex@contoso.test', email: 'alex@contoso.test', ewsUrl: 'https://mail.contoso.test/EWS/Exchange.asmx' },
+    }]);
+    assert.equal(await byTestId(page, 'change-service-microsoft').count(), 0, 'the chooser closed');
+    assert.ok(!(await page.content()).includes(PASSWORD), 'not in the DOM');
+  });
+
+  it('"Microsoft Exchange" that is in fact Exchange Online: the user is told and goes on to the Microsoft sign-in with the address', async (t) => {
+    const { page } = await openDashboard(t, 'not_sure');
+    await page.evaluate(() => {
+      window.__test.finding = { mailService: 'microsoft365', assumed: false, ewsUrl: null, host: null, autodiscoverUrl: null,
+        summary: 'Your mailbox is in Microsoft 365 (Exchange Online): you sign in with Microsoft.' };
+    });
+    await byTestId(page, 'change-exchange').click();
+    await byTestId(page, 'password-email-exchange').fill('alice@contoso.com');
+    await byTestId(page, 'password-password-exchange').fill(PASSWORD);
+    await byTestId(page, 'password-submit-exchange').click();
+    assert.match(await byTestId(page, 'password-finding-exchange-summary').textContent(), /Microsoft 365/);
+    assert.match(await byTestId(page, 'password-finding-exchange-confirm').textContent(), /Continue with Microsoft 365/);
+    await byTestId(page, 'password-finding-exchange-confirm').click();
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.filter((c) => c.method === 'connect'), [{ method: 'connect', service: 'microsoft', options: { mailService: 'microsoft365', loginHint: 'alice@contoso.com' } }]);
+    assert.deepEqual(calls.filter((c) => c.method === 'signInWithPassword'), [], 'the password went nowhere');
+    assert.equal(await byTestId(page, 'password-password-exchange').count(), 0, 'the form closed, the typed password dropped');
+  });
+
+  it('"I\'m not sure": the lookup runs inside the chooser and a confirmed Exchange server leads to the credentials', async (t) => {
+    const { page } = await openDashboard(t, 'connected');
+    await byTestId(page, 'change-microsoft').click();
+    await byTestId(page, 'change-service-microsoft-not_sure').check();
+    await byTestId(page, 'lookup-email').fill('alex@contoso.test');
+    await byTestId(page, 'lookup-submit').click();
+    await byTestId(page, 'lookup-finding-confirm').click();
+    assert.equal(await byTestId(page, 'change-service-microsoft-exchange').isChecked(), true);
+    assert.match(await byTestId(page, 'password-server-exchange').textContent(), /autodiscover\.contoso\.test/);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-testid')), 'password-password-exchange');
+    await byTestId(page, 'password-password-exchange').fill(PASSWORD);
+    await byTestId(page, 'password-submit-exchange').click();
+    const calls = await page.evaluate(() => window.__test.calls);
+    assert.deepEqual(calls.filter((c) => c.method === 'signInWithPassword').map((c) => c.options.confirmedHost), ['autodiscover.contoso.test']);
+    assert.deepEqual(calls.filter((c) => c.method === 'selectMailService'), [], 'no pill was moved on the way');
   });
 });
 

@@ -1,0 +1,250 @@
+// Cold-start benchmark: from a page's navigation to its first authorization URL, in a plain
+// page and in the Outlook add-in's task pane (framed by the Office test double), for the
+// project and for the peers, side by side.
+//
+//   node tests/bench/cold-start.mjs [--runs N]     (the engine must be built into pkg/ first)
+//
+// Variants (all served by one https loopback server, tests/addin/env.mjs):
+//   sidebar-auth      the real pages, www/index.html and addin-manifest/taskpane.html, as
+//                     shipped (modules loaded one by one: entry, dashboard, host, glue, wasm)
+//   sidebar-auth, one bundle   the same pages with entry + dashboard + host + glue bundled
+//                     into one file by esbuild (the lever of ../shared/toolchain.md; only
+//                     measured here, the shipped pages are not changed by this file)
+//   @azure/msal-browser, oidc-client-ts, oauth4webapi   tests/bench/peers/cold-*.js bundled
+//                     with esbuild (minified), in a page (and in the task pane after
+//                     Office.onReady, as an add-in must wait for it)
+// "Ready" is when the authorization URL with its PKCE challenge exists: msal-browser's
+// loginRedirect hands it to onRedirectNavigate (which returns false: no navigation),
+// oidc-client-ts's signinRedirect to its navigator, oauth4webapi's page builds it, and the
+// project's engine passes it to its host driver's openSignIn. For the project the benchmark
+// server (never the product) serves /pkg/sidebar_auth.js with SidebarAuth.create wrapped:
+// the driver's openSignIn records the time and declines, and connect('microsoft') is called
+// as soon as create() returns (what a click on Connect does), all bundled into the one file
+// so the wrapper adds no fetch. The time is the page's (or the task pane frame's)
+// performance.now() at that moment, i.e. from its navigation start.
+//
+// Each page load is a new browser context (nothing cached, nothing stored), each task-pane
+// load a new tab with the add-in's storage cleared (see load() below), the DevTools cache
+// switch off in both; the variants alternate load by load. Median, min, max and the ratio to msal-browser (issue 12 goal: at most 0.6). Prints
+// numbers; never fails on them.
+
+import { execFileSync } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp } from 'node:fs/promises';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+
+import { startAddinEnvironment } from '../addin/env.mjs';
+import { profileAllowingThirdPartyStorage } from '../addin/helpers.mjs';
+import { engineConfig } from '../support/e2e-env.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.mjs';
+import { REPO_ROOT } from '../web/static-server.mjs';
+import { buildColdStartBundles } from './peers/build.mjs';
+
+const args = process.argv.slice(2);
+const runsAt = args.indexOf('--runs');
+const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 20;
+// --baseline REF: also the pages' start code as it is at git REF (www/app.js and
+// addin-manifest/taskpane.js, served beside the current ones), to measure a change of the
+// start path before and after in one run, alternating.
+const baselineAt = args.indexOf('--baseline');
+const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : null;
+const LOAD_TIMEOUT_MS = 20_000;
+const GLUE = path.join(REPO_ROOT, 'pkg', 'sidebar_auth.js');
+
+/** The engine module as the benchmark server serves it: the real glue, create() wrapped (see above). */
+const WRAPPED_ENGINE = `// BENCHMARK SERVER ONLY (tests/bench/cold-start.mjs)
+import init, * as engine from ${JSON.stringify(GLUE)};
+export * from ${JSON.stringify(GLUE)};
+export default init;
+const create = engine.SidebarAuth.create;
+engine.SidebarAuth.create = async function (config, driver) {
+  driver.openSignIn = (url) => {
+    globalThis.__coldStart = { readyAt: performance.now(), url: String(url) };
+    document.body.dataset.coldStart = 'ready';
+    return Promise.reject({ code: 'sign_in_cancelled', message: 'cold-start benchmark: the URL is built; not navigating' });
+  };
+  const auth = await create.call(this, config, driver);
+  auth.connect('microsoft', undefined).catch(() => {});
+  return auth;
+};
+`;
+
+/**
+ * esbuild plugin: the engine module is the wrapped one, found by a literal import (app.js
+ * imports it by a computed URL, which a bundler cannot follow), and the glue locates its
+ * .wasm under /pkg/ wherever the bundle is served (import.meta.url would be the bundle's).
+ */
+function engineInBundle({ wasmBase }) {
+  return {
+    name: 'engine-in-bundle',
+    setup(build) {
+      build.onResolve({ filter: /^sidebar-auth-engine$/ }, () => ({ path: 'wrapped-engine', namespace: 'bench' }));
+      build.onLoad({ filter: /.*/, namespace: 'bench' }, () => ({ contents: WRAPPED_ENGINE, resolveDir: REPO_ROOT, loader: 'js' }));
+      build.onLoad({ filter: /www[\\/]app\.js$/ }, async (a) => {
+        const text = await readFile(a.path, 'utf8');
+        const computed = "import(new URL('../pkg/sidebar_auth.js', import.meta.url).href)";
+        if (!text.includes(computed)) throw new Error(`www/app.js no longer loads the engine with ${computed}: update tests/bench/cold-start.mjs`);
+        return { contents: text.replace(computed, "import('sidebar-auth-engine')"), loader: 'js' };
+      });
+      if (wasmBase) {
+        build.onLoad({ filter: /pkg[\\/]sidebar_auth\.js$/ }, async (a) => ({
+          contents: (await readFile(a.path, 'utf8')).replaceAll('import.meta.url', `new URL(${JSON.stringify(wasmBase)}, location.href).href`),
+          loader: 'js',
+        }));
+      }
+    },
+  };
+}
+
+async function bundleText(options) {
+  const r = await esbuild.build({ bundle: true, minify: true, format: 'esm', target: 'es2022', platform: 'browser', write: false, logLevel: 'error', legalComments: 'none', ...options });
+  return r.outputFiles[0].text;
+}
+
+const peerPage = (bundle, host) =>
+  `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>cold start</title>\n` +
+  (host === 'office' ? `<script src="/office-double/office.js"></script>\n` : '') +
+  `<script type="module" src="${bundle}"></script></head>\n<body data-host="${host}"></body></html>\n`;
+
+function stats(values) {
+  const v = values.filter(Number.isFinite).slice().sort((a, b) => a - b);
+  if (!v.length) return { median: NaN, min: NaN, max: NaN };
+  const mid = Math.floor(v.length / 2);
+  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v.at(-1) };
+}
+const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1).padStart(7) : '     - ');
+
+async function main() {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'cold-start-'));
+  const peers = await buildColdStartBundles(path.join(tmp, 'peers'));
+  const files = {};
+  for (const p of peers) {
+    const text = await readFile(p.file, 'utf8');
+    files[`/bench/cold-${p.name}.js`] = text;
+    files[`/bench/${p.name}-page.html`] = peerPage(`/bench/cold-${p.name}.js`, 'page');
+    files[`/bench/${p.name}-pane.html`] = peerPage(`/bench/cold-${p.name}.js`, 'office');
+  }
+  // The project: its own pages; only the engine module is the wrapped one (one file).
+  files['/pkg/sidebar_auth.js'] = await bundleText({ stdin: { contents: WRAPPED_ENGINE, resolveDir: REPO_ROOT, loader: 'js' } });
+  // The lever: each page's modules and the engine glue as one bundle, next to its page.
+  const wasmBase = '/pkg/sidebar_auth.js';
+  for (const [entry, dir, html, name] of [
+    ['www/app.js', '/www/', 'www/index.html', 'index'],
+    ['addin-manifest/taskpane.js', '/addin-manifest/', 'addin-manifest/taskpane.html', 'taskpane'],
+  ]) {
+    const text = await bundleText({ entryPoints: [path.join(REPO_ROOT, entry)], plugins: [engineInBundle({ wasmBase })] });
+    files[`${dir}bench-${name}.bundle.js`] = text;
+    const page = await readFile(path.join(REPO_ROOT, html), 'utf8');
+    const script = `<script type="module" src="${path.basename(entry)}"></script>`;
+    if (!page.includes(script)) throw new Error(`${html} no longer has ${script}: update tests/bench/cold-start.mjs`);
+    files[`${dir}bench-${name}-bundled.html`] = page.replace(script, `<script type="module" src="bench-${name}.bundle.js"></script>`);
+  }
+  if (BASELINE) {
+    const atBaseline = (file) => execFileSync('git', ['show', `${BASELINE}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8' });
+    for (const [entry, dir, html, name] of [
+      ['www/app.js', '/www/', 'www/index.html', 'index'],
+      ['addin-manifest/taskpane.js', '/addin-manifest/', 'addin-manifest/taskpane.html', 'taskpane'],
+    ]) {
+      files[`${dir}bench-baseline-${path.basename(entry)}`] = atBaseline(entry);
+      const script = `<script type="module" src="${path.basename(entry)}"></script>`;
+      files[`${dir}bench-${name}-baseline.html`] = (await readFile(path.join(REPO_ROOT, html), 'utf8')).replace(script, `<script type="module" src="bench-baseline-${path.basename(entry)}"></script>`);
+    }
+  }
+  let webConfig = null;
+  files['/bench/web-config.json'] = () => webConfig;
+  const env = await startAddinEnvironment({ files });
+  webConfig = JSON.stringify(engineConfig(env.idp, env.addinBase));
+  const base = env.addinBase;
+  const pageOf = (p) => `${base}${p}`;
+  const variants = [
+    { name: 'sidebar-auth', page: pageOf('/www/index.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/taskpane.html') },
+    ...(BASELINE ? [{ name: `sidebar-auth at ${BASELINE}`, page: pageOf('/www/bench-index-baseline.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-baseline.html') }] : []),
+    { name: 'sidebar-auth, one bundle', page: pageOf('/www/bench-index-bundled.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-bundled.html') },
+    ...peers.map((p) => ({ name: `${p.peer} ${p.version}`, page: pageOf(`/bench/${p.name}-page.html`), pane: pageOf(`/bench/${p.name}-pane.html`), peer: p })),
+  ];
+
+  // Pages: a new browser context (Playwright's, off the record) per load. The task pane: its
+  // storage is third-party (framed by Outlook's site), which an off-the-record context always
+  // blocks, so it runs in a profile that allows it (tests/addin/helpers.mjs), a new tab per
+  // load, with the origins' storage cleared and a new Office partition key (the add-in keys
+  // its storage by it) each time.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const paneProfile = await profileAllowingThirdPartyStorage();
+  const paneContext = await chromium.launchPersistentContext(paneProfile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, ignoreHTTPSErrors: true });
+  let loads = 0;
+  async function load(url, inPane) {
+    const context = inPane ? null : await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await (context ?? paneContext).newPage();
+    try {
+      const problems = [];
+      page.on('pageerror', (err) => problems.push(err.message));
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      if (inPane) {
+        for (const origin of [env.addinBase, env.outlookBase]) await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+      }
+      loads += 1;
+      await page.goto(inPane ? env.outlookUrl({ addin: url, open: '1', partitionKey: `cold-start-${loads}` }) : url);
+      const frame = inPane ? await (await page.waitForSelector('[data-testid="taskpane-frame"]', { timeout: LOAD_TIMEOUT_MS })).contentFrame() : page.mainFrame();
+      await frame.waitForFunction(() => globalThis.__coldStart?.readyAt > 0, null, { timeout: LOAD_TIMEOUT_MS, polling: 20 }).catch((err) => {
+        throw new Error(`${url}: no authorization URL (${err.message}); the page said: ${problems.join(' | ') || 'nothing'}`);
+      });
+      const r = await frame.evaluate(() => ({ ...globalThis.__coldStart, responseStart: performance.getEntriesByType('navigation')[0]?.responseStart }));
+      const u = new URL(r.url);
+      if (u.searchParams.get('code_challenge_method') !== 'S256' || !u.searchParams.get('code_challenge') || !u.searchParams.get('state')) {
+        throw new Error(`not a PKCE authorization URL: ${u.origin}${u.pathname} ${[...u.searchParams.keys()].join(',')}`);
+      }
+      return { fromNavigation: r.readyAt, fromHtml: r.readyAt - r.responseStart };
+    } finally {
+      await (context ?? page).close();
+    }
+  }
+
+  let chromiumVersion = '';
+  try {
+    for (const v of variants) {
+      v.pageMs = [];
+      v.paneMs = [];
+    }
+    for (let i = 0; i < RUNS; i++) {
+      for (const v of variants) v.pageMs.push(await load(v.page, false));
+      for (const v of variants) v.paneMs.push(await load(v.pane, true));
+    }
+    chromiumVersion = browser.version();
+  } finally {
+    await browser.close();
+    await paneContext.close();
+    await rm(paneProfile, { recursive: true, force: true });
+    await env.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  console.log(`Cold start to the first PKCE authorization URL (Chromium ${chromiumVersion}, ${RUNS} loads each, alternating; fresh context, cache off)`);
+  console.log(`${'ms'.padEnd(44)}from navigation start            from the HTML's first byte`);
+  console.log(`${''.padEnd(44)}median     min     max  × msal   median  × msal`);
+  const msal = variants.find((v) => v.peer?.peer === '@azure/msal-browser');
+  const ratio = (a, b) => (a / b).toFixed(2).padStart(6);
+  for (const [where, key] of [['page', 'pageMs'], ['add-in task pane (Office double)', 'paneMs']]) {
+    console.log(where);
+    const m = stats(msal[key].map((r) => r.fromNavigation)).median;
+    const mh = stats(msal[key].map((r) => r.fromHtml)).median;
+    for (const v of variants) {
+      const s = stats(v[key].map((r) => r.fromNavigation));
+      const h = stats(v[key].map((r) => r.fromHtml));
+      const size = v.peer ? ` (${(v.peer.sizes.brotli / 1024).toFixed(1)} KiB br)` : '';
+      console.log(`  ${(v.name + size).padEnd(40)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}  ${ratio(s.median, m)}  ${fmt(h.median)}  ${ratio(h.median, mh)}`);
+    }
+  }
+  console.log('(× msal: ratio of the medians to msal-browser in the same run; issue 12 goal for sidebar-auth: at most 0.6.');
+  console.log(' From the first byte leaves out the connection set-up, the same for every variant on loopback.)');
+}
+
+main().catch((err) => {
+  console.error('cold-start benchmark failed:', err?.stack ?? err);
+  process.exit(1);
+});
