@@ -37,21 +37,8 @@ function keepAlive() {
   return () => clearInterval(timer);
 }
 
-/**
- * `prefetch`: the vault and the session cache are read now, and the engine's first
- * `load()` and `loadSession()` get those reads (a wake overlaps them with instantiating the
- * module); every later call reads storage again.
- * @returns {import('../pkg/sidebar_auth.js').HostDriver}
- */
-export function chromeDriver({ prefetch = false } = {}) {
-  const read = (area, key) => chrome.storage[area].get(key).then((stored) => (typeof stored[key] === 'string' ? stored[key] : null));
-  const first = prefetch ? { load: read('local', VAULT_KEY), loadSession: read('session', SESSION_KEY) } : {};
-  for (const p of Object.values(first)) p.catch(() => {}); // a failure reaches the engine's call
-  const once = (name) => {
-    const p = first[name];
-    delete first[name];
-    return p;
-  };
+/** @returns {import('../pkg/sidebar_auth.js').HostDriver} */
+export function chromeDriver() {
   return {
     silentSignIn: true,
 
@@ -70,16 +57,18 @@ export function chromeDriver({ prefetch = false } = {}) {
       }
     },
 
-    load() {
-      return once('load') ?? read('local', VAULT_KEY);
+    async load() {
+      const stored = await chrome.storage.local.get(VAULT_KEY);
+      return typeof stored[VAULT_KEY] === 'string' ? stored[VAULT_KEY] : null;
     },
 
     async save(text) {
       await chrome.storage.local.set({ [VAULT_KEY]: text });
     },
 
-    loadSession() {
-      return once('loadSession') ?? read('session', SESSION_KEY);
+    async loadSession() {
+      const stored = await chrome.storage.session.get(SESSION_KEY);
+      return typeof stored[SESSION_KEY] === 'string' ? stored[SESSION_KEY] : null;
     },
 
     async saveSession(text) {
