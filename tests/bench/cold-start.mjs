@@ -46,7 +46,7 @@ import { buildColdStartBundles } from './peers/build.mjs';
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 20;
-// --baseline REF: also the pages' start code as it is at git REF (www/app.js and
+// --baseline REF: also the pages as they are at git REF (their HTML and www/app.js,
 // addin-manifest/taskpane.js, served beside the current ones), to measure a change of the
 // start path before and after in one run, alternating.
 const baselineAt = args.indexOf('--baseline');
@@ -150,7 +150,7 @@ async function main() {
     ]) {
       files[`${dir}bench-baseline-${path.basename(entry)}`] = atBaseline(entry);
       const script = `<script type="module" src="${path.basename(entry)}"></script>`;
-      files[`${dir}bench-${name}-baseline.html`] = (await readFile(path.join(REPO_ROOT, html), 'utf8')).replace(script, `<script type="module" src="bench-baseline-${path.basename(entry)}"></script>`);
+      files[`${dir}bench-${name}-baseline.html`] = atBaseline(html).replace(script, `<script type="module" src="bench-baseline-${path.basename(entry)}"></script>`);
     }
   }
   let webConfig = null;
