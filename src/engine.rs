@@ -13,9 +13,16 @@ use crate::provider::{
     origin_of, Config, ConfigError, MailService, ProviderId, ProviderMap, SectionId, Target,
 };
 use crate::time::Timestamp;
+use crate::token::AccessToken;
 use crate::vault::{SavedLogin, Vault, VaultError};
 
 const EVENT_LOG_LIMIT: usize = 300;
+
+/// The session cache's text split into the vault it names and its tokens (`session_text`).
+fn session_parts(text: &str) -> Option<(&str, ProviderMap<AccessToken>)> {
+    let (vault, tokens) = text.split_once('\n')?;
+    Some((vault, serde_json::from_str(tokens).ok()?))
+}
 
 /// One line of the event log. Built from enums and codes only: never a token, a code, a
 /// URL with parameters or a response body.
@@ -139,22 +146,37 @@ impl Engine {
         }
     }
 
-    /// Access tokens for a session cache (`chrome.storage.session`): never the vault.
-    pub fn session_text(&self) -> String {
+    /// The session cache's text (`chrome.storage.session`: memory, trusted contexts only):
+    /// a first line naming the sealed vault the tokens agree with (its stored text, sealed:
+    /// ciphertext only; empty while a save is under way, `src/web/executor.rs`, `persist`),
+    /// then the access tokens as JSON; never the vault. `vault` names the sealed vault the tokens agree with (`""`: none), `written` is the
+    /// vault text just saved: a token is kept only where that text holds this connection's
+    /// state as this instance has it, signed in. With several instances a merged save
+    /// writes other connections from storage, where this instance's memory may be older
+    /// (another context disconnected or changed them): their tokens are left out.
+    pub fn session_text(&self, vault: &str, written: &str) -> String {
+        let written = Vault::decode(written).ok();
         let mut tokens = ProviderMap::new();
         for (id, c) in &self.connections {
-            if let Some(token) = c.access_token() {
+            let stored = written.as_ref().and_then(|v| v.connections.get(id));
+            if let (Some(token), true, true) = (
+                c.access_token(),
+                stored == Some(&c.state),
+                c.state.account.is_some(),
+            ) {
                 tokens.insert(*id, token.clone());
             }
         }
-        serde_json::to_string(&tokens).unwrap_or_default()
+        let mut text = vault.to_string();
+        text.push('\n');
+        text.push_str(&serde_json::to_string(&tokens).unwrap_or_default());
+        text
     }
 
     /// Restores access tokens from the session cache; unreadable text is ignored (the
     /// tokens are only a cache: a refresh gets new ones).
     pub fn restore_session(&mut self, text: &str, random: &mut dyn crate::random::RandomSource) {
-        let Ok(tokens) = serde_json::from_str::<ProviderMap<crate::token::AccessToken>>(text)
-        else {
+        let Some((_, tokens)) = session_parts(text) else {
             return;
         };
         for (id, token) in tokens {
@@ -162,6 +184,29 @@ impl Engine {
                 connection.adopt_access_token(token, random);
             }
         }
+    }
+
+    /// The session cache's tokens, if it names `vault` (the sealed vault now stored): what `accessToken` may answer before the vault is
+    /// opened (see `session_token`).
+    pub fn session_bound_to(&self, text: &str, vault: &str) -> Option<ProviderMap<AccessToken>> {
+        let (named, tokens) = session_parts(text)?;
+        (!named.is_empty() && named == vault).then_some(tokens)
+    }
+
+    /// A token of `session_bound_to` `accessToken` may hand out at `now`: fresh as
+    /// `Connection::fresh_access_token` requires, and never a password provider's.
+    pub fn session_token<'a>(
+        &self,
+        tokens: &'a ProviderMap<AccessToken>,
+        service: ProviderId,
+        now: Timestamp,
+    ) -> Option<&'a str> {
+        let connection = self.connections.get(&service)?;
+        (connection.rules.password.is_none())
+            .then(|| tokens.get(&service))
+            .flatten()
+            .filter(|t| t.is_fresh(now, crate::connection::FRESHNESS_MARGIN))
+            .map(|t| t.secret.as_str())
     }
 
     /// The text to persist when other instances share the storage: the stored vault with

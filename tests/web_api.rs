@@ -302,7 +302,7 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
     let reopened = open(&store).await;
     reopened.select_mail_service("gmail").unwrap();
     assert_eq!(
-        get_str(&google_card(&reopened.view()), "status").as_deref(),
+        get_str(&google_card(&reopened.view().unwrap()), "status").as_deref(),
         Some("connected")
     );
 
@@ -347,19 +347,19 @@ async fn sign_in_exchange_refresh_shared_by_concurrent_callers_and_vault() {
     assert_eq!(get_str(&e, "code").as_deref(), Some("needs_attention"));
     assert_eq!(get_str(&e, "reason").as_deref(), Some("sign_in_ended"));
     assert_eq!(get_str(&e, "action").as_deref(), Some("refresh"));
-    let card = google_card(&auth.view());
+    let card = google_card(&auth.view().unwrap());
     assert_eq!(get_str(&card, "status").as_deref(), Some("needs_attention"));
 
     // Refresh (same account) reconnects; disconnect revokes at the provider.
     settle(auth.reauthorize("google".into())).await.unwrap();
     assert_eq!(
-        get_str(&google_card(&auth.view()), "status").as_deref(),
+        get_str(&google_card(&auth.view().unwrap()), "status").as_deref(),
         Some("connected")
     );
     settle(auth.disconnect("google".into())).await.unwrap();
     assert_eq!(stats("tokens_revoked").await, 1.0);
     assert_eq!(
-        get_str(&google_card(&auth.view()), "status").as_deref(),
+        get_str(&google_card(&auth.view().unwrap()), "status").as_deref(),
         Some("disconnected")
     );
     let events = js_sys::JSON::stringify(&auth.event_log())
@@ -385,7 +385,7 @@ async fn transient_failures_keep_the_refresh_token() {
         .unwrap_err();
     assert_eq!(get_str(&e, "code").as_deref(), Some("retry_scheduled"));
     assert_eq!(get_str(&e, "action").as_deref(), Some("retry_later"));
-    let card = google_card(&auth.view());
+    let card = google_card(&auth.view().unwrap());
     assert_eq!(get_str(&card, "status").as_deref(), Some("retrying"));
     call(
         server(),
@@ -410,7 +410,7 @@ async fn corrupted_storage_is_kept_and_reported() {
         "{\"sealed\":1,\"alg\":\"A256GCM\",\"iv\":\"AAAA\",\"data\":\"garbage\"}",
     ));
     let auth = open(&store).await;
-    let view = auth.view();
+    let view = auth.view().unwrap();
     assert!(get_str(&view, "notice").is_some(), "the dashboard says so");
     // The next save keeps the unreadable text inside the (sealed) vault; nothing is lost.
     let e = settle(auth.access_token("google".into()))

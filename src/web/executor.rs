@@ -25,6 +25,7 @@ use crate::provider::discover::{Discovery, Finding, ProbeAnswer, Step};
 use crate::provider::{Config, ProviderId, ProviderMap};
 use crate::random::RandomSource;
 use crate::time::Timestamp;
+use crate::token::AccessToken;
 use crate::view;
 
 /// The browser's CSPRNG (`crypto.getRandomValues`, through getrandom).
@@ -59,6 +60,11 @@ pub(crate) struct Inner {
     /// The last vault copy this instance saved. IndexedDB remembers it too, but only after
     /// the save: an older copy put back in between must not pass for the newest.
     pub(crate) saved_copy: Cell<u64>,
+    /// Session first (`SidebarAuth.wake`): the stored vault and session texts not yet
+    /// opened, and the session cache's tokens that name that vault. See `open`.
+    pub(crate) unopened: RefCell<Option<(Option<String>, Option<String>)>>,
+    pub(crate) session_first: RefCell<Option<ProviderMap<AccessToken>>>,
+    pub(crate) opening: RefCell<Option<SharedOp>>,
 }
 
 impl Inner {
@@ -101,8 +107,10 @@ impl Inner {
         to_js(&view)
     }
 
-    pub(crate) async fn save_session(&self) {
-        let text = self.engine.borrow().session_text();
+    /// Writes the session cache: the access tokens that agree with `written` (the vault text
+    /// just saved), naming the sealed vault by `vault` (`""`: none, a save is under way).
+    pub(crate) async fn save_session(&self, vault: &str, written: &str) {
+        let text = self.engine.borrow().session_text(vault, written);
         if let Err(why) = self.driver.save_session(&text).await {
             self.note(None, "session_cache_error", why);
         }
@@ -155,6 +163,26 @@ impl Inner {
             .borrow()
             .connection(service)
             .is_some_and(|c| c.rules.password.is_some())
+    }
+
+    /// Before the vault is opened (`SidebarAuth.wake`): the session cache's token, if it
+    /// may be handed out (see `open`).
+    fn session_first_token(&self, service: ProviderId) -> Option<String> {
+        let tokens = self.session_first.borrow();
+        let engine = self.engine.borrow();
+        (engine.session_token(tokens.as_ref()?, service, self.now())).map(String::from)
+    }
+
+    /// `Err(not_ready)` while the vault is not opened: what reads or changes the engine's
+    /// state synchronously must not see or change the empty state before it.
+    pub(crate) fn check_opened(&self) -> Result<(), ApiError> {
+        match self.unopened.borrow().is_some() || self.opening.borrow().is_some() {
+            true => Err(ApiError::new(
+                "not_ready",
+                "The vault is not opened yet: wait for opened().",
+            )),
+            false => Ok(()),
+        }
     }
 
     pub(crate) fn fresh_token(&self, service: ProviderId) -> Option<String> {
@@ -215,7 +243,6 @@ pub(crate) async fn drive(
                     // Nothing that was not persisted is handed out (design rule 5).
                     return Err(e.for_service(service));
                 }
-                inner.save_session().await;
             }
             Command::Complete(result) => outcome = result,
         }
@@ -328,6 +355,10 @@ pub(crate) async fn persist(
         } else {
             (writer.engine.borrow().vault_text(), Written::All)
         };
+        // The session cache stops naming any vault before the save, and names the new one
+        // once it is stored (see `open`): it never names a vault older than the newest save,
+        // even when this context dies between the two writes.
+        writer.save_session("", &text).await;
         let (sealed, copy) = vault_crypto::seal(&text).await.map_err(|why| {
             ApiError::new(
                 "storage_error",
@@ -348,6 +379,7 @@ pub(crate) async fn persist(
             Written::Only(Some(id)) => writer.engine.borrow_mut().mark_saved(Some(id)),
             Written::Only(None) => {}
         }
+        writer.save_session(&sealed, &text).await;
         Ok(())
     })
     .await
@@ -398,6 +430,10 @@ pub(crate) async fn access_token(
         )
         .for_service(service));
     }
+    if let Some(token) = inner.session_first_token(service) {
+        return Ok(token);
+    }
+    opened(&inner).await.map_err(|e| e.for_service(service))?;
     // Wait for up to three operations in flight (a tick's, another caller's), then ask the
     // connection itself: its answer says what really is (a scheduled retry, a sign-in
     // needed), where a joined tick's outcome says nothing (a tick has no caller). Three
@@ -609,73 +645,148 @@ pub(crate) async fn authorized_fetch(
 }
 
 /// Creates the engine from a configuration and a host driver, and loads the vault and the
-/// session cache.
-pub(crate) async fn open(config: Config, driver: HostDriver) -> Result<Rc<Inner>, ApiError> {
-    {
-        let engine =
-            Engine::new(config).map_err(|e| ApiError::new("invalid_config", e.to_string()))?;
-        driver
-            .check()
-            .map_err(|why| ApiError::new("invalid_driver", why))?;
-        let mut probe = [0u8; 1];
-        getrandom::getrandom(&mut probe).map_err(|_| {
-            ApiError::new("invalid_driver", "crypto.getRandomValues is unavailable")
-        })?;
-        let inner = Rc::new(Inner {
-            engine: RefCell::new(engine),
-            driver,
-            clock_offset_ms: Cell::new(0.0),
-            listeners: RefCell::new(Vec::new()),
-            next_listener: Cell::new(1),
-            in_flight: RefCell::new(ProviderMap::new()),
-            saved_copy: Cell::new(0),
-        });
-        // The vault and the session cache are read at once: two storage round trips in
-        // parallel instead of one after the other on every start (issue 12, the wake).
-        let (stored, session) =
-            futures_util::future::join(inner.driver.load(), inner.driver.load_session()).await;
-        let stored = stored.map_err(|why| {
+/// session cache. `session_first` (`SidebarAuth.wake`, the extension's service worker): when
+/// the session cache names the sealed vault now stored, the vault is opened later
+/// (`opened`), and until then `accessToken` answers from the session cache.
+///
+/// Why that answer is the one the opened vault would give (issue 12; issue 11's rules):
+/// - The session cache is chrome.storage.session: memory, written only by the extension's
+///   own contexts (`storage-access.js`), cleared with the browser and on an update.
+/// - It names the vault by the SHA-256 of its sealed text (`vault_crypto::fingerprint`),
+///   written under the vault lock right after that vault was saved, and cleared of the
+///   name before every save (`persist`). So a stored vault it names is the newest one saved
+///   through this engine: a Disconnect, a Change or a refresh saved by any context since
+///   changed the stored text (another name, or none if that context died between the two
+///   writes); an older copy put back, a damaged or an unreadable vault have other bytes.
+///   Any of these: the vault is opened first, as before, and rollback detection, the
+///   `unreadable` notice and the copy counter work as they always did.
+/// - A token is in it only where the vault written held that connection as the writer had
+///   it, signed in (`Engine::session_text`); it is handed out only where the opened
+///   engine would (fresh, never a password provider's: `Engine::session_token`).
+/// - What it cannot know: IndexedDB's key or counter. A key lost while the vault's bytes
+///   stayed (site data cleared in part) is found when the vault is opened, right after the
+///   first answer; until then a token the provider issued for that same grant was served.
+///
+/// Everything else (a refresh, a write, the view, the catch-up) waits for `opened`.
+pub(crate) async fn open(
+    config: Config,
+    driver: HostDriver,
+    session_first: bool,
+) -> Result<Rc<Inner>, ApiError> {
+    let engine = Engine::new(config).map_err(|e| ApiError::new("invalid_config", e.to_string()))?;
+    driver
+        .check()
+        .map_err(|why| ApiError::new("invalid_driver", why))?;
+    let mut probe = [0u8; 1];
+    getrandom::getrandom(&mut probe)
+        .map_err(|_| ApiError::new("invalid_driver", "crypto.getRandomValues is unavailable"))?;
+    let inner = Rc::new(Inner {
+        engine: RefCell::new(engine),
+        driver,
+        clock_offset_ms: Cell::new(0.0),
+        listeners: RefCell::new(Vec::new()),
+        next_listener: Cell::new(1),
+        in_flight: RefCell::new(ProviderMap::new()),
+        saved_copy: Cell::new(0),
+        unopened: RefCell::new(None),
+        session_first: RefCell::new(None),
+        opening: RefCell::new(None),
+    });
+    // The vault and the session cache are read at once: two storage round trips in
+    // parallel instead of one after the other on every start (issue 12, the wake).
+    let (stored, session) =
+        futures_util::future::join(inner.driver.load(), inner.driver.load_session()).await;
+    let stored = stored
+        .map_err(|why| {
             ApiError::new(
                 "storage_error",
                 format!("The vault could not be loaded: {why}"),
             )
-        })?;
-        if let Some(stored) = stored.filter(|s| !s.trim().is_empty()) {
-            let opened = vault_crypto::open(&stored).await;
-            let restored = match &opened {
-                Ok(opened) => {
-                    if opened.rolled_back {
-                        inner.note(None, "vault_rolled_back", String::new());
-                    }
-                    inner
-                        .engine
-                        .borrow_mut()
-                        .restore(Some(&opened.text))
-                        .map_err(|e| e.to_string())
-                }
-                Err(OpenError::Unavailable(why)) => {
-                    return Err(ApiError::new(
-                        "storage_error",
-                        format!("WebCrypto or IndexedDB is unavailable: {why}"),
-                    ))
-                }
-                Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => {
-                    // Keep the stored text as it is; the engine records it as unreadable.
-                    let _ = inner.engine.borrow_mut().restore(Some(&stored));
-                    Err("the stored vault could not be decrypted".to_string())
-                }
-            };
-            if let Err(why) = restored {
-                inner.note(None, "vault_unreadable", why);
-            }
-        }
-        if let Some(session) = session {
-            inner
-                .engine
-                .borrow_mut()
-                .restore_session(&session, &mut WebRandom);
-        }
-        inner.schedule_wake();
-        Ok(inner)
+        })?
+        .filter(|s| !s.trim().is_empty());
+    let bound = (session.as_deref().zip(stored.as_deref()))
+        .filter(|_| session_first)
+        .and_then(|(session, stored)| inner.engine.borrow().session_bound_to(session, stored));
+    *inner.unopened.borrow_mut() = Some((stored, session));
+    match bound {
+        Some(tokens) => *inner.session_first.borrow_mut() = Some(tokens),
+        None => opened(&inner).await?,
     }
+    Ok(inner)
+}
+
+/// Opens the vault loaded by `open` if it is not yet: one opening for any number of
+/// callers; after a failure (IndexedDB unavailable) the next caller tries again. (A plain
+/// function returning the shared future: awaited in every entry point, an `async fn` would
+/// be inlined into each one's state machine.)
+pub(crate) fn opened(inner: &Rc<Inner>) -> SharedOp {
+    if let Some(op) = inner.opening.borrow().clone() {
+        return op;
+    }
+    let pending = inner.unopened.borrow_mut().take();
+    let opening = pending.is_some();
+    let runner = inner.clone();
+    let op = async move {
+        let Some((stored, session)) = pending else {
+            return Ok(());
+        };
+        let result = restore_vault(&runner, stored.as_deref(), session.as_deref()).await;
+        match result {
+            Ok(()) => *runner.session_first.borrow_mut() = None,
+            Err(_) => *runner.unopened.borrow_mut() = Some((stored, session)),
+        }
+        *runner.opening.borrow_mut() = None;
+        result
+    }
+    .boxed_local()
+    .shared();
+    if opening {
+        *inner.opening.borrow_mut() = Some(op.clone());
+    }
+    op
+}
+
+/// The vault and session texts into the engine (rollback and unreadable vaults noted).
+async fn restore_vault(
+    inner: &Rc<Inner>,
+    stored: Option<&str>,
+    session: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(stored) = stored {
+        let opened = vault_crypto::open(stored).await;
+        let restored = match &opened {
+            Ok(opened) => {
+                if opened.rolled_back {
+                    inner.note(None, "vault_rolled_back", String::new());
+                }
+                inner
+                    .engine
+                    .borrow_mut()
+                    .restore(Some(&opened.text))
+                    .map_err(|e| e.to_string())
+            }
+            Err(OpenError::Unavailable(why)) => {
+                return Err(ApiError::new(
+                    "storage_error",
+                    format!("WebCrypto or IndexedDB is unavailable: {why}"),
+                ))
+            }
+            Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => {
+                // Keep the stored text as it is; the engine records it as unreadable.
+                let _ = inner.engine.borrow_mut().restore(Some(stored));
+                Err("the stored vault could not be decrypted".to_string())
+            }
+        };
+        if let Err(why) = restored {
+            inner.note(None, "vault_unreadable", why);
+        }
+    }
+    if let Some(session) = session {
+        inner
+            .engine
+            .borrow_mut()
+            .restore_session(session, &mut WebRandom);
+    }
+    inner.schedule_wake();
+    Ok(())
 }

@@ -35,10 +35,41 @@ impl SidebarAuth {
         promise(async move { SidebarAuth::open(config, driver).await.map(JsValue::from) })
     }
 
+    /// `create` for a host woken to answer (the extension's service worker): resolves as
+    /// soon as `accessToken` can answer from the session cache, when that cache names the
+    /// stored vault, and opens the vault later (`opened`). Until `opened()` resolves,
+    /// `view`, `selectMailService` and the methods that sign in, disconnect or fetch reject
+    /// with `not_ready` (a check, not a wait: measured, 0.3 KiB smaller); `accessToken`,
+    /// `tick` and `online` wait for the vault when they need it; `debugState` and
+    /// `eventLog` show the engine before its vault.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SidebarAuth>")]
+    pub fn wake(
+        #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
+        driver: HostDriver,
+    ) -> Promise {
+        promise(async move {
+            SidebarAuth::start(config, driver, true)
+                .await
+                .map(JsValue::from)
+        })
+    }
+
+    /// Resolves once the vault is opened and restored (at once after `create`); rejects with
+    /// `storage_error` when WebCrypto or IndexedDB is unavailable (a later call retries).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn opened(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            executor::opened(&inner).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// The Sync Settings view model.
     #[wasm_bindgen(unchecked_return_type = "DashboardView")]
-    pub fn view(&self) -> JsValue {
-        self.inner.view_js()
+    pub fn view(&self) -> Result<JsValue, JsValue> {
+        self.inner.check_opened()?;
+        Ok(self.inner.view_js())
     }
 
     /// Calls `listener(view)` after every change. Returns an id for `unsubscribe`.
@@ -62,6 +93,7 @@ impl SidebarAuth {
         &self,
         #[wasm_bindgen(unchecked_param_type = "MailService")] choice: &str,
     ) -> Result<JsValue, JsValue> {
+        self.inner.check_opened()?;
         let choice = MailService::parse(choice).ok_or_else(|| {
             ApiError::new(
                 "invalid_argument",
@@ -89,6 +121,7 @@ impl SidebarAuth {
         let options = args::from_js::<ConnectOptions>(options, "connect options");
         let inner = self.inner.clone();
         promise(async move {
+            inner.check_opened()?;
             let mut service = parse_service(&service)?;
             let options = options?.unwrap_or_default();
             let mut target = Target {
@@ -127,6 +160,7 @@ impl SidebarAuth {
         let options = args::from_js::<PasswordOptions>(options, "password options");
         let inner = self.inner.clone();
         promise(async move {
+            inner.check_opened()?;
             let service = parse_service(&service)?;
             let o = options?
                 .filter(|o| !o.password.is_empty())
@@ -164,9 +198,10 @@ impl SidebarAuth {
         #[wasm_bindgen(unchecked_param_type = "ProviderId")] service: String,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(
-            async move { sign_in(inner, parse_service(&service)?, Input::Reauthorize, false).await },
-        )
+        promise(async move {
+            inner.check_opened()?;
+            sign_in(inner, parse_service(&service)?, Input::Reauthorize, false).await
+        })
     }
 
     /// After the engine paused on repeated failures: try again now.
@@ -177,6 +212,7 @@ impl SidebarAuth {
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            inner.check_opened()?;
             let service = parse_service(&service)?;
             shared_operation(&inner, service, OpKind::Renewal, Input::RetryNow).await?;
             Ok(inner.view_js())
@@ -191,6 +227,7 @@ impl SidebarAuth {
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            inner.check_opened()?;
             let service = parse_service(&service)?;
             let joined = inner
                 .in_flight
@@ -232,6 +269,7 @@ impl SidebarAuth {
         let init = args::from_js::<ApiRequestInit>(init, "request init");
         let inner = self.inner.clone();
         promise(async move {
+            inner.check_opened()?;
             let init = init?.unwrap_or_default();
             authorized_fetch(inner, parse_service(&service)?, url, init).await
         })
@@ -298,9 +336,17 @@ impl SidebarAuth {
 impl SidebarAuth {
     /// `create` for Rust callers (the wasm-bindgen tests).
     pub async fn open(config: JsValue, driver: HostDriver) -> Result<SidebarAuth, ApiError> {
+        SidebarAuth::start(config, driver, false).await
+    }
+
+    async fn start(
+        config: JsValue,
+        driver: HostDriver,
+        session_first: bool,
+    ) -> Result<SidebarAuth, ApiError> {
         let config = args::config_from_js(config)?;
         Ok(SidebarAuth {
-            inner: executor::open(config, driver).await?,
+            inner: executor::open(config, driver, session_first).await?,
         })
     }
 }
@@ -311,6 +357,9 @@ impl SidebarAuth {
     fn renew_every_service(&self, input: Input) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            if executor::opened(&inner).await.is_err() {
+                return Ok(JsValue::UNDEFINED);
+            }
             let services = inner.engine.borrow().services();
             for service in services {
                 if inner.in_flight.borrow().contains_key(&service) {
