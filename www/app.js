@@ -95,20 +95,29 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
 
   let auth = null;
   let ticking = null;
+  let onlineAfter = false;
   let superseded = false;
   // One tick at a time; a wake-up during a tick is covered by the tick's own reschedule.
   // `online`: the network came back (or the page started): a connection waiting out a
-  // transient failure retries at once instead of at the end of its backoff.
+  // transient failure retries at once instead of at the end of its backoff (up to an hour
+  // for the engine's own retry). An `online` during a tick runs after it, never dropped:
+  // the running tick may have scheduled the long wait that `online` cuts short.
   const tick = (online = false) => {
     if (!auth || superseded) return Promise.resolve();
-    if (!ticking) {
-      ticking = Promise.resolve()
-        .then(() => (online ? auth.online() : auth.tick()))
-        .catch((err) => console.warn('[sidebar-auth] tick failed:', err?.code ?? err))
-        .finally(() => {
-          ticking = null;
-        });
+    if (ticking) {
+      if (online) onlineAfter = true;
+      return ticking;
     }
+    ticking = Promise.resolve()
+      .then(() => (online ? auth.online() : auth.tick()))
+      .catch((err) => console.warn('[sidebar-auth] tick failed:', err?.code ?? err))
+      .finally(() => {
+        ticking = null;
+        if (onlineAfter) {
+          onlineAfter = false;
+          void tick(true);
+        }
+      });
     return ticking;
   };
   const driver = webHostDriver({ onWake: () => void tick() });

@@ -350,9 +350,13 @@ describe('dashboard (views the engine produced)', () => {
 
   it('retrying: the status and the next try in the engine’s words', async (t) => {
     const { page } = await openDashboard(t, 'retrying');
+    // The engine's words, as the fixture view has them (the retry time is the engine's draw).
+    const card = JSON.parse(await readFile(FIXTURES, 'utf8')).views.retrying.sections[0].connections.find((c) => c.service === 'microsoft');
+    assert.match(card.statusText, /^Will retry in \d+ min$/);
+    assert.match(card.nextRetryText, /^Next try in \d+ min$/);
     assert.equal(await byTestId(page, 'status-microsoft').getAttribute('data-status'), 'retrying');
-    assert.match(await byTestId(page, 'status-microsoft').textContent(), /Will retry in 2 min/);
-    assert.equal(await byTestId(page, 'next-retry-microsoft').textContent(), 'Next try in 2 min');
+    assert.equal((await byTestId(page, 'status-microsoft').textContent()).replace(/^\W+/, ''), card.statusText);
+    assert.equal(await byTestId(page, 'next-retry-microsoft').textContent(), card.nextRetryText);
   });
 
   it('works at 360 px without horizontal scrolling', async (t) => {
