@@ -129,7 +129,10 @@ describe('microsoft (Entra v2)', () => {
     assert.equal(t.body.token_type, 'Bearer');
     assert.equal(t.body.expires_in, 120);
     assert.equal(t.body.ext_expires_in, 120);
-    assert.equal(t.body.refresh_token_expires_in, 86400);
+    // The 24 h spa horizon counted in whole seconds from the refresh token's issue, in this
+    // same request: 86400, or 86399 when the request crosses a second boundary (seen once
+    // on a loaded CI machine).
+    assert.ok([86399, 86400].includes(t.body.refresh_token_expires_in), String(t.body.refresh_token_expires_in));
     assert.equal(t.body.scope, 'openid profile email https://graph.microsoft.com/Mail.ReadWrite', 'offline_access is not listed');
     assert.equal(t.headers.get('access-control-allow-origin'), ORIGIN);
     assert.ok(t.headers.get('date'));
