@@ -8,7 +8,7 @@
 // front of /pkg/sidebar_auth.js (tests/support/test-hooks.mjs), as for the web host.
 
 import { mountDashboard } from '../www/dashboard.js';
-import { loadConfig, loadEngineModule, showBootError } from '../www/app.js';
+import { loadConfig, startEngine, showBootError } from '../www/app.js';
 import { officeHostDriver, outlookSite, storageAvailable } from './host-office.js';
 import { loadOffice, loadSettings } from './office-loader.js';
 import { checkOutlookMailbox } from './outlook-mailbox.js';
@@ -57,6 +57,12 @@ export function addinAuth(auth, driver, { mailbox }) {
 
 async function main() {
   const root = document.getElementById('app');
+  // The configuration and the engine (module, .wasm, compile) are asked for first, beside
+  // office.js and Office.onReady, which they do not need (issue 12, cold start).
+  const configured = loadConfig(new URLSearchParams({ config: CONFIG_URL }));
+  const loaded = startEngine();
+  configured.catch(() => {});
+  loaded.catch(() => {});
   try {
     const settings = await loadSettings();
     const { Office } = await loadOffice(settings);
@@ -71,9 +77,7 @@ async function main() {
           `Allow third-party cookies for ${site} (Chrome and Edge: Settings › Privacy › Third-party cookies › Allowed sites), then reopen Sync Settings, or use Outlook for Windows or Mac.`,
       };
     }
-    const config = await loadConfig(new URLSearchParams({ config: CONFIG_URL }));
-    const module = await loadEngineModule();
-    await module.default();
+    const [config, module] = await Promise.all([configured, loaded]);
 
     let auth = null;
     let ticking = null;

@@ -56,6 +56,13 @@ export async function loadEngineModule() {
   }
 }
 
+/** The engine module with its WebAssembly instantiated (fetched and compiled as it streams). */
+export async function startEngine() {
+  const module = await loadEngineModule();
+  await module.default();
+  return module;
+}
+
 /**
  * One engine per browser profile at a time. Every page of the web host (dashboard, devtools)
  * runs its own engine instance over the same stored vault, and the engine keeps refresh
@@ -89,9 +96,13 @@ export async function takeEngineLock(onLost) {
  *   tick: () => Promise<void>, isSuperseded: () => boolean}>}
  */
 export async function bootWebHost({ params = new URLSearchParams(location.search), onSuperseded } = {}) {
-  const config = await loadConfig(params);
-  const module = await loadEngineModule();
-  await module.default();
+  // The configuration, the engine (module, .wasm, compile) and the engine lock are asked for
+  // at once: one after another they cost the page a round trip and the compile in turn
+  // (issue 12, cold start).
+  const configured = loadConfig(params);
+  const loaded = startEngine();
+  configured.catch(() => {});
+  loaded.catch(() => {});
 
   let auth = null;
   let ticking = null;
@@ -121,7 +132,7 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
     return ticking;
   };
   const driver = webHostDriver({ onWake: () => void tick() });
-  await takeEngineLock(() => {
+  const locked = takeEngineLock(() => {
     superseded = true;
     driver.dispose();
     try {
@@ -130,6 +141,7 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
       console.error('[sidebar-auth] onSuperseded failed', err);
     }
   });
+  const [config, module] = await Promise.all([configured, loaded, locked]);
   auth = await module.SidebarAuth.create(config, driver);
 
   // Background tabs throttle timers and a sleeping laptop skips them: catch up when the page

@@ -1270,6 +1270,24 @@ export function mountDashboard(root, auth, options = {}) {
     announceStatus();
   }
 
+  // The engine tells its subscribers before it acts (before a sign-in window opens, a
+  // token request is sent, a save): rendering there would hold the engine up by a whole
+  // render, so a change it tells of is drawn once the engine has gone on, and several in a
+  // row are drawn once (issue 12: the first Connect waited for a render).
+  let drawQueued = false;
+  function setViewSoon(v) {
+    if (!v || !Array.isArray(v.sections)) return;
+    view = v;
+    receivedAt = performance.now();
+    if (drawQueued) return;
+    drawQueued = true;
+    queueMicrotask(() => {
+      drawQueued = false;
+      render();
+      announceStatus();
+    });
+  }
+
   function run(service, call) {
     clearError();
     if (service) pending.add(service);
@@ -1327,7 +1345,7 @@ export function mountDashboard(root, auth, options = {}) {
     }
     Promise.resolve(next).then(setView, () => {});
   };
-  const subscription = auth.subscribe((v) => setView(v));
+  const subscription = auth.subscribe((v) => setViewSoon(v));
   const timer = setInterval(refreshView, refreshMs);
   const onVisible = () => {
     if (doc.visibilityState === 'visible') refreshView();
