@@ -519,6 +519,18 @@ impl Connection {
             && (self.state.refresh_token.is_some() || self.access.is_some())
     }
 
+    /// Nothing here for a tick or `online` to act on: no account, nothing in flight, nothing
+    /// unsaved, nothing to tell the user. (The hosts then skip the cross-context lock and
+    /// the storage read a renewal takes: at a page's start they held up its first Connect,
+    /// issue 12.)
+    pub fn is_vacant(&self) -> bool {
+        self.state.account.is_none()
+            && !self.is_busy()
+            && !self.unsaved
+            && self.state.attention.is_none()
+            && self.state.last_failure.is_none()
+    }
+
     pub fn is_busy(&self) -> bool {
         !matches!(self.phase, Phase::Idle)
     }

@@ -267,6 +267,16 @@ impl Engine {
         self.connections.keys().copied().collect()
     }
 
+    /// The services a tick or `online` may have work for: every one but the vacant ones
+    /// (`Connection::is_vacant`), which hosts need not lock nor re-read storage for.
+    pub fn services_to_renew(&self) -> Vec<ProviderId> {
+        self.connections
+            .iter()
+            .filter(|(_, c)| !c.is_vacant())
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
     pub fn mail_service(&self) -> MailService {
         self.mail_service
     }

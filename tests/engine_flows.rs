@@ -2369,3 +2369,27 @@ fn an_uncertain_salesforce_session_is_checked_with_userinfo_before_use() {
         None
     );
 }
+
+#[test]
+fn a_vacant_connection_has_nothing_for_a_tick_and_a_connected_one_is_not_vacant() {
+    let mut h = Harness::new();
+    let vacant = |h: &Harness, service| h.engine.connection(service).unwrap().is_vacant();
+    // A fresh vault: the hosts skip these on tick and online (no lock, no storage read).
+    for service in h.engine.services() {
+        assert!(vacant(&h, service), "{service:?} starts vacant");
+        assert_eq!(h.feed(service, Input::Tick), vec![]);
+        assert_eq!(h.feed(service, Input::Online), vec![]);
+    }
+    // Signing in is not vacant (a tick expires a sign-in window left open).
+    h.feed(ProviderId::Microsoft, change());
+    assert!(!vacant(&h, ProviderId::Microsoft));
+    h.feed(
+        ProviderId::Microsoft,
+        Input::SignInResult(Err(SignInFailure::Cancelled)),
+    );
+    connect_microsoft(&mut h);
+    assert!(!vacant(&h, ProviderId::Microsoft));
+    // Past its expiry, the connected one has work for a tick.
+    h.advance(2 * HOUR);
+    assert!(token_request(&h.feed(ProviderId::Microsoft, Input::Tick)).is_some());
+}

@@ -360,7 +360,7 @@ impl SidebarAuth {
             if executor::opened(&inner).await.is_err() {
                 return Ok(JsValue::UNDEFINED);
             }
-            let services = inner.engine.borrow().services();
+            let services = inner.engine.borrow().services_to_renew();
             for service in services {
                 if inner.in_flight.borrow().contains_key(&service) {
                     continue;
