@@ -330,30 +330,47 @@ pub(crate) async fn persist(
         // With several instances every save is a merge into what is stored, and writes only
         // `changed` (and the user's settings). Stored text that cannot be opened is kept
         // as it is inside the new vault, never replaced by this instance's memory.
-        let (text, written) = if writer.driver.method("withLock").is_some() {
-            let stored = match writer.driver.load().await {
+        let base = if writer.driver.method("withLock").is_some() {
+            match writer.driver.load().await {
                 Ok(Some(sealed)) => match vault_crypto::open(&sealed).await {
-                    Ok(opened) => opened.text,
+                    // An older copy put back (a restored backup, a rolled-back profile): its
+                    // other connections hold refresh tokens this instance has seen rotated
+                    // away. Merged into, it would carry them forward as the newest copy,
+                    // and the next reload would adopt and replay one, which revokes the
+                    // grant (RFC 9700 §4.14.2). This instance's own vault is written instead.
+                    // (The read under the lock before it noted `vault_rolled_back`: `reload_from_storage`.)
+                    Ok(opened)
+                        if opened.rolled_back
+                            || opened.copy.unwrap_or(0) < writer.saved_copy.get() =>
+                    {
+                        None
+                    }
+                    Ok(opened) => Some(opened.text),
                     Err(OpenError::Unavailable(why)) => {
                         return Err(ApiError::new(
                             "storage_error",
                             format!("WebCrypto or IndexedDB is unavailable: {why}"),
                         ))
                     }
-                    Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => sealed,
+                    Err(OpenError::NotSealed) | Err(OpenError::CannotDecrypt) => Some(sealed),
                 },
-                Ok(None) => String::new(),
+                Ok(None) => Some(String::new()),
                 Err(why) => {
                     return Err(ApiError::new(
                         "storage_error",
                         format!("The vault could not be read before saving: {why}"),
                     ))
                 }
-            };
-            let text = writer.engine.borrow().vault_text_merged(&stored, changed);
-            (text, Written::Only(changed))
+            }
         } else {
-            (writer.engine.borrow().vault_text(), Written::All)
+            None
+        };
+        let (text, written) = match base {
+            Some(stored) => (
+                writer.engine.borrow().vault_text_merged(&stored, changed),
+                Written::Only(changed),
+            ),
+            None => (writer.engine.borrow().vault_text(), Written::All),
         };
         // The session cache stops naming any vault before the save, and names the new one
         // once it is stored (see `open`): it never names a vault older than the newest save,

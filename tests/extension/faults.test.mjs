@@ -563,6 +563,7 @@ describe('fault injection in the real extension (issue 11)', () => {
   scenario('a vault rolled back to an older copy: detected, its rotated-away refresh token never replayed', async (t) => {
     await withConfig(t, { microsoft: { strictRefreshRotation: true } }, { microsoft: { strictRefreshRotation: false } });
     await ensureConnected('microsoft');
+    await ensureConnected('google');
     // Every connection idle (the other services' own refreshes save copies too).
     const idle = () => eventually(async () => Object.values((await x.debug()).connections).every((c) => !c?.busy), { message: 'all connections idle' });
     // Copy k (after a refresh, so the provider has rotated once already).
@@ -580,6 +581,11 @@ describe('fault injection in the real extension (issue 11)', () => {
     const events = [];
     await x.control('/reset-stats', {});
     await x.value('advanceClock', PAST_EXPIRY);
+    // Another connection saves first (seen in CI: a tick's Google refresh). Its save must
+    // not merge into the older copy: that carried Microsoft's rotated-away refresh token
+    // forward as the newest copy, and Microsoft's refresh then replayed it (AADSTS50173).
+    assert.equal((await x.call('accessToken', 'google')).ok, true);
+    await idle();
     const r = await x.call('accessToken', 'microsoft');
     assert.equal(r.ok, true, `the worker refreshed with its newest token, not the rolled-back one: ${JSON.stringify(r)}`);
     events.push(...(await x.value('eventLog')).map((e) => e.kind));
