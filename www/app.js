@@ -96,13 +96,11 @@ export async function takeEngineLock(onLost) {
  *   tick: () => Promise<void>, isSuperseded: () => boolean}>}
  */
 export async function bootWebHost({ params = new URLSearchParams(location.search), onSuperseded } = {}) {
-  // The configuration, the engine (module, .wasm, compile) and the engine lock are asked for
-  // at once: one after another they cost the page a round trip and the compile in turn
-  // (issue 12, cold start).
-  const configured = loadConfig(params);
-  const loaded = startEngine();
-  configured.catch(() => {});
-  loaded.catch(() => {});
+  // The configuration and the engine (module, .wasm, compile) are asked for at once: one
+  // after the other they cost the page a round trip and the compile in turn (issue 12,
+  // cold start). The engine lock is taken only once both are here: a page that cannot start
+  // (a bad configuration) must not take the engine from a tab that runs.
+  const [config, module] = await Promise.all([loadConfig(params), startEngine()]);
 
   let auth = null;
   let ticking = null;
@@ -132,7 +130,7 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
     return ticking;
   };
   const driver = webHostDriver({ onWake: () => void tick() });
-  const locked = takeEngineLock(() => {
+  await takeEngineLock(() => {
     superseded = true;
     driver.dispose();
     try {
@@ -141,7 +139,6 @@ export async function bootWebHost({ params = new URLSearchParams(location.search
       console.error('[sidebar-auth] onSuperseded failed', err);
     }
   });
-  const [config, module] = await Promise.all([configured, loaded, locked]);
   auth = await module.SidebarAuth.create(config, driver);
 
   // Background tabs throttle timers and a sleeping laptop skips them: catch up when the page

@@ -176,6 +176,21 @@ describe('refresh failures (real engine, local identity provider)', () => {
     assert.deepEqual(log.map((e) => e.status), log.map(() => 200), 'no refresh was refused (a reused rotated token revokes the grant)');
     await tab2.close();
   });
+  it('a second tab that cannot start (a configuration from another site) leaves the engine with the first', async (t) => {
+    const s = await h.session(t);
+    const { page, context, env } = s;
+    await s.connect('microsoft', 'alice@contoso.com');
+    const tab2 = await context.newPage();
+    await tab2.goto(`${env.baseUrl}/www/index.html?config=${encodeURIComponent('https://config.example/config.json')}`);
+    await tab2.waitForSelector('body[data-ready="error"]', { timeout: WAIT_MS });
+    assert.match(await byTestId(tab2, 'boot-error').innerText(), /must come from this site/);
+    // The engine lock is taken only by a page that has its configuration and engine.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await byTestId(page, 'superseded').count(), 0, 'the first tab keeps the engine');
+    const r = await page.evaluate(() => window.__sidebarAuth.auth.accessToken('microsoft').then(() => 'ok', (e) => JSON.stringify(e)));
+    assert.equal(r, 'ok');
+    await tab2.close();
+  });
   it('two engine instances (hosts without page takeover, e.g. the extension): a renewal in one never revives a token the other rotated', async (t) => {
     const s = await h.session(t);
     const { context, env } = s;
