@@ -64,8 +64,9 @@ pub fn backoff_delay(attempt: u32, jitter: f64, retry_after: Option<Millis>) -> 
         .saturating_mul(1u64 << exponent)
         .min(BACKOFF_CAP);
     let jittered = (ceiling as f64 * jitter.clamp(0.0, 1.0)) as Millis;
-    let floor = retry_after.map(|r| r.min(RETRY_AFTER_CAP)).unwrap_or(0);
-    jittered.max(floor).max(BACKOFF_FLOOR)
+    jittered
+        .max(retry_after_floor(retry_after))
+        .max(BACKOFF_FLOOR)
 }
 
 /// How long a caller who needs a token waits after transient failure number `attempt`
