@@ -1262,10 +1262,16 @@ export function mountDashboard(root, auth, options = {}) {
     renderDashboard(content, view, actions, { now: engineNow(), pending, passwordSignInUnavailable: options.passwordSignInUnavailable });
   }
 
-  function setView(v) {
-    if (!v || !Array.isArray(v.sections)) return;
+  /** Takes `v` as the view to show; false when it is not one. */
+  function takeView(v) {
+    if (!v || !Array.isArray(v.sections)) return false;
     view = v;
     receivedAt = performance.now();
+    return true;
+  }
+
+  function setView(v) {
+    if (!takeView(v)) return;
     render();
     announceStatus();
   }
@@ -1276,10 +1282,7 @@ export function mountDashboard(root, auth, options = {}) {
   // row are drawn once (issue 12: the first Connect waited for a render).
   let drawQueued = false;
   function setViewSoon(v) {
-    if (!v || !Array.isArray(v.sections)) return;
-    view = v;
-    receivedAt = performance.now();
-    if (drawQueued) return;
+    if (!takeView(v) || drawQueued) return;
     drawQueued = true;
     queueMicrotask(() => {
       drawQueued = false;
