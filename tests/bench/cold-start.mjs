@@ -189,9 +189,6 @@ async function main() {
       const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-      if (inPane) {
-        for (const origin of [env.addinBase, env.outlookBase]) await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
-      }
       loads += 1;
       await page.goto(inPane ? env.outlookUrl({ addin: url, open: '1', partitionKey: `cold-start-${loads}` }) : url);
       const frame = inPane ? await (await page.waitForSelector('[data-testid="taskpane-frame"]', { timeout: LOAD_TIMEOUT_MS })).contentFrame() : page.mainFrame();
