@@ -270,6 +270,16 @@ fn connect_microsoft(h: &mut Harness) {
     assert_eq!(completion(&commands), Some(Ok(())));
 }
 
+/// A Microsoft connection an hour past its 24 h `spa` horizon, in a host that can sign in
+/// silently.
+fn past_the_spa_horizon() -> Harness {
+    let mut h = Harness::new();
+    h.silent = true;
+    connect_microsoft(&mut h);
+    h.advance(25 * HOUR);
+    h
+}
+
 fn refresh_request_now(h: &mut Harness, service: ProviderId) -> HttpRequest {
     let commands = h.feed(service, Input::AccessTokenNeeded);
     token_request(&commands)
@@ -502,10 +512,7 @@ fn spa_lifetime_700084_renews_silently_when_the_host_can() {
 
 #[test]
 fn silent_renewal_without_a_provider_session_needs_the_user() {
-    let mut h = Harness::new();
-    h.silent = true;
-    connect_microsoft(&mut h);
-    h.advance(25 * HOUR);
+    let mut h = past_the_spa_horizon();
     // Past the spa deadline, no doomed refresh is sent: straight to a silent sign-in.
     let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
     assert!(token_request(&commands).is_none());
@@ -697,10 +704,7 @@ fn a_caller_retries_after_the_short_backoff_while_the_engines_retry_waits_its_sp
 
 #[test]
 fn a_silent_renewal_whose_page_did_not_load_is_retried_not_shown_as_sign_in() {
-    let mut h = Harness::new();
-    h.silent = true;
-    connect_microsoft(&mut h);
-    h.advance(25 * HOUR);
+    let mut h = past_the_spa_horizon();
     let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
     open_sign_in(&commands).expect("silent renewal at the 24 h spa horizon");
     let commands = h.feed(
@@ -1379,10 +1383,7 @@ fn event_log_never_contains_secrets() {
 
 #[test]
 fn a_transient_failure_during_silent_renewal_is_retried_not_shown_as_sign_in() {
-    let mut h = Harness::new();
-    h.silent = true;
-    connect_microsoft(&mut h);
-    h.advance(25 * HOUR);
+    let mut h = past_the_spa_horizon();
     let commands = h.feed(ProviderId::Microsoft, Input::AccessTokenNeeded);
     let url = open_sign_in(&commands).expect("silent renewal");
     let commands = h.redirect(ProviderId::Microsoft, &url, "SILENT");
@@ -2037,10 +2038,7 @@ fn a_refresh_that_returns_another_account_is_refused() {
 /// is refused and the user is asked, the connection keeps its account.
 #[test]
 fn a_silent_renewal_that_returns_another_account_is_refused() {
-    let mut h = Harness::new();
-    h.silent = true;
-    connect_microsoft(&mut h);
-    h.advance(25 * HOUR);
+    let mut h = past_the_spa_horizon();
     let commands = h.sign_in(
         ProviderId::Microsoft,
         Input::AccessTokenNeeded,
