@@ -16,11 +16,12 @@ build:
 	bash build-engine.sh
 
 ## Size, service-worker wake (30 wakes each: ours, the bare JS floor and the peers
-## msal-browser, oauth4webapi, oidc-client-ts alternating in one Chromium) and cold start in a
-## page and in the add-in task pane (20 loads each, alternating); printed and written to
+## msal-browser, oauth4webapi, oidc-client-ts alternating in one Chromium; then 5 of ours under
+## a Chromium trace: what the worker compiled before the first token) and cold start in a page
+## and in the add-in task pane (20 loads each, alternating); printed and written to
 ## BENCHMARKS.md. About ten minutes.
 bench: build
 	mkdir -p target
-	bash -o pipefail -c "{ node tests/bench/size.mjs && node tests/bench/wake.mjs --runs 30 && node tests/bench/cold-start.mjs --runs 20; } 2>&1 | grep --line-buffered -v 'oidc-provider WARNING' | tee target/bench-latest.txt"
+	bash -o pipefail -c "{ node tests/bench/size.mjs && node tests/bench/wake.mjs --runs 30 --trace 5 && node tests/bench/cold-start.mjs --runs 20; } 2>&1 | grep --line-buffered -v 'oidc-provider WARNING' | tee target/bench-latest.txt"
 	node tests/bench/write-benchmarks.mjs target/bench-latest.txt
 	cargo run --profile fleet --example fleet -- --clients 1000000 --svg docs/fleet.svg

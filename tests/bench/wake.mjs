@@ -1,7 +1,7 @@
 // Wake benchmark of the Chrome extension: from a stopped service worker to the first access
 // token available, with the engine's instantiate time shown separately.
 //
-//   node tests/bench/wake.mjs [--runs N]        (the engine must be built into pkg/ first)
+//   node tests/bench/wake.mjs [--runs N] [--trace N]   (the engine must be built into pkg/ first)
 //
 // 1. Local identity providers, a TEST build of the extension, Playwright: connect Microsoft
 //    365 through the side panel and launchWebAuthFlow (a real sign-in), then close the browser.
@@ -20,6 +20,15 @@
 //   accessToken()     the call itself (from chrome.storage.session's cache: no network)
 // The worker that starts with the browser is left out (storage.session died with the
 // browser; its catch-up refresh goes to the provider). Prints numbers; never fails on them.
+//
+// --trace N: after the timed runs, N more wakes of ours under a Chromium trace (the Tracing
+// domain of the browser: nothing attaches to the worker), and where the worker thread's time
+// went before the first token: the wasm functions V8 compiled on their first call (Chromium
+// compiles wasm lazily and keeps no compiled code for extension resources, so every wake
+// compiles them again), the JS functions compiled on first call, the worker script's compile
+// and evaluation, the wasm streaming compile. The trace slows each wake, so its milliseconds
+// are larger than the timed runs'; its counts are what to compare between builds (issue 12's
+// lever "fewer and smaller functions on the start path").
 //
 // The bare JavaScript floor (tests/bench/floor-extension: a worker that answers from
 // chrome.storage.session and does nothing else) is loaded in the same Chromium, and the runs
@@ -58,6 +67,50 @@ async function buildFloor(dir) {
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 30;
+const traceAt = args.indexOf('--trace');
+const TRACED_WAKES = traceAt >= 0 ? Math.max(1, Number(args[traceAt + 1]) || 5) : 0;
+
+/** The trace events read (names and categories as Chromium 15x records them). */
+const TRACE_CATEGORIES = ['v8', 'v8.wasm', 'devtools.timeline', 'disabled-by-default-v8.compile', 'disabled-by-default-devtools.timeline'];
+const TRACED = {
+  wasmLazy: 'wasm.CompileLazy', // one wasm function compiled on its first call
+  jsLazy: 'V8.CompileCode', // one JS function compiled on its first call
+  scriptCompile: 'V8.CompileScript',
+  moduleEvaluate: 'v8.evaluateModule',
+  wasmStreaming: 'v8.wasm.compileConsume', // init(): the module's bytes compiled as they arrive
+};
+
+/**
+ * Per traced wake: from the worker thread's first event to the token (`tokenAt`, the worker's
+ * own clock, which starts with its global scope a little after the thread: the window is a
+ * little short, never long), the count and thread time of each TRACED event.
+ */
+function startPathCosts(events, wakes) {
+  const threadNames = new Map();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') threadNames.set(`${e.pid}:${e.tid}`, e.args.name);
+  const threads = new Map();
+  for (const e of events) {
+    const key = `${e.pid}:${e.tid}`;
+    if (e.ph === 'M' || threadNames.get(key) !== 'ServiceWorker thread') continue;
+    if (!threads.has(key)) threads.set(key, []);
+    threads.get(key).push(e);
+  }
+  // Only our worker compiles wasm, and each wake is a new thread, in the order of the wakes.
+  const ours = [...threads.values()]
+    .filter((es) => es.some((e) => e.name === TRACED.wasmLazy))
+    .sort((a, b) => Math.min(...a.map((e) => e.ts)) - Math.min(...b.map((e) => e.ts)));
+  return ours.slice(0, wakes.length).map((es, i) => {
+    const t0 = Math.min(...es.map((e) => e.ts));
+    const until = t0 + wakes[i].tokenAt * 1000;
+    const out = {};
+    for (const [key, name] of Object.entries(TRACED)) {
+      const hits = es.filter((e) => e.name === name && e.ts <= until);
+      out[`${key}N`] = hits.length;
+      out[`${key}Ms`] = hits.reduce((sum, e) => sum + (e.tdur ?? e.dur ?? 0), 0) / 1000;
+    }
+    return out;
+  });
+}
 const TIMEOUT_MS = 20_000;
 
 /** A minimal DevTools client over --remote-debugging-pipe (fd 3 in, fd 4 out, NUL-framed JSON). */
@@ -232,6 +285,26 @@ async function main() {
         else peer.errors.add(p?.error ?? JSON.stringify(p));
       }
     }
+    let traced = [];
+    if (TRACED_WAKES) {
+      const events = [];
+      const off = cdp.on((msg) => {
+        if (msg.method === 'Tracing.dataCollected') events.push(...msg.params.value);
+      });
+      await cdp.send('Tracing.start', { traceConfig: { recordMode: 'recordAsMuchAsPossible', includedCategories: TRACE_CATEGORIES } });
+      const wakes = [];
+      for (let i = 0; i < TRACED_WAKES; i++) {
+        await stopWorker();
+        const r = await evaluate(ask);
+        if (!r?.hasToken) throw new Error(`traced run ${i}: no token: ${JSON.stringify(r)}`);
+        wakes.push(r);
+      }
+      const complete = cdp.waitFor((m) => m.method === 'Tracing.tracingComplete', 'the end of the trace');
+      await cdp.send('Tracing.end');
+      await complete;
+      off();
+      traced = startPathCosts(events, wakes);
+    }
     const warm = [];
     const floorWarm = [];
     for (let i = 0; i < RUNS; i++) {
@@ -267,6 +340,16 @@ async function main() {
       console.log(`${`${label}: page round trip`.padEnd(50)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}`);
       console.log(`${`${label}: worker start → token`.padEnd(50)} ${fmt(w.median)} ${fmt(w.min)} ${fmt(w.max)}`);
       if (peer.errors.size) console.log(`  ${label}: ${peer.rows.length}/${RUNS} wakes answered a token; the worker said: ${[...peer.errors].join(' | ')}`);
+    }
+    if (TRACED_WAKES) {
+      const median = (key) => stats(traced.map((t) => t[key])).median;
+      const line = (label, n, ms) => console.log(`  ${label.padEnd(58)} ${n == null ? '' : String(Math.round(median(n))).padStart(5)} ${fmt(median(ms))} ms`);
+      console.log(`Where a wake's worker time goes before the first token (Chromium trace of ${traced.length} more wakes; medians; the trace slows a wake, compare the counts):`);
+      line('wasm functions compiled on their first call', 'wasmLazyN', 'wasmLazyMs');
+      line('JS functions compiled on their first call', 'jsLazyN', 'jsLazyMs');
+      line('worker script compiled', null, 'scriptCompileMs');
+      line('worker script evaluated (top level, engine start included)', null, 'moduleEvaluateMs');
+      line('init(): wasm streaming compile', null, 'wasmStreamingMs');
     }
     const ratio = (a, b) => (stats(a).median / stats(b).median).toFixed(2);
     const ours = cols['page round trip (wake → token at the page)'];
