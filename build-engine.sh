@@ -19,7 +19,7 @@
 #    branches and instructions (-1.3 KiB together, measured on main 2026-12-01; -Oz,
 #    --inlining-optimizing, --local-cse and --merge-similar-functions make the brotli size
 #    larger, so only these passes), and terser minifies the JS glue. Both are npm devDependencies (npm ci).
-# 3. build/shorten-wasm-imports.mjs gives the glue's imports short names in both files
+# 3. build/shorten-wasm-names.mjs gives the glue's imports and the exports short names in both files
 #    (wasm-bindgen's hashed names cost about 3 KiB brotli).
 #
 # target/engine-build.txt records the toolchain that built pkg/ (the size check prints it).
@@ -60,6 +60,6 @@ node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-in
   --optimize-instructions --duplicate-function-elimination --remove-unused-module-elements \
   pkg/sidebar_auth_bg.wasm -o pkg/sidebar_auth_bg.wasm
 node_modules/.bin/terser pkg/sidebar_auth.js --module --compress --mangle -o pkg/sidebar_auth.js
-node build/shorten-wasm-imports.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
-echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort, location-detail=none, fmt-debug=none; wasm-opt, terser, short import names" \
+node build/shorten-wasm-names.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
+echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort, location-detail=none, fmt-debug=none; wasm-opt, terser, short import and export names" \
   > target/engine-build.txt

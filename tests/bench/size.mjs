@@ -12,7 +12,7 @@ const args = process.argv.slice(2);
 const check = args.includes('--check');
 const override = args.indexOf('--budget');
 const cargo = fs.readFileSync('Cargo.toml', 'utf8');
-const budgetKiB = override >= 0 ? Number(args[override + 1]) : Number(/^size-budget-brotli-kib\s*=\s*(\d+)/m.exec(cargo)?.[1]);
+const budgetKiB = override >= 0 ? Number(args[override + 1]) : Number(/^size-budget-brotli-kib\s*=\s*(\d+(?:\.\d+)?)\s*$/m.exec(cargo)?.[1]);
 if (!Number.isFinite(budgetKiB)) throw new Error('Cargo.toml has no size-budget-brotli-kib');
 
 const files = ['pkg/sidebar_auth_bg.wasm', 'pkg/sidebar_auth.js'];

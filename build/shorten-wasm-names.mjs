@@ -1,18 +1,23 @@
-// Renames the WebAssembly module's imports from its JS glue to short names, in the .wasm and
-// in the glue together (build-engine.sh runs it last).
+// Renames the WebAssembly module's imports and exports to short names, in the .wasm, in its
+// JS glue and in the glue's declarations together (build-engine.sh runs it last).
 //
-//   node build/shorten-wasm-imports.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
+//   node build/shorten-wasm-names.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
 //
 // Why: wasm-bindgen names each import `__wbg_<name>_<16 hex digits>` (117 of them here), and
 // the hashes are written twice (the .wasm's import section and the glue's import object) and
-// do not compress: about 2 KiB of the brotli budget (issue 12). binaryen's --minify-imports
-// only renames Emscripten's `env` imports, hence this small rewrite of the import section
-// (WebAssembly Core Specification 2.0, §5.5.5 "Import Section"; names are §5.2.4 vectors of
-// UTF-8 bytes, lengths LEB128, §5.2.2). Exports keep their names: the glue's API uses them.
+// do not compress: about 2 KiB of the brotli budget (issue 12). The exports
+// (`sidebarauth_connect`, `__wbindgen_export3`, ...) are written twice too, and only the glue
+// reads them (`wasm.<name>(...)`): 0.25 KiB brotli (issue 12, measured 2026-12-01). binaryen's
+// --minify-imports-and-exports would rename them too, but then prints a map the glue must be
+// rewritten from anyway, and its --minify-imports only renames Emscripten's `env` imports;
+// hence this small rewrite of the import and export sections (WebAssembly Core
+// Specification 2.0, §5.5.5 "Import Section", §5.5.10 "Export Section"; names are §5.2.4
+// vectors of UTF-8 bytes, lengths LEB128, §5.2.2). The glue's own API (`SidebarAuth`,
+// `init`) keeps its names; `memory` keeps its name (a host may read it).
 import fs from 'node:fs';
 
 const [wasmPath, gluePath] = process.argv.slice(2);
-if (!wasmPath || !gluePath) throw new Error('usage: shorten-wasm-imports.mjs MODULE.wasm GLUE.js');
+if (!wasmPath || !gluePath) throw new Error('usage: shorten-wasm-names.mjs MODULE.wasm GLUE.js');
 const wasm = fs.readFileSync(wasmPath);
 let glue = fs.readFileSync(gluePath, 'utf8');
 
@@ -52,6 +57,7 @@ function shortName(i) {
 
 /** The glue module: the one whose import names carry wasm-bindgen's `__wbg_` prefix. */
 const renamed = new Map();
+const renamedExports = new Map();
 const sections = [wasm.subarray(0, 8)];
 let at = 8;
 while (at < wasm.length) {
@@ -60,6 +66,11 @@ while (at < wasm.length) {
   let size;
   [size, at] = readU32(wasm, at);
   const end = at + size;
+  if (id === 7) {
+    sections.push(exportSection(at, end));
+    at = end;
+    continue;
+  }
   if (id !== 2) {
     sections.push(wasm.subarray(start, end));
     at = end;
@@ -100,6 +111,32 @@ while (at < wasm.length) {
   sections.push(Buffer.from([2]), u32(body.length), body);
 }
 
+/** The export section (§5.5.10) with every export but `memory` renamed. */
+function exportSection(from, end) {
+  let at = from;
+  let count;
+  [count, at] = readU32(wasm, at);
+  const entries = [u32(count)];
+  for (let i = 0; i < count; i++) {
+    let length;
+    [length, at] = readU32(wasm, at);
+    const field = wasm.toString('utf8', at, at + length);
+    at += length;
+    const descStart = at;
+    at++; // kind
+    [, at] = readU32(wasm, at); // index
+    let newField = field;
+    if (field !== 'memory') {
+      newField = shortName(renamedExports.size);
+      renamedExports.set(field, newField);
+    }
+    entries.push(name(newField), wasm.subarray(descStart, at));
+  }
+  if (at !== end) throw new Error('export section: unexpected length');
+  const body = Buffer.concat(entries);
+  return Buffer.concat([Buffer.from([7]), u32(body.length), body]);
+}
+
 // The glue names each import exactly once as a key of its import object.
 for (const [long, short] of renamed) {
   const pattern = new RegExp(`\\b${long}\\b`, 'g');
@@ -107,6 +144,23 @@ for (const [long, short] of renamed) {
   if (hits !== 1) throw new Error(`${gluePath}: ${long} appears ${hits} times, expected once`);
   glue = glue.replace(pattern, short);
 }
+// The glue reads exports only as properties of the instance's exports (`wasm.<name>`); a
+// name in quotes would be a use this rewrite does not know, so the build stops. (The same
+// words as the glue's own functions, `export function discoveryOrigins`, stay: they are its
+// API.)
+// The declarations name them in `InitOutput` (sidebar_auth.d.ts) and as constants
+// (sidebar_auth_bg.wasm.d.ts); they are renamed there too, so they stay true.
+const declarations = [gluePath.replace(/\.js$/, '.d.ts'), wasmPath.replace(/\.wasm$/, '.wasm.d.ts')]
+  .filter((file) => fs.existsSync(file))
+  .map((file) => [file, fs.readFileSync(file, 'utf8')]);
+for (const [long, short] of renamedExports) {
+  glue = glue.replace(new RegExp(`\\.${long}\\b`, 'g'), `.${short}`);
+  if (new RegExp(`['"\`]${long}['"\`]`).test(glue)) throw new Error(`${gluePath}: the export ${long} is named in quotes, not only read as wasm.${long}`);
+  for (const entry of declarations) {
+    entry[1] = entry[1].replace(new RegExp(`^(\\s*(?:readonly|export const) )${long}:`, 'gm'), `$1${short}:`);
+  }
+}
 fs.writeFileSync(wasmPath, Buffer.concat(sections));
 fs.writeFileSync(gluePath, glue);
-console.log(`[shorten-wasm-imports] ${renamed.size} imports renamed`);
+for (const [file, text] of declarations) fs.writeFileSync(file, text);
+console.log(`[shorten-wasm-names] ${renamed.size} imports and ${renamedExports.size} exports renamed`);
