@@ -18,6 +18,9 @@
 //   init()            WebAssembly compile + instantiate of pkg/sidebar_auth_bg.wasm
 //   create()          SidebarAuth.create: config, vault (storage + IndexedDB key + AES-GCM), session
 //   accessToken()     the call itself (from chrome.storage.session's cache: no network)
+//   API call          then, per run, the product's own use of a token after a wake: a stopped
+//                     worker asked for an API call (`sidebar-auth:fetch`, the content script's
+//                     message) to the emulator's Graph /me, and the same call to it warm
 // The worker that starts with the browser is left out (storage.session died with the
 // browser; its catch-up refresh goes to the provider). Prints numbers; never fails on them.
 //
@@ -285,6 +288,29 @@ async function main() {
         else peer.errors.add(p?.error ?? JSON.stringify(p));
       }
     }
+    // The product's own first use of a token after a wake: an API call through the worker
+    // (`sidebar-auth:fetch`, what the Gmail content script sends; allowed from extension
+    // pages too) to the emulator's Graph `/me` on loopback. `fetch` waits for the vault to be
+    // opened (its origin check reads the connection's state), where `accessToken` above is
+    // answered from the session cache first; the warm call is the same request to a running
+    // worker, so the difference is what the wake adds on this path.
+    const apiUrl = `${x.idp.info.microsoft.api}/me`;
+    const askFetch = `(async () => {
+      const t0 = performance.now();
+      const r = await chrome.runtime.sendMessage({ type: 'sidebar-auth:fetch', service: 'microsoft', url: ${JSON.stringify(apiUrl)} });
+      return { status: r?.status, error: r?.error, roundTripMs: performance.now() - t0 };
+    })()`;
+    const fetchCold = [];
+    const fetchWarm = [];
+    for (let i = 0; i < RUNS; i++) {
+      await stopWorker();
+      const cold = await evaluate(askFetch);
+      if (cold?.status !== 200) throw new Error(`fetch run ${i}: ${JSON.stringify(cold)}`);
+      fetchCold.push(cold.roundTripMs);
+      const warmFetch = await evaluate(askFetch);
+      if (warmFetch?.status !== 200) throw new Error(`warm fetch run ${i}: ${JSON.stringify(warmFetch)}`);
+      fetchWarm.push(warmFetch.roundTripMs);
+    }
     let traced = [];
     if (TRACED_WAKES) {
       const events = [];
@@ -323,6 +349,8 @@ async function main() {
       '  of which SidebarAuth.create()': rows.map((r) => r.timings.createMs),
       '  of which accessToken()': rows.map((r) => r.accessTokenMs),
       'warm worker: page round trip': warm,
+      'API call via a woken worker (waits for the vault)': fetchCold,
+      '  the same call, warm worker (network, emulator)': fetchWarm,
       'FLOOR page round trip (wake → answer at the page)': floorRows.map((r) => r.roundTripMs),
       'FLOOR worker: start → answer': floorRows.map((r) => r.tokenAt),
       'FLOOR warm worker: page round trip': floorWarm,
