@@ -55,39 +55,27 @@ function shortName(i) {
   return s === 'do' || s === 'if' || s === 'in' ? '_' + s : s;
 }
 
-/** The glue module: the one whose import names carry wasm-bindgen's `__wbg_` prefix. */
-const renamed = new Map();
+/** A name (§5.2.4) at `at`: its text and where it ends. */
+function readName(at) {
+  let length;
+  [length, at] = readU32(wasm, at);
+  return [wasm.toString('utf8', at, at + length), at + length];
+}
+
+const renamed = new Map(); // imports: wasm-bindgen's `__wbg_<name>_<hash>` → short
 const renamedExports = new Map();
-const sections = [wasm.subarray(0, 8)];
-let at = 8;
-while (at < wasm.length) {
-  const start = at;
-  const id = wasm[at++];
-  let size;
-  [size, at] = readU32(wasm, at);
-  const end = at + size;
-  if (id === 7) {
-    sections.push(exportSection(at, end));
-    at = end;
-    continue;
-  }
-  if (id !== 2) {
-    sections.push(wasm.subarray(start, end));
-    at = end;
-    continue;
-  }
+
+/** The import section (§5.5.5) with the glue's imports renamed (their `__wbg_` prefix). */
+function importSection(from, end) {
+  let at = from;
   let count;
   [count, at] = readU32(wasm, at);
   const entries = [u32(count)];
   for (let i = 0; i < count; i++) {
-    let length;
-    [length, at] = readU32(wasm, at);
-    const module = wasm.toString('utf8', at, at + length);
-    at += length;
-    [length, at] = readU32(wasm, at);
-    const field = wasm.toString('utf8', at, at + length);
-    at += length;
-    // The import's description (§5.5.5): copied as it is, whatever its kind.
+    let module, field;
+    [module, at] = readName(at);
+    [field, at] = readName(at);
+    // The import's description: copied as it is, whatever its kind.
     const descStart = at;
     const kind = wasm[at++];
     if (kind === 0x00) [, at] = readU32(wasm, at); // function: type index
@@ -107,8 +95,7 @@ while (at < wasm.length) {
     entries.push(name(module), name(newField), wasm.subarray(descStart, at));
   }
   if (at !== end) throw new Error('import section: unexpected length');
-  const body = Buffer.concat(entries);
-  sections.push(Buffer.from([2]), u32(body.length), body);
+  return Buffer.concat(entries);
 }
 
 /** The export section (§5.5.10) with every export but `memory` renamed. */
@@ -118,10 +105,8 @@ function exportSection(from, end) {
   [count, at] = readU32(wasm, at);
   const entries = [u32(count)];
   for (let i = 0; i < count; i++) {
-    let length;
-    [length, at] = readU32(wasm, at);
-    const field = wasm.toString('utf8', at, at + length);
-    at += length;
+    let field;
+    [field, at] = readName(at);
     const descStart = at;
     at++; // kind
     [, at] = readU32(wasm, at); // index
@@ -133,8 +118,26 @@ function exportSection(from, end) {
     entries.push(name(newField), wasm.subarray(descStart, at));
   }
   if (at !== end) throw new Error('export section: unexpected length');
-  const body = Buffer.concat(entries);
-  return Buffer.concat([Buffer.from([7]), u32(body.length), body]);
+  return Buffer.concat(entries);
+}
+
+const rewrite = new Map([[2, importSection], [7, exportSection]]);
+const sections = [wasm.subarray(0, 8)];
+let at = 8;
+while (at < wasm.length) {
+  const start = at;
+  const id = wasm[at++];
+  let size;
+  [size, at] = readU32(wasm, at);
+  const end = at + size;
+  const section = rewrite.get(id);
+  if (section) {
+    const body = section(at, end);
+    sections.push(Buffer.from([id]), u32(body.length), body);
+  } else {
+    sections.push(wasm.subarray(start, end));
+  }
+  at = end;
 }
 
 // The glue names each import exactly once as a key of its import object.
