@@ -45,5 +45,5 @@ step "node tests: contract, identity providers, dashboard, end to end, extension
 node --test --test-concurrency=1 tests/contract/ tests/idp/ tests/web/ tests/e2e/ tests/extension/ tests/addin/
 
 step "benchmarks (print numbers; never fail on them)"
-node tests/bench/wake.mjs --runs 7
+node tests/bench/wake.mjs --runs 7 --trace 3
 node tests/bench/cold-start.mjs --runs 2
