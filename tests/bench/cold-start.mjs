@@ -2,7 +2,7 @@
 // page and in the Outlook add-in's task pane (framed by the Office test double), for the
 // project and for the peers, side by side.
 //
-//   node tests/bench/cold-start.mjs [--runs N]     (the engine must be built into pkg/ first)
+//   node tests/bench/cold-start.mjs [--runs N] [--baseline REF] [--quick]   (the engine must be built into pkg/ first)
 //
 // Variants (all served by one https loopback server, tests/addin/env.mjs):
 //   sidebar-auth      the real pages, www/index.html and addin-manifest/taskpane.html, as
@@ -29,6 +29,7 @@
 // numbers; never fails on them.
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +37,7 @@ import { mkdtemp } from 'node:fs/promises';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 
-import { startAddinEnvironment } from '../addin/env.mjs';
+import { DOUBLE_PREFIX, startAddinEnvironment } from '../addin/env.mjs';
 import { profileAllowingThirdPartyStorage } from '../addin/helpers.mjs';
 import { engineConfig } from '../support/e2e-env.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.mjs';
@@ -46,11 +47,14 @@ import { buildColdStartBundles } from './peers/build.mjs';
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 1]) : 20;
-// --baseline REF: also the pages as they are at git REF (their HTML and www/app.js,
-// addin-manifest/taskpane.js, served beside the current ones), to measure a change of the
-// start path before and after in one run, alternating.
+// --baseline REF: also the pages as they are at git REF (every file of www/ and
+// addin-manifest/ at REF, served under /bench-baseline/ beside the current ones), to
+// measure a change of the start path before and after in one run, alternating.
 const baselineAt = args.indexOf('--baseline');
 const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : null;
+// --quick: only the project (and its baseline) beside msal-browser, the peer of the goal:
+// a before/after run in a third of the time.
+const QUICK = args.includes('--quick');
 const LOAD_TIMEOUT_MS = 20_000;
 const GLUE = path.join(REPO_ROOT, 'pkg', 'sidebar_auth.js');
 
@@ -145,27 +149,33 @@ async function main() {
     files[`${dir}bench-${name}-bundled.html`] = bundled;
   }
   if (BASELINE) {
-    const atBaseline = (file) => execFileSync('git', ['show', `${BASELINE}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8' });
-    for (const [entry, dir, html, name] of [
-      ['www/app.js', '/www/', 'www/index.html', 'index'],
-      ['addin-manifest/taskpane.js', '/addin-manifest/', 'addin-manifest/taskpane.html', 'taskpane'],
-    ]) {
-      files[`${dir}bench-baseline-${path.basename(entry)}`] = atBaseline(entry);
-      const script = `<script type="module" src="${path.basename(entry)}"></script>`;
-      files[`${dir}bench-${name}-baseline.html`] = atBaseline(html).replace(script, `<script type="module" src="bench-baseline-${path.basename(entry)}"></script>`);
+    // Every file of www/ and addin-manifest/ as it is at REF, under /bench-baseline/ (the
+    // same relative layout, so the pages load their own modules, style sheets and engine
+    // from there): a change to dashboard.js or a host module is then measured too, not only
+    // one to a page or its entry. The engine is this build's, wrapped as above.
+    const listed = execFileSync('git', ['ls-tree', '-r', '--name-only', BASELINE, '--', 'www', 'addin-manifest'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    for (const file of listed.split('\n').filter((f) => /\.(html|js|css|json)$/.test(f))) {
+      files[`/bench-baseline/${file}`] = execFileSync('git', ['show', `${BASELINE}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8' });
     }
+    files['/bench-baseline/pkg/sidebar_auth.js'] = files['/pkg/sidebar_auth.js'];
+    files['/bench-baseline/pkg/sidebar_auth_bg.wasm'] = () => readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
+    // The add-in's two settings as the environment serves them for the current pages.
+    files['/bench-baseline/addin-manifest/addin-settings.json'] = JSON.stringify({ officeJs: `${DOUBLE_PREFIX}office.js` });
+    files['/bench-baseline/addin-manifest/config.json'] = () => addinConfigText;
   }
   let webConfig = null;
+  let addinConfigText = null;
   files['/bench/web-config.json'] = () => webConfig;
   const env = await startAddinEnvironment({ files });
+  addinConfigText = env.configText;
   webConfig = JSON.stringify(engineConfig(env.idp, env.addinBase));
   const base = env.addinBase;
   const pageOf = (p) => `${base}${p}`;
   const variants = [
     { name: 'sidebar-auth', page: pageOf('/www/index.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/taskpane.html') },
-    ...(BASELINE ? [{ name: `sidebar-auth at ${BASELINE}`, page: pageOf('/www/bench-index-baseline.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-baseline.html') }] : []),
-    { name: 'sidebar-auth, one bundle', page: pageOf('/www/bench-index-bundled.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-bundled.html') },
-    ...peers.map((p) => ({ name: `${p.peer} ${p.version}`, page: pageOf(`/bench/${p.name}-page.html`), pane: pageOf(`/bench/${p.name}-pane.html`), peer: p })),
+    ...(BASELINE ? [{ name: `sidebar-auth at ${BASELINE}`, page: pageOf('/bench-baseline/www/index.html?config=/bench/web-config.json'), pane: pageOf('/bench-baseline/addin-manifest/taskpane.html') }] : []),
+    ...(QUICK ? [] : [{ name: 'sidebar-auth, one bundle', page: pageOf('/www/bench-index-bundled.html?config=/bench/web-config.json'), pane: pageOf('/addin-manifest/bench-taskpane-bundled.html') }]),
+    ...peers.filter((p) => !QUICK || p.peer === '@azure/msal-browser').map((p) => ({ name: `${p.peer} ${p.version}`, page: pageOf(`/bench/${p.name}-page.html`), pane: pageOf(`/bench/${p.name}-pane.html`), peer: p })),
   ];
 
   // Pages: a new browser context (Playwright's, off the record) per load. The task pane: its
