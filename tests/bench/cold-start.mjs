@@ -253,6 +253,17 @@ async function main() {
       console.log(`  ${(v.name + size).padEnd(40)} ${fmt(s.median)} ${fmt(s.min)} ${fmt(s.max)}  ${ratio(s.median, m)}  ${fmt(h.median)}  ${ratio(h.median, mh)}`);
     }
   }
+  const before = variants.find((v) => v.name === `sidebar-auth at ${BASELINE}`);
+  if (before) {
+    // Loads of one round follow each other within seconds: a change of the machine's load
+    // moves both, so the difference round by round says more than two medians do.
+    const ours = variants[0];
+    for (const [where, key] of [['page', 'pageMs'], ['task pane', 'paneMs']]) {
+      const d = ours[key].map((r, i) => r.fromNavigation - before[key][i].fromNavigation);
+      const faster = d.filter((x) => x < 0).length;
+      console.log(`${where}: sidebar-auth − at ${BASELINE}, round by round: median ${stats(d).median.toFixed(1)} ms; faster in ${faster} of ${d.length} rounds`);
+    }
+  }
   console.log('(× msal: ratio of the medians to msal-browser in the same run; issue 12 goal for sidebar-auth: at most 0.6.');
   console.log(' From the first byte leaves out the connection set-up, the same for every variant on loopback.)');
 }
