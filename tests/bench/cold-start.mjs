@@ -50,7 +50,7 @@ const RUNS = runsAt >= 0 && Number(args[runsAt + 1]) > 0 ? Number(args[runsAt + 
 // --baseline REF: also the pages as they are at git REF (every file of www/ and
 // addin-manifest/ at REF, served under /bench-baseline/ beside the current ones), to
 // measure a change of the start path before and after in one run, alternating. Both trees
-// (and the .wasm) are then served from memory, the same way.
+// (and the .wasm) are served from memory, the same way, as every variant is.
 const baselineAt = args.indexOf('--baseline');
 const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : null;
 // --quick: only the project (and its baseline) beside msal-browser, the peer of the goal:
@@ -149,6 +149,15 @@ async function main() {
     const bundled = page.replace(script, `<script type="module" src="bench-${name}.bundle.js"></script>`).replace(/^\s*<link rel="modulepreload"[^>]*>\n/gm, '');
     files[`${dir}bench-${name}-bundled.html`] = bundled;
   }
+  // Our pages from memory, as every other variant is (the peers, the bundles, a baseline):
+  // streamed from disk by the test server, the same page came out 127 ms slower than its
+  // copy served from memory, in 17 of 20 rounds (load average 10): a difference of the test
+  // server, not of the pages.
+  const current = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'www', 'addin-manifest'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  for (const file of current.split('\n').filter((f) => /\.(html|js|css)$/.test(f))) {
+    files[`/${file}`] ??= () => readFileSync(path.join(REPO_ROOT, file));
+  }
+  files['/pkg/sidebar_auth_bg.wasm'] = () => readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
   if (BASELINE) {
     // Every file of www/ and addin-manifest/ as it is at REF, under /bench-baseline/ (the
     // same relative layout, so the pages load their own modules, style sheets and engine
@@ -160,13 +169,6 @@ async function main() {
     }
     files['/bench-baseline/pkg/sidebar_auth.js'] = files['/pkg/sidebar_auth.js'];
     files['/bench-baseline/pkg/sidebar_auth_bg.wasm'] = () => readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
-    // The current pages the same way, from memory: streamed from disk, the same page came out
-    // 127 ms slower than its copy served from memory, in 17 of 20 rounds (load average 10).
-    const current = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'www', 'addin-manifest'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    for (const file of current.split('\n').filter((f) => /\.(html|js|css)$/.test(f))) {
-      files[`/${file}`] = () => readFileSync(path.join(REPO_ROOT, file));
-    }
-    files['/pkg/sidebar_auth_bg.wasm'] = () => readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
     // The add-in's two settings as the environment serves them for the current pages.
     files['/bench-baseline/addin-manifest/addin-settings.json'] = JSON.stringify({ officeJs: `${DOUBLE_PREFIX}office.js` });
     files['/bench-baseline/addin-manifest/config.json'] = () => addinConfigText;
