@@ -153,11 +153,12 @@ async function main() {
   // streamed from disk by the test server, the same page came out 127 ms slower than its
   // copy served from memory, in 17 of 20 rounds (load average 10): a difference of the test
   // server, not of the pages.
+  // Read once: nothing is rebuilt during a run.
   const current = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'www', 'addin-manifest'], { cwd: REPO_ROOT, encoding: 'utf8' });
   for (const file of current.split('\n').filter((f) => /\.(html|js|css)$/.test(f))) {
-    files[`/${file}`] ??= () => readFileSync(path.join(REPO_ROOT, file));
+    files[`/${file}`] ??= readFileSync(path.join(REPO_ROOT, file));
   }
-  files['/pkg/sidebar_auth_bg.wasm'] = () => readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
+  files['/pkg/sidebar_auth_bg.wasm'] = readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
   if (BASELINE) {
     // Every file of www/ and addin-manifest/ as it is at REF, under /bench-baseline/ (the
     // same relative layout, so the pages load their own modules, style sheets and engine
@@ -168,7 +169,7 @@ async function main() {
       files[`/bench-baseline/${file}`] = execFileSync('git', ['show', `${BASELINE}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8' });
     }
     files['/bench-baseline/pkg/sidebar_auth.js'] = files['/pkg/sidebar_auth.js'];
-    files['/bench-baseline/pkg/sidebar_auth_bg.wasm'] = () => readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
+    files['/bench-baseline/pkg/sidebar_auth_bg.wasm'] = files['/pkg/sidebar_auth_bg.wasm'];
     // The add-in's two settings as the environment serves them for the current pages.
     files['/bench-baseline/addin-manifest/addin-settings.json'] = JSON.stringify({ officeJs: `${DOUBLE_PREFIX}office.js` });
     files['/bench-baseline/addin-manifest/config.json'] = () => addinConfigText;

@@ -101,9 +101,9 @@ function startPathCosts(events, wakes) {
   // Only our worker compiles wasm, and each wake is a new thread, in the order of the wakes.
   const ours = [...threads.values()]
     .filter((es) => es.some((e) => e.name === TRACED.wasmLazy))
-    .sort((a, b) => Math.min(...a.map((e) => e.ts)) - Math.min(...b.map((e) => e.ts)));
-  return ours.slice(0, wakes.length).map((es, i) => {
-    const t0 = Math.min(...es.map((e) => e.ts));
+    .map((es) => ({ es, t0: es.reduce((min, e) => Math.min(min, e.ts), Infinity) }))
+    .sort((a, b) => a.t0 - b.t0);
+  return ours.slice(0, wakes.length).map(({ es, t0 }, i) => {
     const until = t0 + wakes[i].tokenAt * 1000;
     const out = {};
     for (const [key, name] of Object.entries(TRACED)) {
