@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the engine into pkg/ (wasm-pack, --target web, release) and shrinks what ships.
+# Builds the engine into pkg/ (wasm-pack, --target web, release) and shrinks what ships,
+# then bundles the pages that load it.
 #
 # 1. One toolchain builds the shipped module: the nightly pinned in Cargo.toml
 #    (`size-toolchain`, installed by tests/setup.sh), with the standard library rebuilt for
@@ -21,6 +22,9 @@
 #    larger, so only these passes), and terser minifies the JS glue. Both are npm devDependencies (npm ci).
 # 3. build/shorten-wasm-names.mjs gives the glue's imports and the exports short names in both files
 #    (wasm-bindgen's hashed names cost about 3 KiB brotli).
+# 4. build/bundle-pages.mjs bundles the dashboard page's and the task pane's modules into
+#    pkg/dashboard-page.js and pkg/taskpane-page.js (esbuild), which www/index.html and
+#    addin-manifest/taskpane.html load: one file per page starts faster (issue 12).
 #
 # target/engine-build.txt records the toolchain that built pkg/ (the size check prints it).
 set -euo pipefail
@@ -47,8 +51,8 @@ RUSTUP_TOOLCHAIN="$toolchain" \
   CARGO_TARGET_DIR=target/size \
   wasm-pack --quiet build . --target web --out-dir pkg --release -- -Zbuild-std=std,panic_abort
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/terser ]; then
-  echo "[build-engine] node_modules lacks wasm-opt or terser: run npm ci (tests/setup.sh)" >&2
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/terser ] || [ ! -x node_modules/.bin/esbuild ]; then
+  echo "[build-engine] node_modules lacks wasm-opt, terser or esbuild: run npm ci (tests/setup.sh)" >&2
   exit 1
 fi
 # strip = true drops the target-features section, so the features are named here.
@@ -61,5 +65,6 @@ node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-in
   pkg/sidebar_auth_bg.wasm -o pkg/sidebar_auth_bg.wasm
 node_modules/.bin/terser pkg/sidebar_auth.js --module --compress --mangle -o pkg/sidebar_auth.js
 node build/shorten-wasm-names.mjs pkg/sidebar_auth_bg.wasm pkg/sidebar_auth.js
+node build/bundle-pages.mjs
 echo "$(rustup run "$toolchain" rustc -V) ($toolchain), build-std, panic=immediate-abort, location-detail=none, fmt-debug=none; wasm-opt, terser, short import and export names" \
   > target/engine-build.txt

@@ -6,10 +6,10 @@
 //
 // Variants (all served by one https loopback server, tests/addin/env.mjs):
 //   sidebar-auth      the real pages, www/index.html and addin-manifest/taskpane.html, as
-//                     shipped (modules loaded one by one: entry, dashboard, host, glue, wasm)
-//   sidebar-auth, one bundle   the same pages with entry + dashboard + host + glue bundled
-//                     into one file by esbuild (the lever of ../shared/toolchain.md; only
-//                     measured here, the shipped pages are not changed by this file)
+//                     shipped: each page's modules as one bundle (pkg/*-page.js, by
+//                     build/bundle-pages.mjs), the engine glue and its wasm fetched beside it
+//   sidebar-auth, one bundle   the same pages with the engine glue in the page's bundle too
+//                     (only measured here, the shipped pages are not changed by this file)
 //   @azure/msal-browser, oidc-client-ts, oauth4webapi   tests/bench/peers/cold-*.js bundled
 //                     with esbuild (minified), in a page (and in the task pane after
 //                     Office.onReady, as an add-in must wait for it)
@@ -30,7 +30,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
@@ -43,6 +43,7 @@ import { engineConfig } from '../support/e2e-env.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.mjs';
 import { REPO_ROOT } from '../web/static-server.mjs';
 import { buildColdStartBundles } from './peers/build.mjs';
+import { PAGE_BUNDLES, bundlePages } from '../../build/bundle-pages.mjs';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -136,16 +137,15 @@ async function main() {
   files['/pkg/sidebar_auth.js'] = await bundleText({ stdin: { contents: WRAPPED_ENGINE, resolveDir: REPO_ROOT, loader: 'js' } });
   // The lever: each page's modules and the engine glue as one bundle, next to its page.
   const wasmBase = '/pkg/sidebar_auth.js';
-  for (const [entry, dir, html, name] of [
-    ['www/app.js', '/www/', 'www/index.html', 'index'],
-    ['addin-manifest/taskpane.js', '/addin-manifest/', 'addin-manifest/taskpane.html', 'taskpane'],
-  ]) {
+  for (const { entry, bundle, page: html } of PAGE_BUNDLES) {
+    const name = path.basename(html, '.html');
+    const dir = `/${path.dirname(html)}/`;
     const text = await bundleText({ entryPoints: [path.join(REPO_ROOT, entry)], plugins: [engineInBundle({ wasmBase })] });
     files[`${dir}bench-${name}.bundle.js`] = text;
     const page = await readFile(path.join(REPO_ROOT, html), 'utf8');
-    const script = `<script type="module" src="${path.basename(entry)}"></script>`;
+    const script = `<script type="module" src="../${bundle}"></script>`;
     if (!page.includes(script)) throw new Error(`${html} no longer has ${script}: update tests/bench/cold-start.mjs`);
-    // The page's modulepreload hints name the separate modules, which the bundle replaces.
+    // The engine's modulepreload names the glue, which this bundle holds.
     const bundled = page.replace(script, `<script type="module" src="bench-${name}.bundle.js"></script>`).replace(/^\s*<link rel="modulepreload"[^>]*>\n/gm, '');
     files[`${dir}bench-${name}-bundled.html`] = bundled;
   }
@@ -159,15 +159,22 @@ async function main() {
     files[`/${file}`] ??= readFileSync(path.join(REPO_ROOT, file));
   }
   files['/pkg/sidebar_auth_bg.wasm'] = readFileSync(path.join(REPO_ROOT, 'pkg', 'sidebar_auth_bg.wasm'));
+  // The pages' bundles, built now from the sources as they are (pkg/ may be older).
+  for (const { bundle, text } of await bundlePages()) files[`/${bundle}`] = text;
   if (BASELINE) {
     // Every file of www/ and addin-manifest/ as it is at REF, under /bench-baseline/ (the
     // same relative layout, so the pages load their own modules, style sheets and engine
     // from there): a change to dashboard.js or a host module is then measured too, not only
     // one to a page or its entry. The engine is this build's, wrapped as above.
     const listed = execFileSync('git', ['ls-tree', '-r', '--name-only', BASELINE, '--', 'www', 'addin-manifest'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const baselineRoot = path.join(tmp, 'baseline');
     for (const file of listed.split('\n').filter((f) => /\.(html|js|css|json)$/.test(f))) {
       files[`/bench-baseline/${file}`] = execFileSync('git', ['show', `${BASELINE}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8' });
+      await mkdir(path.dirname(path.join(baselineRoot, file)), { recursive: true });
+      await writeFile(path.join(baselineRoot, file), files[`/bench-baseline/${file}`]);
     }
+    // Pages of a revision that loads bundles from pkg/ get that revision's bundles.
+    for (const { bundle, text } of await bundlePages(baselineRoot)) files[`/bench-baseline/${bundle}`] = text;
     files['/bench-baseline/pkg/sidebar_auth.js'] = files['/pkg/sidebar_auth.js'];
     files['/bench-baseline/pkg/sidebar_auth_bg.wasm'] = files['/pkg/sidebar_auth_bg.wasm'];
     // The add-in's two settings as the environment serves them for the current pages.
