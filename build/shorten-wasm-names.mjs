@@ -65,13 +65,25 @@ function readName(at) {
 const renamed = new Map(); // imports: wasm-bindgen's `__wbg_<name>_<hash>` → short
 const renamedExports = new Map();
 
-/** The import section (§5.5.5) with the glue's imports renamed (their `__wbg_` prefix). */
-function importSection(from, end) {
-  let at = from;
-  let count;
-  [count, at] = readU32(wasm, at);
+/**
+ * A section that is a vector of entries (§5.5.5, §5.5.10), rewritten entry by entry:
+ * `entry(at)` reads one at `at` and returns its new bytes and where it ends.
+ */
+function vectorSection(what, from, end, entry) {
+  let [count, at] = readU32(wasm, from);
   const entries = [u32(count)];
   for (let i = 0; i < count; i++) {
+    let bytes;
+    [bytes, at] = entry(at);
+    entries.push(...bytes);
+  }
+  if (at !== end) throw new Error(`${what} section: unexpected length`);
+  return Buffer.concat(entries);
+}
+
+/** The import section (§5.5.5) with the glue's imports renamed (their `__wbg_` prefix). */
+const importSection = (from, end) =>
+  vectorSection('import', from, end, (at) => {
     let module, field;
     [module, at] = readName(at);
     [field, at] = readName(at);
@@ -92,19 +104,12 @@ function importSection(from, end) {
       if (!renamed.has(field)) renamed.set(field, shortName(renamed.size));
       newField = renamed.get(field);
     }
-    entries.push(name(module), name(newField), wasm.subarray(descStart, at));
-  }
-  if (at !== end) throw new Error('import section: unexpected length');
-  return Buffer.concat(entries);
-}
+    return [[name(module), name(newField), wasm.subarray(descStart, at)], at];
+  });
 
 /** The export section (§5.5.10) with every export but `memory` renamed. */
-function exportSection(from, end) {
-  let at = from;
-  let count;
-  [count, at] = readU32(wasm, at);
-  const entries = [u32(count)];
-  for (let i = 0; i < count; i++) {
+const exportSection = (from, end) =>
+  vectorSection('export', from, end, (at) => {
     let field;
     [field, at] = readName(at);
     const descStart = at;
@@ -115,11 +120,8 @@ function exportSection(from, end) {
       newField = shortName(renamedExports.size);
       renamedExports.set(field, newField);
     }
-    entries.push(name(newField), wasm.subarray(descStart, at));
-  }
-  if (at !== end) throw new Error('export section: unexpected length');
-  return Buffer.concat(entries);
-}
+    return [[name(newField), wasm.subarray(descStart, at)], at];
+  });
 
 const rewrite = new Map([[2, importSection], [7, exportSection]]);
 const sections = [wasm.subarray(0, 8)];
